@@ -1,0 +1,43 @@
+# One command runs every test: `make test`. It installs Debian's redis-server and redis-tools
+# (the reference implementation the differential tests compare against) when they are missing.
+
+GO ?= go
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+RACE_PKGS := ./engine/... ./server/...
+
+.PHONY: test deps build vet unit race fuzz bench
+
+test: deps vet unit race fuzz
+
+deps:
+	@if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v redis-check-rdb >/dev/null; then \
+		echo "installing redis-server and redis-tools"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools >/dev/null; \
+	fi
+	@redis-server --version
+
+build:
+	$(GO) build -o strata ./cmd/strata
+
+vet:
+	$(GO) vet ./...
+
+# STRATA_REQUIRE_REDIS turns a missing redis-server into a failure instead of a skip.
+unit:
+	STRATA_REQUIRE_REDIS=1 $(GO) test -count=1 -timeout 25m ./...
+
+race:
+	STRATA_REQUIRE_REDIS=1 $(GO) test -race -count=1 -timeout 25m $(RACE_PKGS)
+
+# Each fuzz target runs briefly; the seed corpora also run in `unit`.
+FUZZ_TIME ?= 10s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+			echo "fuzz $$(dirname $$f) $$fn ($(FUZZ_TIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) ./$$(dirname $$f) >/dev/null; \
+		done; \
+	done
+
+bench:
+	$(GO) run ./benchmarks compare

@@ -1,0 +1,73 @@
+// Package conf holds Strata's configuration: one struct, loaded once by viper from a YAML
+// file, STRATA_* environment variables and flags (later sources win), validated once, and
+// passed down explicitly. Nothing here is package-level mutable state.
+//
+// The struct's field tags are the only description of a directive: its Redis name, default,
+// bounds, whether CONFIG SET may change it live, and its help text. Loading, validation,
+// CONFIG GET/SET/REWRITE and the commented conf/strata.yaml all read those tags, so they
+// cannot drift apart. Directive names are Redis's wherever the concept is the same, so the
+// tools around Redis (redis-cli, redis_exporter) keep working.
+package conf
+
+// Config is every setting of a Strata server.
+//
+// Tags:
+//
+//	name     the directive's name (Redis's where the concept is the same)
+//	default  the default, written as in redis.conf
+//	kind     memory | enum | list | save (how the text parses; default: the Go type's)
+//	enum     the allowed values of an enum, separated by '|'
+//	min max  bounds of an integer
+//	live     "yes" when CONFIG SET may change it while running
+//	help     one line for strata.yaml and CONFIG docs
+type Config struct {
+	// Network
+	Bind          []string `name:"bind" default:"* -::*" kind:"list" help:"Addresses to listen on; a leading '-' makes an address optional (skipped when unavailable)."`
+	Port          int      `name:"port" default:"6379" min:"0" max:"65535" help:"TCP port for RESP clients; 0 disables the plain port."`
+	ProtectedMode bool     `name:"protected-mode" default:"yes" live:"yes" help:"With no password set, serve only loopback clients."`
+	TCPBacklog    int      `name:"tcp-backlog" default:"511" min:"0" max:"65535" help:"Listen backlog (accepted for compatibility; the OS setting applies)."`
+	Timeout       int      `name:"timeout" default:"0" min:"0" max:"2147483647" live:"yes" help:"Close a client idle for this many seconds; 0 never."`
+	TCPKeepalive  int      `name:"tcp-keepalive" default:"300" min:"0" max:"2147483647" live:"yes" help:"TCP keepalive period in seconds; 0 disables."`
+	MaxClients    int      `name:"maxclients" default:"10000" min:"1" max:"2147483647" live:"yes" help:"Most clients connected at once; others get 'ERR max number of clients reached'."`
+
+	// Security
+	RequirePass string `name:"requirepass" default:"" live:"yes" help:"Password of the default user; empty means no AUTH needed."`
+
+	// Limits
+	ProtoMaxBulkLen        int64  `name:"proto-max-bulk-len" default:"512mb" kind:"memory" min:"1048576" max:"9223372036854775807" live:"yes" help:"Largest bulk string a client may send."`
+	ClientQueryBufferLimit int64  `name:"client-query-buffer-limit" default:"1gb" kind:"memory" min:"1048576" max:"9223372036854775807" live:"yes" help:"Largest unparsed input one client may accumulate before it is closed."`
+	MaxArgs                int    `name:"max-command-args" default:"16777216" min:"1024" max:"2147483647" live:"yes" help:"Most arguments one command may carry (Strata's own guard; Redis only bounds the query buffer)."`
+	ClientOutputBufferLim  string `name:"client-output-buffer-limit" default:"normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60" live:"yes" help:"Per-class output limits: class hard soft soft-seconds."`
+
+	// Data and durability
+	Dir            string `name:"dir" default:"./data" help:"Data directory (Pebble's files, dumps)."`
+	Databases      int    `name:"databases" default:"16" min:"1" max:"65536" help:"Number of logical databases (SELECT 0..n-1)."`
+	AppendFsync    string `name:"appendfsync" default:"everysec" kind:"enum" enum:"always|everysec|no" live:"yes" help:"always: reply after fsync (group commit); everysec: a crash of the process loses nothing, a power loss at most ~1s; no: the OS decides."`
+	AppendOnly     bool   `name:"appendonly" default:"no" live:"yes" help:"Accepted for compatibility: Strata's durability is always Pebble's log; this only decides whether BGREWRITEAOF output is kept current."`
+	AppendFilename string `name:"appendfilename" default:"appendonly.aof" help:"Base name of AOF files BGREWRITEAOF writes."`
+	AppendDirname  string `name:"appenddirname" default:"appendonlydir" help:"Directory (under dir) of the multi-part AOF."`
+	Save           string `name:"save" default:"3600 1 300 100 60 10000" kind:"save" live:"yes" help:"RDB snapshot points: pairs of seconds and changes; empty disables."`
+	DBFilename     string `name:"dbfilename" default:"dump.rdb" live:"yes" help:"File name of RDB snapshots in dir."`
+	RDBCompression bool   `name:"rdbcompression" default:"yes" live:"yes" help:"LZF-compress strings in RDB snapshots."`
+	RDBChecksum    bool   `name:"rdbchecksum" default:"yes" live:"yes" help:"Write a CRC64 at the end of RDB snapshots."`
+
+	// Memory and the hot tier
+	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`
+	MaxMemoryPolicy string `name:"maxmemory-policy" default:"noeviction" kind:"enum" enum:"volatile-lru|allkeys-lru|volatile-lfu|allkeys-lfu|volatile-random|allkeys-random|volatile-ttl|noeviction" live:"yes" help:"What leaves the hot tier when it is full (Pebble keeps the data)."`
+
+	// Background work
+	Hz int `name:"hz" default:"10" min:"1" max:"500" live:"yes" help:"How many times a second background tasks (active expiry) run."`
+
+	// Events and diagnostics
+	NotifyKeyspaceEvents string `name:"notify-keyspace-events" default:"" live:"yes" help:"Keyspace notification classes (K E g $ l s h z x e t m d n A)."`
+	SlowlogLogSlowerThan int64  `name:"slowlog-log-slower-than" default:"10000" min:"-1" max:"9223372036854775807" live:"yes" help:"Log commands slower than this many microseconds; -1 disables."`
+	SlowlogMaxLen        int64  `name:"slowlog-max-len" default:"128" min:"0" max:"9223372036854775807" live:"yes" help:"Entries kept in the slow log."`
+	LatencyMonitor       int64  `name:"latency-monitor-threshold" default:"0" min:"0" max:"9223372036854775807" live:"yes" help:"Record latency events above this many milliseconds; 0 disables."`
+	LogLevel             string `name:"loglevel" default:"notice" kind:"enum" enum:"debug|verbose|notice|warning|nothing" live:"yes" help:"Log verbosity."`
+	LogFile              string `name:"logfile" default:"" help:"Empty logs to stderr (the journal under systemd)."`
+	PIDFile              string `name:"pidfile" default:"" help:"Write the process id here when set."`
+
+	// Engine (Strata's own)
+	BlockCacheSize int64 `name:"block-cache-size" default:"64mb" kind:"memory" min:"1048576" max:"9223372036854775807" help:"Pebble's block cache."`
+	MemtableSize   int64 `name:"memtable-size" default:"32mb" kind:"memory" min:"1048576" max:"4294967296" help:"Pebble's memtable size."`
+}

@@ -1,0 +1,234 @@
+package encoding
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/rand"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+)
+
+// TestLayouts prints every family's bytes with a note per field, so a layout change shows up
+// as a readable diff in testdata/layouts (regenerate with -rewrite).
+func TestLayouts(t *testing.T) {
+	datadriven.RunTest(t, "testdata/layouts", func(t *testing.T, d *datadriven.TestData) string {
+		arg := func(name string) string {
+			for _, a := range d.CmdArgs {
+				if a.Key == name {
+					return a.Vals[0]
+				}
+			}
+			return ""
+		}
+		num := func(name string) uint64 {
+			v, err := strconv.ParseUint(arg(name), 10, 64)
+			if err != nil && arg(name) != "" {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return v
+		}
+		key := []byte(strings.TrimSuffix(d.Input, "\n"))
+		var b []byte
+		switch d.Cmd {
+		case "meta-key":
+			b = AppendMetaKey(nil, uint16(num("db")), key)
+		case "sub-key":
+			b = AppendSubKey(nil, uint16(num("db")), key, num("version"), []byte(arg("member")))
+		case "index-sub-key":
+			b = AppendIndexSubKey(nil, uint16(num("db")), key, num("version"), num("index"))
+		case "score-key":
+			f, err := strconv.ParseFloat(arg("score"), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = AppendScoreKey(nil, uint16(num("db")), key, num("version"), f, []byte(arg("member")))
+		case "expiry-key":
+			b = AppendExpiryKey(nil, int64(num("at")), uint16(num("db")), key)
+		case "meta":
+			m := Meta{Type: parseType(t, arg("type")), Flags: uint8(num("flags")),
+				ExpireAt: int64(num("expire")), Version: num("version"), Count: num("count"), Rest: key}
+			b = AppendMeta(nil, &m)
+			return describeMeta(b)
+		case "decode-meta":
+			raw, err := hex.DecodeString(strings.ReplaceAll(d.Input, " ", ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return describeMeta(raw)
+		case "slot":
+			var out strings.Builder
+			for _, line := range strings.Split(d.Input, "\n") {
+				fmt.Fprintf(&out, "%s %d\n", line, Slot([]byte(line)))
+			}
+			return out.String()
+		default:
+			t.Fatalf("unknown command %s", d.Cmd)
+		}
+		return describeKey(b)
+	})
+}
+
+func parseType(t *testing.T, s string) Type {
+	for i, n := range typeNames {
+		if n == s {
+			return Type(i)
+		}
+	}
+	t.Fatalf("unknown type %q", s)
+	return 0
+}
+
+func row(out *strings.Builder, b []byte, note string) {
+	fmt.Fprintf(out, "%-28s %s\n", strings.TrimSpace(fmt.Sprintf("% x", b)), note)
+}
+
+// describeKey decodes any key through the package's decoders and annotates each field.
+func describeKey(k []byte) string {
+	var out strings.Builder
+	switch k[0] {
+	case TagMeta:
+		db, slot, key, err := DecodeMetaKey(k)
+		if err != nil {
+			return err.Error()
+		}
+		row(&out, k[:1], "tag metadata")
+		row(&out, k[1:3], fmt.Sprintf("db %d", db))
+		row(&out, k[3:5], fmt.Sprintf("slot %d", slot))
+		row(&out, key, fmt.Sprintf("key %q", key))
+	case TagSub, TagScore:
+		tag, db, key, version, rest, err := DecodeElemKey(k)
+		if err != nil {
+			return err.Error()
+		}
+		name := "subkey"
+		if tag == TagScore {
+			name = "score"
+		}
+		row(&out, k[:1], "tag "+name)
+		row(&out, k[1:3], fmt.Sprintf("db %d", db))
+		row(&out, k[3:5], fmt.Sprintf("slot %d", Slot(key)))
+		row(&out, k[5:9], fmt.Sprintf("key length %d", len(key)))
+		row(&out, key, fmt.Sprintf("key %q", key))
+		row(&out, k[9+len(key):17+len(key)], fmt.Sprintf("version %d", version))
+		if tag == TagScore {
+			f, _ := DecodeScore(rest)
+			row(&out, rest[:8], fmt.Sprintf("score %v", f))
+			rest = rest[8:]
+		}
+		row(&out, rest, fmt.Sprintf("member %q", rest))
+	case TagExpiry:
+		at, db, key, err := DecodeExpiryKey(k)
+		if err != nil {
+			return err.Error()
+		}
+		row(&out, k[:1], "tag expiry")
+		row(&out, k[1:9], fmt.Sprintf("expire-at %d", at))
+		row(&out, k[9:11], fmt.Sprintf("db %d", db))
+		row(&out, key, fmt.Sprintf("key %q", key))
+	}
+	return out.String()
+}
+
+func describeMeta(b []byte) string {
+	var m Meta
+	if err := DecodeMeta(b, &m); err != nil {
+		return err.Error() + "\n"
+	}
+	var out strings.Builder
+	row(&out, b[:1], "format 1")
+	row(&out, b[1:2], "type "+m.Type.String())
+	row(&out, b[2:3], fmt.Sprintf("flags %#x", m.Flags))
+	row(&out, b[3:11], fmt.Sprintf("expire-at %d", m.ExpireAt))
+	row(&out, b[11:19], fmt.Sprintf("version %d", m.Version))
+	row(&out, b[19:27], fmt.Sprintf("count %d", m.Count))
+	if len(m.Rest) > 0 {
+		row(&out, m.Rest, fmt.Sprintf("rest %q", m.Rest))
+	}
+	return out.String()
+}
+
+func TestScoreOrder(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	vals := []float64{math.Inf(-1), -math.MaxFloat64, -1e300, -1, -math.SmallestNonzeroFloat64, 0,
+		math.SmallestNonzeroFloat64, 1, 2.5, 1e300, math.MaxFloat64, math.Inf(1)}
+	for i := 0; i < 2000; i++ {
+		vals = append(vals, rng.NormFloat64()*math.Pow(10, float64(rng.Intn(40)-20)))
+	}
+	enc := make([][]byte, len(vals))
+	for i, v := range vals {
+		enc[i] = AppendScore(nil, v)
+		got, err := DecodeScore(enc[i])
+		if err != nil || got != v {
+			t.Fatalf("round trip %v: got %v %v", v, got, err)
+		}
+	}
+	idx := make([]int, len(vals))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return bytes.Compare(enc[idx[a]], enc[idx[b]]) < 0 })
+	for i := 1; i < len(idx); i++ {
+		if vals[idx[i-1]] > vals[idx[i]] {
+			t.Fatalf("byte order disagrees with numeric order: %v before %v", vals[idx[i-1]], vals[idx[i]])
+		}
+	}
+	if !bytes.Equal(AppendScore(nil, math.Copysign(0, -1)), AppendScore(nil, 0)) {
+		t.Fatal("-0 and +0 must encode the same")
+	}
+}
+
+// TestKeyRangesDoNotNest checks that the element range of one key never contains another key's
+// elements, the reason for the key-length prefix.
+func TestKeyRangesDoNotNest(t *testing.T) {
+	a := AppendSubPrefix(nil, 0, []byte("a"), 7)
+	ab := AppendSubKey(nil, 0, []byte("ab"), 7, []byte("x"))
+	end := PrefixEnd(nil, a)
+	if bytes.Compare(ab, a) >= 0 && bytes.Compare(ab, end) < 0 {
+		t.Fatal(`the subkey of "ab" falls inside the range of "a"`)
+	}
+}
+
+func TestDecodersRejectShortInput(t *testing.T) {
+	for _, b := range [][]byte{nil, {TagMeta}, {TagSub, 0, 0, 0, 0, 0, 0, 0, 9}, {TagExpiry, 1}} {
+		if _, _, _, err := DecodeMetaKey(b); err == nil && len(b) < 5 {
+			t.Errorf("DecodeMetaKey(%x) accepted", b)
+		}
+		if _, _, _, _, _, err := DecodeElemKey(b); err == nil {
+			t.Errorf("DecodeElemKey(%x) accepted", b)
+		}
+		if _, _, _, err := DecodeExpiryKey(b); err == nil {
+			t.Errorf("DecodeExpiryKey(%x) accepted", b)
+		}
+		var m Meta
+		if err := DecodeMeta(b, &m); err == nil {
+			t.Errorf("DecodeMeta(%x) accepted", b)
+		}
+	}
+}
+
+func FuzzDecoders(f *testing.F) {
+	f.Add(AppendMetaKey(nil, 1, []byte("k")))
+	f.Add(AppendSubKey(nil, 1, []byte("k"), 5, []byte("m")))
+	f.Add(AppendScoreKey(nil, 1, []byte("k"), 5, 1.5, []byte("m")))
+	f.Add(AppendExpiryKey(nil, 1000, 2, []byte("k")))
+	f.Add(AppendMeta(nil, &Meta{Type: TypeString, Rest: []byte("v")}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		DecodeMetaKey(b)
+		DecodeElemKey(b)
+		DecodeExpiryKey(b)
+		var m Meta
+		if DecodeMeta(b, &m) == nil {
+			if !bytes.Equal(AppendMeta(nil, &m), b) {
+				t.Fatalf("meta does not round trip: %x", b)
+			}
+		}
+		DecodeScore(b)
+		DecodeListFields(b)
+	})
+}

@@ -1,0 +1,425 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/stratadb/strata/encoding"
+)
+
+// Options configure an Engine. The zero value of every field but Dir has a sensible meaning.
+type Options struct {
+	// Dir is the data directory (Pebble's files live in it).
+	Dir string
+	// Databases is the number of logical databases (SELECT 0 .. Databases-1). Default 16.
+	Databases int
+	// Fsync is the appendfsync policy; change it live with SetFsyncMode.
+	Fsync FsyncMode
+	// BlockCacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	BlockCacheSize int64
+	// MemTableSize is Pebble's memtable size in bytes. Default 32 MiB.
+	MemTableSize uint64
+	// ActiveExpireInterval is how often the expiry index is walked. Default 100ms (hz 10).
+	ActiveExpireInterval time.Duration
+	// Logger receives the engine's and Pebble's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Hooks are told about changes, under the key locks of the change (see Hooks).
+	Hooks Hooks
+	// FS replaces the filesystem (tests). Default: the real one.
+	FS vfs.FS
+}
+
+// Hooks let the layer above follow changes without the engine knowing what it does with
+// them (WATCH, keyspace notifications, client-side caching). Each is called after the change
+// is committed and before its key locks are released; nil hooks are skipped.
+type Hooks struct {
+	// Touched reports a key whose value or expiry changed (written, deleted, expired).
+	Touched func(db int, key []byte)
+	// Expired reports a key removed because its time came (active expiry).
+	Expired func(db int, key []byte)
+	// Flushed reports that database db (or every database, db = -1) was emptied.
+	Flushed func(db int)
+	// Swapped reports that databases a and b exchanged their contents.
+	Swapped func(a, b int)
+}
+
+// Engine is the database: key locks, Pebble, expiry and typed operations per Redis type.
+type Engine struct {
+	opts  Options
+	log   *slog.Logger
+	pdb   *pebble.DB
+	cache interface{ Unref() }
+	fs    *walFS
+	fsync atomic.Int32
+
+	// latch is shared by every command and taken exclusively by commands over the whole
+	// keyspace (FLUSHALL, SWAPDB ...). It also guards dbmap.
+	latch sync.RWMutex
+	locks *lockTable
+	dbmap  []uint16 // logical database -> physical id used in keys
+	closed bool     // set under the exclusive latch by Close
+	stats []dbStats
+
+	lastVersion atomic.Uint64
+	cursors     *cursorTable
+
+	guardMu sync.Mutex
+	guards  map[uint64]struct{} // sweep records of copies still in progress
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	sweepWake chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// dbStats are a physical database's key and expiry counts. They are persisted through Pebble
+// merge records written in the same batch as the change, so DBSIZE is O(1) and right after a
+// crash without a scan at startup.
+type dbStats struct {
+	keys    atomic.Int64
+	expires atomic.Int64
+}
+
+// Internal record names.
+const (
+	recFormat  = "format"
+	recDBMap   = "dbmap"
+	recVersion = "version"
+	recCount   = "count/" // + physical db (2) + kind byte
+	recSweep   = "sweep/" // + sequence (8)
+)
+
+const (
+	countKeys    byte = 'k'
+	countExpires byte = 'e'
+)
+
+// ErrClosed is returned by Txn.Lock once the engine has closed.
+var ErrClosed = errors.New("engine: closed")
+
+// ErrFormatTooNew is returned when a data directory was written by a newer Strata.
+var ErrFormatTooNew = errors.New("engine: data directory format is newer than this binary")
+
+// ErrNotStrata is returned when a directory holds a Pebble store that Strata did not write.
+var ErrNotStrata = errors.New("engine: data directory holds data without a Strata format record")
+
+// Open opens (creating when empty) the data directory opts.Dir.
+func Open(opts Options) (*Engine, error) {
+	if opts.Databases <= 0 {
+		opts.Databases = 16
+	}
+	if opts.Databases > 1<<16 {
+		return nil, fmt.Errorf("engine: %d databases is more than %d", opts.Databases, 1<<16)
+	}
+	if opts.BlockCacheSize <= 0 {
+		opts.BlockCacheSize = 64 << 20
+	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = 32 << 20
+	}
+	if opts.ActiveExpireInterval <= 0 {
+		opts.ActiveExpireInterval = 100 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.FS == nil {
+		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		opts.FS = vfs.Default
+	}
+	e := &Engine{
+		opts:      opts,
+		log:       opts.Logger,
+		locks:     newLockTable(),
+		stop:      make(chan struct{}),
+		sweepWake: make(chan struct{}, 1),
+		cursors:   newCursorTable(),
+		guards:    make(map[uint64]struct{}),
+	}
+	e.fsync.Store(int32(opts.Fsync))
+	e.fs = newWALFS(opts.FS, &e.fsync)
+
+	cache := pebble.NewCache(opts.BlockCacheSize)
+	e.cache = cache
+	po := &pebble.Options{
+		FS:                 e.fs,
+		Cache:              cache,
+		MemTableSize:       opts.MemTableSize,
+		Merger:             counterMerger,
+		Logger:             pebbleLogger{opts.Logger},
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	pdb, err := pebble.Open(opts.Dir, po)
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("engine: open %s: %w", opts.Dir, err)
+	}
+	e.pdb = pdb
+	if err := e.load(); err != nil {
+		pdb.Close()
+		cache.Unref()
+		return nil, err
+	}
+	e.wg.Add(3)
+	go func() { defer e.wg.Done(); e.fs.runEverysec(e.stop, e.logSyncError) }()
+	go func() { defer e.wg.Done(); e.runExpirer() }()
+	go func() { defer e.wg.Done(); e.runSweeper() }()
+	return e, nil
+}
+
+func (e *Engine) logSyncError(err error) { e.log.Error("fsync of the write-ahead log failed", "err", err) }
+
+// load checks the format record and reads the database map, counters and version floor.
+func (e *Engine) load() error {
+	format, ok, err := e.getInternal(recFormat)
+	if err != nil {
+		return err
+	}
+	b := e.pdb.NewBatch()
+	defer b.Close()
+	switch {
+	case ok:
+		if len(format) != 4 {
+			return fmt.Errorf("%w: malformed format record", ErrNotStrata)
+		}
+		v := binary.BigEndian.Uint32(format)
+		if v > encoding.FormatVersion {
+			return fmt.Errorf("%w: %s has format %d, this binary reads format %d; upgrade Strata",
+				ErrFormatTooNew, e.opts.Dir, v, encoding.FormatVersion)
+		}
+		if v < encoding.FormatVersion {
+			return fmt.Errorf("engine: %s has format %d, older than %d, and no migration exists",
+				e.opts.Dir, v, encoding.FormatVersion)
+		}
+	default:
+		it, err := e.pdb.NewIter(nil)
+		if err != nil {
+			return err
+		}
+		empty := !it.First()
+		it.Close()
+		if !empty {
+			return fmt.Errorf("%w: %s", ErrNotStrata, e.opts.Dir)
+		}
+		b.Set(encoding.AppendInternalKey(nil, recFormat),
+			binary.BigEndian.AppendUint32(nil, encoding.FormatVersion), nil)
+	}
+
+	raw, _, err := e.getInternal(recDBMap)
+	if err != nil {
+		return err
+	}
+	used := map[uint16]bool{}
+	for i := 0; i+1 < len(raw); i += 2 {
+		p := binary.BigEndian.Uint16(raw[i:])
+		e.dbmap = append(e.dbmap, p)
+		used[p] = true
+	}
+	next := uint16(0)
+	for len(e.dbmap) < e.opts.Databases {
+		for used[next] {
+			next++
+		}
+		e.dbmap = append(e.dbmap, next)
+		used[next] = true
+	}
+	b.Set(encoding.AppendInternalKey(nil, recDBMap), e.encodeDBMap(), nil)
+
+	maxPhys := 0
+	for _, p := range e.dbmap {
+		maxPhys = max(maxPhys, int(p))
+	}
+	e.stats = make([]dbStats, maxPhys+1)
+	for p := range e.stats {
+		for _, kind := range []byte{countKeys, countExpires} {
+			v, ok, err := e.getInternal(string(countKey(nil, uint16(p), kind)[1:]))
+			if err != nil {
+				return err
+			}
+			if ok {
+				n, _ := decodeCount(v)
+				if kind == countKeys {
+					e.stats[p].keys.Store(n)
+				} else {
+					e.stats[p].expires.Store(n)
+				}
+			}
+		}
+	}
+
+	v, ok, err := e.getInternal(recVersion)
+	if err != nil {
+		return err
+	}
+	floor := uint64(time.Now().UnixNano())
+	if ok && len(v) == 8 {
+		floor = max(floor, binary.BigEndian.Uint64(v))
+	}
+	e.lastVersion.Store(floor)
+	return b.Commit(pebble.Sync)
+}
+
+func (e *Engine) encodeDBMap() []byte {
+	out := make([]byte, 0, 2*len(e.dbmap))
+	for _, p := range e.dbmap {
+		out = binary.BigEndian.AppendUint16(out, p)
+	}
+	return out
+}
+
+func (e *Engine) getInternal(name string) ([]byte, bool, error) {
+	v, closer, err := e.pdb.Get(encoding.AppendInternalKey(nil, name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, true, nil
+}
+
+// newVersion returns a version no key has used: wall-clock nanoseconds, bumped past the last
+// one handed out. A restart begins above both the clock and the persisted floor, so a version
+// is never reused for the same key even across a crash.
+func (e *Engine) newVersion() uint64 {
+	for {
+		last := e.lastVersion.Load()
+		v := max(last+1, uint64(time.Now().UnixNano()))
+		if e.lastVersion.CompareAndSwap(last, v) {
+			return v
+		}
+	}
+}
+
+func (e *Engine) guardStart(seq uint64) {
+	e.guardMu.Lock()
+	e.guards[seq] = struct{}{}
+	e.guardMu.Unlock()
+}
+
+func (e *Engine) guardEnd(seq uint64) {
+	e.guardMu.Lock()
+	delete(e.guards, seq)
+	e.guardMu.Unlock()
+}
+
+func (e *Engine) guarded(seq uint64) bool {
+	e.guardMu.Lock()
+	defer e.guardMu.Unlock()
+	_, ok := e.guards[seq]
+	return ok
+}
+
+// Databases is the number of logical databases.
+func (e *Engine) Databases() int { return e.opts.Databases }
+
+// SetFsyncMode changes the appendfsync policy live.
+func (e *Engine) SetFsyncMode(m FsyncMode) { e.fsync.Store(int32(m)) }
+
+// FsyncMode is the current appendfsync policy.
+func (e *Engine) FsyncMode() FsyncMode { return FsyncMode(e.fsync.Load()) }
+
+// Flush forces every acknowledged write onto disk now (the WAL is fsynced), whatever the
+// policy. SHUTDOWN and tests use it.
+func (e *Engine) Flush() error {
+	if err := e.pdb.LogData(nil, pebble.Sync); err != nil {
+		return err
+	}
+	return e.fs.syncAll()
+}
+
+// Close stops the background work, waits for the commands in flight (they hold the latch),
+// fsyncs the log and closes Pebble. Commands that try to start afterwards get ErrClosed.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.stop)
+		e.wg.Wait()
+		e.latch.Lock()
+		defer e.latch.Unlock()
+		e.closed = true
+		b := e.pdb.NewBatch()
+		b.Set(encoding.AppendInternalKey(nil, recVersion),
+			binary.BigEndian.AppendUint64(nil, e.lastVersion.Load()), nil)
+		err := b.Commit(pebble.Sync)
+		b.Close()
+		if serr := e.fs.syncAll(); err == nil {
+			err = serr
+		}
+		if cerr := e.pdb.Close(); err == nil {
+			err = cerr
+		}
+		e.cache.Unref()
+		e.closeErr = err
+	})
+	return e.closeErr
+}
+
+// Metrics exposes Pebble's metrics for INFO.
+func (e *Engine) Metrics() *pebble.Metrics { return e.pdb.Metrics() }
+
+// DiskUsage is the bytes Pebble's files take on disk.
+func (e *Engine) DiskUsage() uint64 { return e.pdb.Metrics().DiskSpaceUsage() }
+
+// countKey is the internal record holding a counter of physical database db.
+func countKey(dst []byte, db uint16, kind byte) []byte {
+	dst = encoding.AppendInternalKey(dst, recCount)
+	return append(dst, byte(db>>8), byte(db), kind)
+}
+
+func encodeCount(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
+
+func decodeCount(b []byte) (int64, bool) {
+	if len(b) != 8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b)), true
+}
+
+// counterMerger sums the 8-byte deltas merged into counter records.
+var counterMerger = &pebble.Merger{
+	Name: "strata.counter.v1",
+	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+		n, _ := decodeCount(value)
+		return &counterValue{n: n}, nil
+	},
+}
+
+type counterValue struct{ n int64 }
+
+func (c *counterValue) MergeNewer(v []byte) error { d, _ := decodeCount(v); c.n += d; return nil }
+func (c *counterValue) MergeOlder(v []byte) error { d, _ := decodeCount(v); c.n += d; return nil }
+func (c *counterValue) Finish(bool) ([]byte, io.Closer, error) {
+	return encodeCount(c.n), nil, nil
+}
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...interface{}) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...interface{}) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...interface{}) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	os.Exit(1)
+}

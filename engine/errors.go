@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Redis's error replies, byte for byte as redis-server 7.0 sends them (without the leading
+// '-' and trailing CRLF). This file is the one place they live: the engine returns them, the
+// server writes err.Error() as the reply. Errors that embed a value are built by the functions
+// at the end.
+var (
+	ErrWrongType      = errors.New("WRONGTYPE Operation against a key holding the wrong kind of value")
+	ErrNotInteger     = errors.New("ERR value is not an integer or out of range")
+	ErrNotFloat       = errors.New("ERR value is not a valid float")
+	ErrOverflow       = errors.New("ERR increment or decrement would overflow")
+	ErrNaNOrInfinity  = errors.New("ERR increment would produce NaN or Infinity")
+	ErrSyntax         = errors.New("ERR syntax error")
+	ErrNoSuchKey      = errors.New("ERR no such key")
+	ErrIndexRange     = errors.New("ERR index out of range")
+	ErrBitOffset      = errors.New("ERR bit offset is not an integer or out of range")
+	ErrBitValue       = errors.New("ERR bit is not an integer or out of range")
+	ErrStringTooLong  = errors.New("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+	ErrOffsetRange    = errors.New("ERR offset is out of range")
+	ErrDBIndexRange   = errors.New("ERR DB index is out of range")
+	ErrInvalidDBIndex = errors.New("ERR invalid DB index")
+	ErrSameObject     = errors.New("ERR source and destination objects are the same")
+	ErrInvalidCursor  = errors.New("ERR invalid cursor")
+	ErrPositive       = errors.New("ERR value is out of range, must be positive")
+	ErrNotPositive    = errors.New("ERR value is out of range, value must between -9223372036854775808 and 9223372036854775807")
+	ErrTimeout        = errors.New("ERR timeout is not a float or out of range")
+	ErrTimeoutNeg     = errors.New("ERR timeout is negative")
+	ErrNXXXGTLT       = errors.New("ERR NX and XX, GT or LT options at the same time are not compatible")
+	ErrGTLTNX         = errors.New("ERR GT, LT, and/or NX options at the same time are not compatible")
+	ErrNumKeysArgs    = errors.New("ERR Number of keys can't be greater than number of args")
+	ErrNumKeysZero    = errors.New("ERR numkeys should be greater than 0")
+	ErrMinMaxFloat    = errors.New("ERR min or max is not a float")
+	ErrMinMaxLex      = errors.New("ERR min or max not valid string range item")
+	ErrBitfieldType   = errors.New("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")
+	ErrBitfieldRO     = errors.New("ERR BITFIELD_RO only supports the GET subcommand")
+	ErrBitopNot       = errors.New("ERR BITOP NOT must be called with a single source key.")
+	ErrBitPosBit      = errors.New("ERR The bit argument must be 1 or 0.")
+	ErrLCSIdxLen      = errors.New("ERR If you want both the length and indexes, please just use IDX.")
+	ErrLCSStrings     = errors.New("ERR The specified keys must contain string values")
+	ErrNoAuth         = errors.New("NOAUTH Authentication required.")
+	ErrWrongPass      = errors.New("WRONGPASS invalid username-password pair or user is disabled.")
+	ErrAuthNoPassword = errors.New("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+	ErrMaxClients     = errors.New("ERR max number of clients reached")
+	ErrNoProto        = errors.New("NOPROTO unsupported protocol version")
+	ErrExecAbort      = errors.New("EXECABORT Transaction discarded because of previous errors.")
+	ErrMultiNested    = errors.New("ERR MULTI calls can not be nested")
+	ErrExecNoMulti    = errors.New("ERR EXEC without MULTI")
+	ErrDiscardNoMulti = errors.New("ERR DISCARD without MULTI")
+	ErrWatchInMulti   = errors.New("ERR WATCH inside MULTI is not allowed")
+	ErrOOM            = errors.New("OOM command not allowed when used memory > 'maxmemory'.")
+	ErrNoSuchClient   = errors.New("ERR No such client")
+	ErrClientName     = errors.New("ERR Client names cannot contain spaces, newlines or special characters.")
+	ErrUnsupported    = errors.New("ERR unsupported")
+
+	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
+	// mode is on; the connection is then closed.
+	ErrProtectedMode = errors.New("DENIED Redis is running in protected mode because protected " +
+		"mode is enabled and no password is set for the default user. In this mode connections " +
+		"are only accepted from the loopback interface. If you want to connect from external " +
+		"computers to Redis you may adopt one of the following solutions: 1) Just disable " +
+		"protected mode sending the command 'CONFIG SET protected-mode no' from the loopback " +
+		"interface by connecting to Redis from the same host the server is running, however " +
+		"MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG " +
+		"REWRITE to make this change permanent. 2) Alternatively you can just disable the " +
+		"protected mode by editing the Redis configuration file, and setting the protected " +
+		"mode option to 'no', and then restarting the server. 3) If you started the server " +
+		"manually just for testing, restart it with the '--protected-mode no' option. 4) Set " +
+		"up an authentication password for the default user. NOTE: You only need to do one of " +
+		"the above things in order for the server to start accepting connections from the " +
+		"outside.")
+
+	// Protocol errors; the connection is closed after them.
+	ErrProtoInvalidMultibulk = errors.New("ERR Protocol error: invalid multibulk length")
+	ErrProtoInvalidBulk      = errors.New("ERR Protocol error: invalid bulk length")
+	ErrProtoUnauthMultibulk  = errors.New("ERR Protocol error: unauthenticated multibulk length")
+	ErrProtoUnauthBulk       = errors.New("ERR Protocol error: unauthenticated bulk length")
+	ErrProtoBigInline        = errors.New("ERR Protocol error: too big inline request")
+	ErrProtoBigMultibulk     = errors.New("ERR Protocol error: too big mbulk count string")
+	ErrProtoBigBulkCount     = errors.New("ERR Protocol error: too big bulk count string")
+	ErrProtoUnbalanced       = errors.New("ERR Protocol error: unbalanced quotes in request")
+)
+
+// ErrCorrupt is returned when stored data does not decode: a bug or a damaged disk, never
+// user input. The message names what was being read.
+var ErrCorrupt = errors.New("ERR internal error: corrupt data")
+
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+// ErrWrongArity is "ERR wrong number of arguments for 'name' command"; subcommands are named
+// "container|sub" as Redis 7 names them.
+func ErrWrongArity(name string) error {
+	return errors.New("ERR wrong number of arguments for '" + name + "' command")
+}
+
+// ErrUnknownCommand is the reply to a command name that does not exist. As Redis does, it
+// quotes arguments while the quoted list is under 128 bytes, each cut to what remains of 128,
+// and (as C's %.*s) at the first NUL byte.
+func ErrUnknownCommand(name string, args [][]byte) error {
+	var list strings.Builder
+	for _, a := range args {
+		if list.Len() >= 128 {
+			break
+		}
+		list.WriteString("'")
+		list.WriteString(cString(string(a), 128-list.Len()))
+		list.WriteString("' ")
+	}
+	return errors.New(sanitize("ERR unknown command '"+cString(name, 128)+
+		"', with args beginning with: "+list.String(), 1<<20))
+}
+
+// cString is s as C's "%.*s" prints it with precision n: cut at n bytes or the first NUL.
+func cString(s string, n int) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	if n < 0 {
+		n = 0
+	}
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
+}
+
+// ErrUnknownSubcommand is the reply to CONTAINER <unknown>, e.g. "ERR unknown subcommand
+// 'foo'. Try CONFIG HELP."
+func ErrUnknownSubcommand(sub, container string) error {
+	return errors.New(sanitize("ERR unknown subcommand '"+cString(sub, 128)+"'. Try "+
+		strings.ToUpper(container)+" HELP.", 1<<20))
+}
+
+// ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".
+func ErrInvalidExpire(cmd string) error {
+	return errors.New("ERR invalid expire time in '" + cmd + "' command")
+}
+
+// ErrUnknownOption is what several commands answer to an unknown flag.
+func ErrUnsupportedOption(opt string) error {
+	return errors.New("ERR Unsupported option " + opt)
+}
+
+// sanitize cuts s to at most n bytes and replaces the characters Redis replaces in error
+// messages (newlines would break the protocol) with spaces.
+func sanitize(s string, n int) string {
+	if n < 0 {
+		n = 0
+	}
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+}

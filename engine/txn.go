@@ -1,0 +1,390 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/stratadb/strata/encoding"
+)
+
+// LockMode says what a command holds while it runs.
+type LockMode uint8
+
+const (
+	// LockRead: the shared latch and read locks on the command's key stripes.
+	LockRead LockMode = iota
+	// LockWrite: the shared latch and write locks on the command's key stripes.
+	LockWrite
+	// LockGlobal: the latch exclusively; nothing else runs (FLUSHALL, SWAPDB ...).
+	LockGlobal
+)
+
+// Txn is the context of one command, one MULTI/EXEC block or one script: the locks it holds,
+// the time it runs at, and the Pebble batch its writes gather in. A connection owns one Txn
+// and reuses it, so the hot path allocates nothing per command.
+//
+// Every read of a key goes through lookup and every change through putMeta/deleteKey: the one
+// read path and the one write path, where the hot tier sits. Writes gather in an indexed batch
+// so that a later read in the same Txn sees them (HSET h f 1 f 2, MULTI blocks), and are
+// committed as one batch: the change is atomic on disk as it is to other clients.
+type Txn struct {
+	e       *Engine
+	ldb     int    // logical database
+	db      uint16 // its physical id
+	now     int64  // unix ms, fixed for the whole Txn as Redis fixes it per command
+	mode    LockMode
+	locked  bool
+	stripes []uint32
+	batch   *pebble.Batch
+
+	arena   []byte // values read by this Txn; reset when it ends
+	kbuf    []byte // scratch for one Pebble key
+	vbuf    []byte // scratch for one Pebble value
+	deltas  []countDelta
+	touched []dbKey
+	expired []dbKey
+}
+
+type countDelta struct {
+	db            uint16
+	keys, expires int64
+}
+
+type dbKey struct {
+	db  int
+	key []byte
+}
+
+// NewTxn returns a Txn for one connection (or background task) to reuse.
+func (e *Engine) NewTxn() *Txn { return &Txn{e: e} }
+
+// Begin prepares the Txn for a command on logical database db. Name its keys with AddKey,
+// then call Lock.
+func (t *Txn) Begin(db int, mode LockMode) {
+	t.ldb = db
+	t.mode = mode
+	t.stripes = t.stripes[:0]
+}
+
+// AddKey adds a key the command will touch, in any database.
+func (t *Txn) AddKey(key []byte) {
+	t.stripes = addStripe(t.stripes, t.e.locks.stripeOf(key))
+}
+
+// Lock takes the latch and the key stripes. The Txn's time is read here. It fails only with
+// ErrClosed, once the engine has closed.
+func (t *Txn) Lock() error {
+	if t.mode == LockGlobal {
+		t.e.latch.Lock()
+	} else {
+		t.e.latch.RLock()
+	}
+	if t.e.closed {
+		if t.mode == LockGlobal {
+			t.e.latch.Unlock()
+		} else {
+			t.e.latch.RUnlock()
+		}
+		return ErrClosed
+	}
+	if t.mode != LockGlobal {
+		t.e.locks.lock(t.stripes, t.mode == LockWrite)
+	}
+	t.locked = true
+	t.db = t.e.dbmap[t.ldb]
+	t.now = time.Now().UnixMilli()
+	return nil
+}
+
+// SelectDB switches the logical database of the following operations (SELECT inside MULTI).
+func (t *Txn) SelectDB(db int) {
+	t.ldb = db
+	t.db = t.e.dbmap[db]
+}
+
+// DB is the logical database the Txn works on.
+func (t *Txn) DB() int { return t.ldb }
+
+// Now is the Txn's time in unix milliseconds.
+func (t *Txn) Now() int64 { return t.now }
+
+// Commit writes the Txn's batch (waiting for the durability appendfsync asks for), tells the
+// hooks what changed, and releases the locks. A Txn that wrote nothing commits nothing.
+func (t *Txn) Commit() error {
+	var err error
+	if t.batch != nil {
+		if !t.batch.Empty() {
+			for _, d := range t.deltas {
+				if d.keys != 0 {
+					t.batch.Merge(countKey(t.kbuf[:0], d.db, countKeys), encodeCount(d.keys), nil)
+				}
+				if d.expires != 0 {
+					t.batch.Merge(countKey(t.kbuf[:0], d.db, countExpires), encodeCount(d.expires), nil)
+				}
+			}
+			err = t.batch.Commit(pebble.Sync)
+			if err == nil {
+				t.publish()
+			}
+		}
+		t.batch.Close()
+		t.batch = nil
+	}
+	t.release()
+	return err
+}
+
+// Abort drops the Txn's writes and releases its locks.
+func (t *Txn) Abort() {
+	if t.batch != nil {
+		t.batch.Close()
+		t.batch = nil
+	}
+	t.release()
+}
+
+func (t *Txn) publish() {
+	for _, d := range t.deltas {
+		s := &t.e.stats[d.db]
+		s.keys.Add(d.keys)
+		s.expires.Add(d.expires)
+	}
+	h := &t.e.opts.Hooks
+	if h.Expired != nil {
+		for _, k := range t.expired {
+			h.Expired(k.db, k.key)
+		}
+	}
+	if h.Touched != nil {
+		for _, k := range t.touched {
+			h.Touched(k.db, k.key)
+		}
+	}
+}
+
+func (t *Txn) release() {
+	if t.locked {
+		if t.mode == LockGlobal {
+			t.e.latch.Unlock()
+		} else {
+			t.e.locks.unlock(t.stripes, t.mode == LockWrite)
+			t.e.latch.RUnlock()
+		}
+		t.locked = false
+	}
+	t.deltas = t.deltas[:0]
+	t.touched = t.touched[:0]
+	t.expired = t.expired[:0]
+	if cap(t.arena) > 1<<20 {
+		t.arena = nil // do not pin a huge value read once
+	}
+	t.arena = t.arena[:0]
+}
+
+// keep copies b into the Txn's arena; the copy lives until the Txn ends.
+func (t *Txn) keep(b []byte) []byte {
+	n := len(t.arena)
+	t.arena = append(t.arena, b...)
+	return t.arena[n:len(t.arena):len(t.arena)]
+}
+
+// ---- the read path ----
+
+// keyState is what lookup found for a key.
+type keyState struct {
+	meta   encoding.Meta
+	exists bool // a record exists, perhaps expired
+	live   bool // it exists and its time has not come
+}
+
+// lookup reads key's metadata in the current database.
+func (t *Txn) lookup(key []byte) (keyState, error) {
+	return t.lookupIn(t.db, key)
+}
+
+func (t *Txn) lookupIn(db uint16, key []byte) (keyState, error) {
+	var ks keyState
+	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
+	v, ok, err := t.get(t.kbuf)
+	if err != nil || !ok {
+		return ks, err
+	}
+	if err := encoding.DecodeMeta(v, &ks.meta); err != nil {
+		return ks, corruptf("metadata of key %q: %v", key, err)
+	}
+	ks.exists = true
+	ks.live = ks.meta.ExpireAt == 0 || ks.meta.ExpireAt > t.now
+	return ks, nil
+}
+
+// get reads one Pebble key through the Txn's batch (so the Txn sees its own writes); the value
+// is copied into the arena.
+func (t *Txn) get(k []byte) ([]byte, bool, error) {
+	var (
+		v      []byte
+		closer interface{ Close() error }
+		err    error
+	)
+	if t.batch != nil {
+		v, closer, err = t.batch.Get(k)
+	} else {
+		v, closer, err = t.e.pdb.Get(k)
+	}
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := t.keep(v)
+	closer.Close()
+	return out, true, nil
+}
+
+// iter opens an iterator over [lower, upper) that sees the Txn's own writes.
+func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
+	o := &pebble.IterOptions{LowerBound: lower, UpperBound: upper}
+	if t.batch != nil {
+		return t.batch.NewIter(o)
+	}
+	return t.e.pdb.NewIter(o)
+}
+
+// ---- the write path ----
+
+func (t *Txn) ensureBatch() *pebble.Batch {
+	if t.batch == nil {
+		if t.mode == LockRead {
+			panic("engine: write inside a read-locked command")
+		}
+		t.batch = t.e.pdb.NewIndexedBatch()
+	}
+	return t.batch
+}
+
+func (t *Txn) set(k, v []byte) { t.ensureBatch().Set(k, v, nil) }
+func (t *Txn) del(k []byte)    { t.ensureBatch().Delete(k, nil) }
+
+func (t *Txn) delta(db uint16, keys, expires int64) {
+	for i := range t.deltas {
+		if t.deltas[i].db == db {
+			t.deltas[i].keys += keys
+			t.deltas[i].expires += expires
+			return
+		}
+	}
+	t.deltas = append(t.deltas, countDelta{db: db, keys: keys, expires: expires})
+}
+
+// touch records a changed key for the Touched hook (when one is set).
+func (t *Txn) touch(db int, key []byte) {
+	if t.e.opts.Hooks.Touched != nil {
+		t.touched = append(t.touched, dbKey{db: db, key: t.keep(key)})
+	}
+}
+
+// hasElements says whether a key's metadata owns subkeys that must be swept with it.
+func hasElements(m *encoding.Meta) bool {
+	if m.Type == encoding.TypeString {
+		return m.Flags&encoding.FlagChunked != 0
+	}
+	return m.Count > 0
+}
+
+// putMeta writes key's metadata m in the current database, given what lookup found before
+// (old). It keeps the expiry index and the key counts right, and queues the old version's
+// elements for the sweeper when m replaces them with a new version.
+func (t *Txn) putMeta(key []byte, old *keyState, m *encoding.Meta) {
+	t.putMetaIn(t.cur(), key, old, m)
+}
+
+func (t *Txn) putMetaIn(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
+	db := d.p
+	t.retire(d, key, old, m)
+	t.vbuf = encoding.AppendMeta(t.vbuf[:0], m)
+	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
+	t.set(t.kbuf, t.vbuf)
+	if m.ExpireAt != 0 && (!old.exists || old.meta.ExpireAt != m.ExpireAt) {
+		t.kbuf = encoding.AppendExpiryKey(t.kbuf[:0], m.ExpireAt, db, key)
+		t.set(t.kbuf, nil)
+	}
+	var dk, de int64
+	if !old.exists {
+		dk = 1
+	}
+	if m.ExpireAt != 0 && (!old.exists || old.meta.ExpireAt == 0) {
+		de = 1
+	} else if m.ExpireAt == 0 && old.exists && old.meta.ExpireAt != 0 {
+		de = -1
+	}
+	if dk != 0 || de != 0 {
+		t.delta(db, dk, de)
+	}
+	t.touch(d.l, key)
+	*old = keyState{meta: *m, exists: true, live: m.ExpireAt == 0 || m.ExpireAt > t.now}
+}
+
+// deleteKey removes key (as lookup found it) from the current database.
+func (t *Txn) deleteKey(key []byte, old *keyState) {
+	t.deleteKeyIn(t.cur(), key, old)
+}
+
+func (t *Txn) deleteKeyIn(d dbRef, key []byte, old *keyState) {
+	if !old.exists {
+		return
+	}
+	db := d.p
+	t.retire(d, key, old, nil)
+	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
+	t.del(t.kbuf)
+	var de int64
+	if old.meta.ExpireAt != 0 {
+		de = -1
+	}
+	t.delta(db, -1, de)
+	t.touch(d.l, key)
+	*old = keyState{}
+}
+
+// retire undoes what the old metadata owned and the new one (nil for a delete) does not: its
+// expiry-index entry and, when the version changes, its elements.
+func (t *Txn) retire(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
+	if !old.exists {
+		return
+	}
+	db := d.p
+	if !old.live && t.e.opts.Hooks.Expired != nil {
+		t.expired = append(t.expired, dbKey{db: d.l, key: t.keep(key)})
+	}
+	if old.meta.ExpireAt != 0 && (m == nil || m.ExpireAt != old.meta.ExpireAt) {
+		t.kbuf = encoding.AppendExpiryKey(t.kbuf[:0], old.meta.ExpireAt, db, key)
+		t.del(t.kbuf)
+	}
+	if hasElements(&old.meta) && (m == nil || m.Version != old.meta.Version) {
+		t.queueSweep(db, key, old.meta.Version, old.meta.Count)
+	}
+}
+
+// queueSweep records, in the Txn's batch, that the elements of (db, key, version) are garbage.
+// The sweeper removes them in the background, so DEL of a huge collection costs O(1) here.
+func (t *Txn) queueSweep(db uint16, key []byte, version, count uint64) {
+	k := encoding.AppendInternalKey(nil, recSweep)
+	k = binary.BigEndian.AppendUint64(k, t.e.newVersion())
+	v := binary.BigEndian.AppendUint16(nil, db)
+	v = binary.BigEndian.AppendUint64(v, version)
+	v = binary.BigEndian.AppendUint64(v, count)
+	v = append(v, key...)
+	t.set(k, v)
+	select {
+	case t.e.sweepWake <- struct{}{}:
+	default:
+	}
+}
+
+// newMeta returns fresh metadata for a key of type typ with a version no key has used.
+func (t *Txn) newMeta(typ encoding.Type) encoding.Meta {
+	return encoding.Meta{Type: typ, Version: t.e.newVersion()}
+}

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/stratadb/strata/engine"
+)
+
+// Client is one connection. Its goroutine (redcon's) parses and runs its commands; replies
+// gather in out and go to the socket with one write when the read burst has been answered.
+//
+// Other goroutines deliver out-of-band data (pub/sub messages, invalidations, MONITOR lines)
+// through Push. While the connection goroutine is inside a burst, pushes wait in pending and
+// follow the burst's replies; while it is idle, a writer goroutine sends them. Socket writes
+// happen under wmu and take their bytes under mu, so bytes reach the socket in the order they
+// were queued. A handler that registers for pushes (SUBSCRIBE) must write its reply before it
+// registers, so that no message can overtake the confirmation.
+type Client struct {
+	s    *Server
+	id   int64
+	rc   redcon.Conn
+	conn *guardConn
+
+	// Owned by the connection goroutine.
+	out     []byte
+	resp    int // 2 or 3
+	db      int
+	authed  bool
+	txn     *engine.Txn
+	x       Ctx
+	lower   []byte // scratch: the lowercased command name
+	lastCmd string
+	closing bool // close after this burst (QUIT, errors)
+	inBurst bool // between the first command of a read burst and its flush
+
+	// Guarded by mu.
+	mu       sync.Mutex
+	pending  []byte
+	busy     bool
+	wake     chan struct{} // signals the writer goroutine; nil until the first push
+	closed   bool
+	name     string
+	libName  string
+	libVer   string
+	lastSeen time.Time
+
+	wmu sync.Mutex // serializes socket writes
+
+	created  time.Time
+	addr     string
+	laddr    string
+	loopback bool
+}
+
+func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
+	c := &Client{
+		s:       s,
+		id:      id,
+		rc:      rc,
+		conn:    gc,
+		resp:    2,
+		txn:     s.eng.NewTxn(),
+		created: time.Now(),
+		addr:    rc.RemoteAddr(),
+	}
+	c.lastSeen = c.created
+	c.x.Client = c
+	if la := gc.LocalAddr(); la != nil {
+		c.laddr = la.String()
+	}
+	if ta, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
+		c.loopback = ta.IP.IsLoopback()
+	} else {
+		c.loopback = true // unix sockets are local
+	}
+	gc.authd = func() bool { return c.authed || !s.authRequired() }
+	return c
+}
+
+// beginBurst marks the connection goroutine busy: pushes now wait behind its replies.
+func (c *Client) beginBurst() {
+	c.mu.Lock()
+	c.busy = true
+	c.lastSeen = time.Now()
+	c.mu.Unlock()
+}
+
+// endBurst writes the burst's replies, then the pushes that arrived meanwhile, in one go.
+func (c *Client) endBurst() {
+	c.wmu.Lock()
+	c.mu.Lock()
+	pushes := c.pending
+	c.pending = nil
+	c.busy = false
+	c.mu.Unlock()
+	var err error
+	switch {
+	case len(pushes) == 0:
+		if len(c.out) > 0 {
+			_, err = c.conn.Write(c.out)
+		}
+	default:
+		bufs := net.Buffers{c.out, pushes}
+		_, err = bufs.WriteTo(c.conn.Conn)
+	}
+	c.wmu.Unlock()
+	if cap(c.out) > 1<<20 {
+		c.out = nil // do not keep a huge reply's buffer for the life of the connection
+	} else {
+		c.out = c.out[:0]
+	}
+	if err != nil || c.closing {
+		c.rc.Close()
+	}
+}
+
+// Push queues out-of-band bytes for the client (any goroutine). It reports false when the
+// client is gone.
+func (c *Client) Push(msg []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.pending = append(c.pending, msg...)
+	if !c.busy {
+		if c.wake == nil {
+			c.wake = make(chan struct{}, 1)
+			go c.writer(c.wake)
+		}
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// PendingBytes is the size of queued, unsent pushes (for output buffer limits).
+func (c *Client) PendingBytes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+// writer sends pushes that arrive while the connection goroutine is idle.
+func (c *Client) writer(wake chan struct{}) {
+	for range wake {
+		c.wmu.Lock()
+		c.mu.Lock()
+		data := c.pending
+		c.pending = nil
+		closed := c.closed
+		c.mu.Unlock()
+		if len(data) > 0 && !closed {
+			if _, err := c.conn.Conn.Write(data); err != nil {
+				c.conn.Close()
+			}
+		}
+		c.wmu.Unlock()
+	}
+}
+
+// detach marks the client closed; called once when the connection ends.
+func (c *Client) detach() {
+	c.mu.Lock()
+	c.closed = true
+	if c.wake != nil {
+		close(c.wake)
+		c.wake = nil
+	}
+	c.mu.Unlock()
+}
+
+// Ctx is what a command handler works with: the client (whose methods write replies), the
+// command's arguments, and the engine Txn holding the command's locks (nil for commands that
+// do not touch data).
+type Ctx struct {
+	*Client
+	Cmd  *Command
+	Args [][]byte
+	Txn  *engine.Txn
+}
+
+// Arg returns argument i as a string (allocates; use for options and names, not values).
+func (x *Ctx) Arg(i int) string { return string(x.Args[i]) }

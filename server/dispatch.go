@@ -1,0 +1,146 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/stratadb/strata/engine"
+)
+
+// serveRESP is redcon's handler: one call per parsed command. Replies are written when the
+// burst (the commands of one read) has been answered.
+func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
+	c, ok := rc.Context().(*Client)
+	if !ok {
+		return
+	}
+	if !c.inBurst {
+		c.inBurst = true
+		c.beginBurst()
+	}
+	s.execute(c, rcmd.Args)
+	if c.closing || len(rc.PeekPipeline()) == 0 {
+		c.inBurst = false
+		c.endBurst()
+	}
+}
+
+// execute runs one command as Redis's processCommand does, in its order of checks: the
+// command exists, its arity, authentication; then it runs.
+func (s *Server) execute(c *Client, args [][]byte) {
+	cmd := s.lookup(c, args)
+	if cmd == nil {
+		return
+	}
+	if !cmd.arityOK(len(args)) {
+		cmd.stats.rejected.Add(1)
+		c.Error(engine.ErrWrongArity(cmd.Name))
+		return
+	}
+	if !c.authed && !cmd.Has(FlagNoAuth) && s.authRequired() {
+		cmd.stats.rejected.Add(1)
+		c.Error(engine.ErrNoAuth)
+		return
+	}
+	s.call(c, cmd, args)
+}
+
+// lookup resolves args[0] (and args[1] for containers) to a command, writing Redis's error
+// when there is none.
+func (s *Server) lookup(c *Client, args [][]byte) *Command {
+	c.lower = appendLower(c.lower[:0], args[0])
+	cmd := s.cmds.Lookup(string(c.lower))
+	if cmd == nil {
+		c.Error(engine.ErrUnknownCommand(string(args[0]), args[1:]))
+		return nil
+	}
+	if cmd.Subs == nil || len(args) == 1 {
+		return cmd
+	}
+	c.lower = appendLower(c.lower[:0], args[1])
+	sub := cmd.Subs[string(c.lower)]
+	if sub == nil {
+		c.Error(engine.ErrUnknownSubcommand(string(args[1]), string(args[0])))
+	}
+	return sub
+}
+
+func appendLower(dst, b []byte) []byte {
+	for _, ch := range b {
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		dst = append(dst, ch)
+	}
+	return dst
+}
+
+// call runs a command that passed the checks: it takes the command's locks, runs the handler
+// and commits its writes as one batch.
+func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
+	start := time.Now()
+	x := &c.x
+	x.Cmd, x.Args = cmd, args
+	mark := len(c.out)
+	if cmd.Lock == LockNone {
+		s.runHandler(x, mark)
+	} else {
+		t := c.txn
+		mode := engine.LockRead
+		switch {
+		case cmd.Lock == LockGlobal:
+			mode = engine.LockGlobal
+		case cmd.Has(FlagWrite):
+			mode = engine.LockWrite
+		}
+		t.Begin(c.db, mode)
+		if cmd.Keys != nil {
+			for _, i := range cmd.Keys(args) {
+				t.AddKey(args[i])
+			}
+		} else {
+			cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
+		}
+		if err := t.Lock(); err != nil {
+			// The engine closed under us: the server is shutting down.
+			c.closing = true
+			return
+		}
+		x.Txn = t
+		if s.runHandler(x, mark) {
+			if err := t.Commit(); err != nil {
+				s.log.Error("commit failed", "command", cmd.Name, "err", err)
+				c.out = c.out[:mark]
+				c.Error(fmt.Errorf("MISCONF Errors writing to the data directory: %v", err))
+			}
+		}
+		x.Txn = nil
+	}
+	cmd.stats.calls.Add(1)
+	cmd.stats.usec.Add(time.Since(start).Microseconds())
+	s.stats.commands.Add(1)
+	c.lastCmd = cmd.Name
+}
+
+// runHandler runs the handler and turns a panic into an error reply (and an aborted Txn with
+// its locks released), so that a bug in one command cannot take the server down or leave a
+// stripe locked. It reports whether the handler returned normally.
+func (s *Server) runHandler(x *Ctx, mark int) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("command panicked", "command", x.Cmd.Name, "panic", r, "stack", string(debug.Stack()))
+			if x.Txn != nil {
+				x.Txn.Abort()
+			}
+			x.out = x.out[:mark]
+			x.Error(errors.New("ERR internal error while running '" + x.Cmd.Name + "'"))
+			ok = false
+		}
+	}()
+	x.Cmd.Handler(x)
+	return true
+}

@@ -1,0 +1,330 @@
+// Package server speaks RESP to clients: connections (on redcon, behind a protocol guard),
+// the command table and dispatch, replies in RESP2 and RESP3, and the commands themselves,
+// one cmd_<group>.go file per redis.io command group. Data lives in package engine; this
+// package parses arguments, calls typed engine operations under the locks the command table
+// asks for, and writes Redis's replies.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/stratadb/strata/conf"
+	"github.com/stratadb/strata/engine"
+)
+
+// Version is the Redis version Strata answers as (INFO, HELLO), so that clients enable the
+// features of the command set it implements.
+const Version = "7.0.15"
+
+// StrataVersion is Strata's own version.
+const StrataVersion = "0.1.0"
+
+// Options configure a Server.
+type Options struct {
+	Config     *conf.Config
+	ConfigPath string // the file CONFIG REWRITE writes; empty when started without one
+	Table      *conf.Table
+	Logger     *slog.Logger
+}
+
+// Server is one Strata server: its configuration, engine, command table and clients.
+type Server struct {
+	log     *slog.Logger
+	ctab    *conf.Table
+	cfgPath string
+	cfgMu   sync.RWMutex
+	cfg     *conf.Config
+
+	eng  *engine.Engine
+	cmds *Table
+
+	lim         limits
+	requirePass atomic.Pointer[string]
+	protected   atomic.Bool
+	maxClients  atomic.Int64
+
+	mu      sync.Mutex
+	clients map[int64]*Client
+	nextID  atomic.Int64
+
+	servers []*redcon.Server
+	addrs   []net.Addr
+	serveWG sync.WaitGroup
+
+	stats   serverStats
+	started time.Time
+	runID   string
+
+	closing   atomic.Bool
+	closeOnce sync.Once
+	done      chan struct{}
+	closeErr  error
+}
+
+// New opens the engine on the configured directory and builds the server; Start listens.
+func New(o Options) (*Server, error) {
+	if o.Table == nil {
+		o.Table = conf.NewTable()
+	}
+	if o.Config == nil {
+		o.Config = o.Table.Default()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{
+		log:     o.Logger,
+		ctab:    o.Table,
+		cfgPath: o.ConfigPath,
+		cfg:     o.Config,
+		clients: map[int64]*Client{},
+		started: time.Now(),
+		done:    make(chan struct{}),
+	}
+	var rid [20]byte
+	rand.Read(rid[:])
+	s.runID = hex.EncodeToString(rid[:])
+	s.stats.errors = map[string]int64{}
+	s.applyLive()
+
+	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
+	eng, err := engine.Open(engine.Options{
+		Dir:                  o.Config.Dir,
+		Databases:            o.Config.Databases,
+		Fsync:                fsync,
+		BlockCacheSize:       o.Config.BlockCacheSize,
+		MemTableSize:         uint64(o.Config.MemtableSize),
+		ActiveExpireInterval: time.Second / time.Duration(o.Config.Hz),
+		Logger:               o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.eng = eng
+	s.cmds = newTable()
+	s.registerCommands()
+	return s, nil
+}
+
+// registerCommands fills the command table, one call per command group.
+func (s *Server) registerCommands() {
+	for _, register := range commandGroups {
+		register(s.cmds)
+	}
+}
+
+// commandGroups lists the registration function of every cmd_<group>.go file.
+var commandGroups = []func(*Table){
+	registerConnectionCommands,
+	registerStringCommands,
+}
+
+// applyLive copies the configuration values read on hot paths into atomics.
+func (s *Server) applyLive() {
+	c := s.cfg
+	s.lim.maxBulk.Store(c.ProtoMaxBulkLen)
+	s.lim.maxQuery.Store(c.ClientQueryBufferLimit)
+	s.lim.maxArgs.Store(int64(c.MaxArgs))
+	pass := c.RequirePass
+	s.requirePass.Store(&pass)
+	s.protected.Store(c.ProtectedMode)
+	s.maxClients.Store(int64(c.MaxClients))
+}
+
+func (s *Server) authRequired() bool { return *s.requirePass.Load() != "" }
+
+// Start listens on every configured address and serves clients in the background.
+func (s *Server) Start() error {
+	s.cfgMu.RLock()
+	binds, port := s.cfg.Bind, s.cfg.Port
+	s.cfgMu.RUnlock()
+	if port == 0 && len(binds) == 0 {
+		return errors.New("server: nothing to listen on")
+	}
+	for _, b := range binds {
+		optional := strings.HasPrefix(b, "-")
+		host := strings.TrimPrefix(b, "-")
+		network := "tcp4"
+		switch host {
+		case "*":
+			host = "0.0.0.0"
+		case "::*":
+			host, network = "::", "tcp6"
+		default:
+			if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+				network = "tcp6"
+			}
+		}
+		ln, err := net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			if optional {
+				s.log.Warn("optional listen address unavailable", "addr", b, "err", err)
+				continue
+			}
+			s.stopListeners()
+			return fmt.Errorf("server: listen on %s: %w", b, err)
+		}
+		s.serve(ln)
+		if port == 0 {
+			// Every further address shares the first one's ephemeral port, as clients expect
+			// one port per server.
+			port = ln.Addr().(*net.TCPAddr).Port
+		}
+	}
+	if len(s.servers) == 0 {
+		return errors.New("server: no address could be bound")
+	}
+	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
+		"appendfsync", s.eng.FsyncMode().String())
+	return nil
+}
+
+// serve runs a redcon server on ln (wrapped in the protocol guard).
+func (s *Server) serve(ln net.Listener) {
+	rs := redcon.NewServer(ln.Addr().String(), s.serveRESP, s.accept, s.closed)
+	s.servers = append(s.servers, rs)
+	s.addrs = append(s.addrs, ln.Addr())
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		if err := rs.Serve(&guardListener{Listener: ln, lim: &s.lim}); err != nil && !s.closing.Load() {
+			s.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// Addr is the first address the server listens on.
+func (s *Server) Addr() net.Addr {
+	if len(s.addrs) == 0 {
+		return nil
+	}
+	return s.addrs[0]
+}
+
+func (s *Server) addrList() string {
+	var parts []string
+	for _, a := range s.addrs {
+		parts = append(parts, a.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+// accept admits a connection or refuses it with Redis's reason (max clients, protected mode).
+func (s *Server) accept(rc redcon.Conn) bool {
+	gc, ok := rc.NetConn().(*guardConn)
+	if !ok {
+		return false
+	}
+	s.stats.connsReceived.Add(1)
+	c := newClient(s, rc, gc, s.nextID.Add(1))
+	refuse := func(err error) bool {
+		s.stats.connsRejected.Add(1)
+		gc.Conn.Write([]byte("-" + err.Error() + "\r\n"))
+		return false
+	}
+	if s.closing.Load() {
+		return false
+	}
+	if s.protected.Load() && !s.authRequired() && !c.loopback {
+		return refuse(engine.ErrProtectedMode)
+	}
+	s.mu.Lock()
+	if int64(len(s.clients)) >= s.maxClients.Load() {
+		s.mu.Unlock()
+		return refuse(engine.ErrMaxClients)
+	}
+	s.clients[c.id] = c
+	s.mu.Unlock()
+	rc.SetContext(c)
+	return true
+}
+
+// closed forgets a connection.
+func (s *Server) closed(rc redcon.Conn, err error) {
+	c, ok := rc.Context().(*Client)
+	if !ok {
+		return
+	}
+	c.detach()
+	s.mu.Lock()
+	delete(s.clients, c.id)
+	s.mu.Unlock()
+}
+
+// Clients returns a snapshot of the connected clients.
+func (s *Server) Clients() []*Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Client, 0, len(s.clients))
+	for _, c := range s.clients {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *Server) stopListeners() {
+	for _, rs := range s.servers {
+		rs.Close()
+	}
+}
+
+// Shutdown stops accepting, closes every client, waits for commands in flight to finish (they
+// hold the engine's latch) and closes the engine. It is safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.closing.Store(true)
+		s.log.Info("shutting down")
+		s.stopListeners()
+		waited := make(chan struct{})
+		go func() { s.serveWG.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-ctx.Done():
+		}
+		s.closeErr = s.eng.Close()
+		if s.closeErr == nil {
+			s.log.Info("shutdown complete; data is on disk")
+		}
+		close(s.done)
+	})
+	<-s.done
+	return s.closeErr
+}
+
+// Done is closed once the server has shut down (SHUTDOWN, or Shutdown).
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Engine is the server's engine (tests, tools).
+func (s *Server) Engine() *engine.Engine { return s.eng }
+
+// serverStats are INFO's counters.
+type serverStats struct {
+	commands      atomic.Int64
+	connsReceived atomic.Int64
+	connsRejected atomic.Int64
+
+	errMu  sync.Mutex
+	errors map[string]int64 // errorstats: count per error code
+	total  int64
+}
+
+func (st *serverStats) countError(msg string) {
+	code, _, _ := strings.Cut(msg, " ")
+	st.errMu.Lock()
+	st.errors[code]++
+	st.total++
+	st.errMu.Unlock()
+}
