@@ -20,6 +20,7 @@ import (
 //
 // and every one of them takes drain=scan|copy|none|copy-end=<n>: how the preamble is consumed
 // (scanRDB, io.Copy to the end of the file, not at all, io.Copy then SetEnd(n)).
+//
 //	dir [filename=<appendfilename>]                     input: "== <name>" sections; a
 //	                                                    manifest's lines end in LF, others in
 //	                                                    CRLF; "== <name> < <fixture>" copies one
