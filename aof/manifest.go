@@ -99,6 +99,10 @@ func ParseManifest(data []byte) (*Manifest, error) {
 			switch strings.ToLower(words[i]) {
 			case "file":
 				f.Name, haveName = words[i+1], true
+				if f.Name == "" {
+					// Redis takes it, then fails to read the directory as a file.
+					return nil, bad(lineno, "empty file name")
+				}
 				if strings.ContainsAny(f.Name, `/\`) {
 					return nil, bad(lineno, "file name %q is a path", f.Name)
 				}
@@ -190,67 +194,48 @@ func splitArgs(line []byte) ([]string, bool) {
 			return words, true
 		}
 		var cur []byte
-		inq, insq, done := false, false, false
-		for !done {
+		var quote byte // '"' or '\'' inside quotes
+		for done := false; !done; {
 			c := at(p)
 			switch {
-			case inq:
-				switch {
-				case c == '\\' && at(p+1) == 'x' && isHex(at(p+2)) && isHex(at(p+3)):
-					cur = append(cur, unhex(at(p+2))<<4|unhex(at(p+3)))
-					p += 3
-				case c == '\\' && at(p+1) != 0:
-					p++
-					e := line[p]
-					switch e {
-					case 'n':
-						e = '\n'
-					case 'r':
-						e = '\r'
-					case 't':
-						e = '\t'
-					case 'b':
-						e = '\b'
-					case 'a':
-						e = '\a'
-					}
-					cur = append(cur, e)
-				case c == '"':
-					if n := at(p + 1); n != 0 && !isSpace(n) {
-						return nil, false
-					}
-					done = true
-				case c == 0:
-					return nil, false
-				default:
-					cur = append(cur, c)
+			case quote == '"' && c == '\\' && at(p+1) == 'x' && isHex(at(p+2)) && isHex(at(p+3)):
+				cur = append(cur, unhex(at(p+2))<<4|unhex(at(p+3)))
+				p += 3
+			case quote == '"' && c == '\\' && at(p+1) != 0:
+				p++
+				e := line[p]
+				switch e {
+				case 'n':
+					e = '\n'
+				case 'r':
+					e = '\r'
+				case 't':
+					e = '\t'
+				case 'b':
+					e = '\b'
+				case 'a':
+					e = '\a'
 				}
-			case insq:
-				switch {
-				case c == '\\' && at(p+1) == '\'':
-					p++
-					cur = append(cur, '\'')
-				case c == '\'':
-					if n := at(p + 1); n != 0 && !isSpace(n) {
-						return nil, false
-					}
-					done = true
-				case c == 0:
+				cur = append(cur, e)
+			case quote == '\'' && c == '\\' && at(p+1) == '\'':
+				p++
+				cur = append(cur, '\'')
+			case quote != 0 && c == quote:
+				// A closing quote must be followed by a space or the end.
+				if n := at(p + 1); n != 0 && !isSpace(n) {
 					return nil, false
-				default:
-					cur = append(cur, c)
 				}
+				done = true
+			case quote != 0 && c == 0:
+				return nil, false // unterminated quotes
+			case quote != 0:
+				cur = append(cur, c)
+			case c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0:
+				done = true
+			case c == '"' || c == '\'':
+				quote = c
 			default:
-				switch c {
-				case ' ', '\n', '\r', '\t', 0:
-					done = true
-				case '"':
-					inq = true
-				case '\'':
-					insq = true
-				default:
-					cur = append(cur, c)
-				}
+				cur = append(cur, c)
 			}
 			if p < len(line) {
 				p++
@@ -292,7 +277,7 @@ func (m *Manifest) AppendTo(dst []byte) []byte {
 // AppendTo appends one manifest line.
 func (f ManifestFile) AppendTo(dst []byte) []byte {
 	dst = append(dst, "file "...)
-	if needsRepr(f.Name) {
+	if f.Name == "" || needsRepr(f.Name) {
 		dst = appendRepr(dst, f.Name)
 	} else {
 		dst = append(dst, f.Name...)
@@ -303,11 +288,13 @@ func (f ManifestFile) AppendTo(dst []byte) []byte {
 	return append(dst, byte(f.Type), '\n')
 }
 
-// needsRepr is sdsneedsrepr.
+// needsRepr is sdsneedsrepr, plus the single quote: sdssplitargs takes a ' inside an
+// unquoted word as the start of a quoted part, so Redis 7.0 writes a manifest it cannot read
+// back when appendfilename has one. Quoting it is what Redis should do, and Redis reads it.
 func needsRepr(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '\\' || c == '"' || c < 0x20 || c > 0x7e || c == ' ' {
+		if c == '\\' || c == '"' || c == '\'' || c < 0x20 || c > 0x7e || c == ' ' {
 			return true
 		}
 	}
