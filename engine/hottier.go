@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The hot tier keeps recently used metadata values (which carry small strings inline) in memory,
@@ -16,8 +17,11 @@ import (
 // is not scanned by the collector). A hash collision can only make two keys share an index
 // slot; the entry holds its full key, so a lookup never returns another key's value, it misses.
 //
-//	entry:  klen (2) | vlen (4) | bits (1) | freq (1) | key | value | padding to 8 bytes
-//	pad:    0 (2)    | length-8 (4) | ...       (fills the end of a segment)
+//	entry:  klen (2) | vlen (4) | bits (1) | freq (1) | access (4) | 0 (4) | key | value | pad to 16
+//	pad:    0 (2)    | length-16 (4) | ...   (fills the end of a segment)
+//
+// access is the last access in seconds since the tier started (OBJECT IDLETIME); freq the LFU
+// counter (OBJECT FREQ).
 //
 // Entries never straddle a 64 KiB segment, so every access is a plain slice of one segment.
 //
@@ -37,6 +41,7 @@ import (
 // Eviction drops only the cached copy: Pebble keeps the data.
 type hotTier struct {
 	seed     maphash.Seed
+	started  time.Time
 	shards   []hotShard
 	policy   atomic.Int32
 	hits     atomic.Int64
@@ -82,7 +87,7 @@ func (p EvictionPolicy) lfu() bool { return p == PolicyAllKeysLFU || p == Policy
 
 const (
 	hotShardCount  = 64
-	hotEntryHeader = 8
+	hotEntryHeader = 16
 	bitAccessed    = 1 << 0
 	bitVolatile    = 1 << 1
 	hotSegment     = 64 << 10
@@ -102,7 +107,7 @@ type hotShard struct {
 }
 
 func newHotTier(budget int64, policy EvictionPolicy) *hotTier {
-	h := &hotTier{seed: maphash.MakeSeed(), shards: make([]hotShard, hotShardCount)}
+	h := &hotTier{seed: maphash.MakeSeed(), shards: make([]hotShard, hotShardCount), started: time.Now()}
 	h.policy.Store(int32(policy))
 	h.resize(budget)
 	return h
@@ -110,7 +115,7 @@ func newHotTier(budget int64, policy EvictionPolicy) *hotTier {
 
 // resize sets the budget. Shrinking drops everything (rare: CONFIG SET maxmemory).
 func (h *hotTier) resize(budget int64) {
-	per := uint64(max(budget, 0)) / hotShardCount &^ 7
+	per := uint64(max(budget, 0)) / hotShardCount &^ (hotEntryHeader - 1)
 	for i := range h.shards {
 		s := &h.shards[i]
 		s.mu.Lock()
@@ -141,6 +146,7 @@ func (h *hotTier) get(metaKey, dst []byte) ([]byte, bool) {
 		k := s.bytesAt(off+hotEntryHeader, klen)
 		if string(k) == string(metaKey) {
 			e[6] |= bitAccessed
+			binary.BigEndian.PutUint32(e[8:], h.clock())
 			if e[7] < 255 && lfuShouldIncr(e[7], hash^uint64(s.tail)) {
 				e[7]++
 			}
@@ -195,6 +201,8 @@ func (h *hotTier) put(metaKey, value []byte, volatile bool) bool {
 		e[6] = bitVolatile
 	}
 	e[7] = lfuInitVal
+	binary.BigEndian.PutUint32(e[8:], h.clock())
+	binary.BigEndian.PutUint32(e[12:], 0)
 	copy(e[hotEntryHeader:], metaKey)
 	copy(e[hotEntryHeader+len(metaKey):], value)
 	s.index[hash] = off
@@ -203,10 +211,32 @@ func (h *hotTier) put(metaKey, value []byte, volatile bool) bool {
 	return true
 }
 
-// entrySize is an entry's size in the ring, rounded up to 8 bytes so that the space left in a
-// segment is always 0 or enough for a pad header.
+// entrySize is an entry's size in the ring, rounded up to the header size so that the space
+// left in a segment is always 0 or enough for a pad header.
 func entrySize(klen, vlen int) uint64 {
-	return (uint64(hotEntryHeader+klen+vlen) + 7) &^ 7
+	return (uint64(hotEntryHeader+klen+vlen) + hotEntryHeader - 1) &^ (hotEntryHeader - 1)
+}
+
+func (h *hotTier) clock() uint32 { return uint32(time.Since(h.started) / time.Second) }
+
+// access reports how long ago metaKey was last read or written and its LFU counter; false when
+// it is not cached.
+func (h *hotTier) access(metaKey []byte) (idle time.Duration, freq byte, ok bool) {
+	hash := maphash.Bytes(h.seed, metaKey)
+	s := h.shardOf(hash)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	off, ok := s.index[hash]
+	if !ok {
+		return 0, 0, false
+	}
+	e := s.bytesAt(off, hotEntryHeader)
+	klen := int(binary.BigEndian.Uint16(e))
+	if string(s.bytesAt(off+hotEntryHeader, klen)) != string(metaKey) {
+		return 0, 0, false
+	}
+	secs := h.clock() - binary.BigEndian.Uint32(e[8:])
+	return time.Duration(secs) * time.Second, e[7], true
 }
 
 // remove drops metaKey's cached copy.
