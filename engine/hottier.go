@@ -42,6 +42,7 @@ import (
 type hotTier struct {
 	seed     maphash.Seed
 	started  time.Time
+	now      atomic.Uint32 // seconds since started, advanced by tick (a coarse clock, as Redis's LRU clock)
 	shards   []hotShard
 	policy   atomic.Int32
 	hits     atomic.Int64
@@ -217,7 +218,10 @@ func entrySize(klen, vlen int) uint64 {
 	return (uint64(hotEntryHeader+klen+vlen) + hotEntryHeader - 1) &^ (hotEntryHeader - 1)
 }
 
-func (h *hotTier) clock() uint32 { return uint32(time.Since(h.started) / time.Second) }
+func (h *hotTier) clock() uint32 { return h.now.Load() }
+
+// tick advances the coarse clock; the engine calls it from a background loop.
+func (h *hotTier) tick() { h.now.Store(uint32(time.Since(h.started) / time.Second)) }
 
 // access reports how long ago metaKey was last read or written and its LFU counter; false when
 // it is not cached.
