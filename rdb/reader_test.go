@@ -1,0 +1,91 @@
+package rdb
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every fixture reads to the end; the two corrupt ones fail with an offset and a key.
+func TestFixturesRead(t *testing.T) {
+	for _, path := range fixtureFiles(t) {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			data := readFile(t, path)
+			lines, err := readEvents(data, nil, 0)
+			if strings.HasPrefix(name, "corrupt_") {
+				ce := asCorrupt(err)
+				if ce == nil || !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("want a CorruptError, got %v", err)
+				}
+				if !ce.InKey || ce.Key == "" || ce.Offset <= 0 || ce.Offset >= int64(len(data)) {
+					t.Fatalf("error lacks a key or an offset: %v", err)
+				}
+				if !strings.Contains(err.Error(), "at offset ") || !strings.Contains(err.Error(), "(key ") {
+					t.Fatalf("message lacks offset or key: %v", err)
+				}
+				t.Logf("%v", err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\nafter:\n%s", err, strings.Join(lines[max(0, len(lines)-5):], "\n"))
+			}
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "eof") {
+				t.Fatalf("no eof event, last: %s", last)
+			}
+		})
+	}
+}
+
+// Truncating a valid file anywhere gives an error, never a panic, and the error says where.
+func TestTruncatedFixtures(t *testing.T) {
+	for _, path := range fixtureFiles(t) {
+		if strings.Contains(path, "corrupt_") {
+			continue
+		}
+		data := readFile(t, path)
+		end := endOffset(t, data)
+		step := 1 + end/200
+		for n := 0; n < end; n += step {
+			_, err := readEvents(data[:n], nil, 0)
+			if err == nil {
+				t.Fatalf("%s cut at %d: no error", path, n)
+			}
+			if n >= 9 && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%s cut at %d: %v", path, n, err)
+			}
+		}
+	}
+}
+
+func TestChecksumMismatch(t *testing.T) {
+	data := bytes.Clone(readFile(t, "testdata/redis-assets/hash-ziplist.rdb"))
+	data[len(data)-1] ^= 0xff
+	_, err := readEvents(data, nil, 0)
+	if !errors.Is(err, ErrChecksum) {
+		t.Fatalf("want checksum error, got %v", err)
+	}
+	if _, err := readEvents(data, &ReaderOptions{IgnoreChecksum: true}, 0); err != nil {
+		t.Fatalf("IgnoreChecksum: %v", err)
+	}
+}
+
+// endOffset is where a file's RDB ends (some fixtures carry bytes after it).
+func endOffset(t *testing.T, data []byte) int {
+	r, err := NewReader(bytes.NewReader(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == KindEOF {
+			return int(r.Offset())
+		}
+	}
+}
