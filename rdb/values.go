@@ -25,14 +25,14 @@ const (
 type elemFormat uint8
 
 const (
-	fmtListString   elemFormat = iota + 1 // string
-	fmtSetString                          // string
-	fmtZSetASCII                          // member, score as text (type 3)
-	fmtZSetBinary                         // member, score as 8-byte double (type 5)
-	fmtHashPair                           // field, value
-	fmtHashTTLRel                         // TTL relative to the minimum (+1, 0 = none), field, value
-	fmtHashTTLAbs                         // absolute TTL (0 = none), field, value
-	fmtHashValkeyTTL                      // field, value, 8-byte expiry (-1 = none)
+	fmtListString    elemFormat = iota + 1 // string
+	fmtSetString                           // string
+	fmtZSetASCII                           // member, score as text (type 3)
+	fmtZSetBinary                          // member, score as 8-byte double (type 5)
+	fmtHashPair                            // field, value
+	fmtHashTTLRel                          // TTL relative to the minimum (+1, 0 = none), field, value
+	fmtHashTTLAbs                          // absolute TTL (0 = none), field, value
+	fmtHashValkeyTTL                       // field, value, 8-byte expiry (-1 = none)
 )
 
 type packedKind uint8
