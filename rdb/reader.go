@@ -157,6 +157,13 @@ func (r *Reader) Next() (Event, error) {
 		err = r.nextTop(&ev)
 	case stateValue:
 		err = r.nextInValue(&ev)
+	case stateDumpEnd:
+		r.state = stateDone
+		if rem := r.in.remaining(); rem > 0 {
+			r.err = r.corrupt(r.in.off, "DUMP payload", "%d bytes after the value", rem)
+			return Event{}, r.err
+		}
+		return Event{}, io.EOF
 	default:
 		return Event{}, io.EOF
 	}
@@ -471,6 +478,18 @@ func (r *Reader) readASCIIDouble(what string) (float64, error) {
 
 // nextTop reads opcodes until one yields an event.
 func (r *Reader) nextTop(ev *Event) error {
+	if r.dump {
+		off := r.in.off
+		t, err := r.readByte("object type")
+		if err != nil {
+			return err
+		}
+		if t >= opSlotImport {
+			return r.corrupt(off, "DUMP payload", "opcode %d where an object type belongs", t)
+		}
+		_, err = r.startKey(t, off, ev)
+		return err
+	}
 	for {
 		opOff := r.in.off
 		t, err := r.readByte("opcode")
