@@ -25,7 +25,7 @@ type EncodingLimits struct {
 	ListMaxListpackSize int
 	// ListPackedThreshold is the element size from which a list element gets a plain
 	// quicklist node of its own (RDB 10+; Redis's packed_threshold, 1 GiB).
-	ListPackedThreshold int64
+	ListPackedThreshold  int64
 	StreamNodeMaxBytes   int // stream-node-max-bytes
 	StreamNodeMaxEntries int // stream-node-max-entries
 }
