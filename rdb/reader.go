@@ -66,6 +66,7 @@ type Reader struct {
 	strDataOff int64
 	strLZF     bool
 
+	tmp                                    [256]byte // fixed-size reads, so they need no allocation
 	keyBuf, fieldBuf, valBuf, blob, lzfBuf []byte
 	num                                    [3][]byte
 	stream                                 streamCursor
@@ -260,7 +261,7 @@ func (r *Reader) readLenEnc(what string) (n uint64, encoded bool, err error) {
 		}
 		return uint64(c&0x3f)<<8 | uint64(c2), false, nil
 	case 2:
-		var b [8]byte
+		b := r.tmp[:8]
 		switch c {
 		case 0x80:
 			if err := r.readFixed(b[:4], what); err != nil {
@@ -268,10 +269,10 @@ func (r *Reader) readLenEnc(what string) (n uint64, encoded bool, err error) {
 			}
 			return uint64(binary.BigEndian.Uint32(b[:4])), false, nil
 		case 0x81:
-			if err := r.readFixed(b[:], what); err != nil {
+			if err := r.readFixed(b, what); err != nil {
 				return 0, false, err
 			}
-			return binary.BigEndian.Uint64(b[:]), false, nil
+			return binary.BigEndian.Uint64(b), false, nil
 		}
 		return 0, false, r.corrupt(off, "length", "unknown length encoding %#x", c)
 	default:
@@ -330,7 +331,7 @@ func (r *Reader) readString(buf []byte, what string) ([]byte, strForm, error) {
 	}
 	r.strLZF = false
 	if enc {
-		var b [4]byte
+		b := r.tmp[:4]
 		switch n {
 		case encInt8:
 			if err := r.readFixed(b[:1], what); err != nil {
@@ -341,12 +342,12 @@ func (r *Reader) readString(buf []byte, what string) ([]byte, strForm, error) {
 			if err := r.readFixed(b[:2], what); err != nil {
 				return buf, 0, err
 			}
-			return strconv.AppendInt(buf[:0], int64(int16(binary.LittleEndian.Uint16(b[:]))), 10), strInt, nil
+			return strconv.AppendInt(buf[:0], int64(int16(binary.LittleEndian.Uint16(b))), 10), strInt, nil
 		case encInt32:
-			if err := r.readFixed(b[:4], what); err != nil {
+			if err := r.readFixed(b, what); err != nil {
 				return buf, 0, err
 			}
-			return strconv.AppendInt(buf[:0], int64(int32(binary.LittleEndian.Uint32(b[:]))), 10), strInt, nil
+			return strconv.AppendInt(buf[:0], int64(int32(binary.LittleEndian.Uint32(b))), 10), strInt, nil
 		case encLZF:
 			buf, err = r.readLZF(buf, off, what)
 			return buf, strLZF, err
@@ -433,20 +434,20 @@ func (r *Reader) discard(n int64, what string) error {
 
 // readMillis reads an 8-byte little-endian time in milliseconds.
 func (r *Reader) readMillis(what string) (int64, error) {
-	var b [8]byte
-	if err := r.readFixed(b[:], what); err != nil {
+	b := r.tmp[:8]
+	if err := r.readFixed(b, what); err != nil {
 		return 0, err
 	}
-	return int64(binary.LittleEndian.Uint64(b[:])), nil
+	return int64(binary.LittleEndian.Uint64(b)), nil
 }
 
 // readBinaryDouble reads an 8-byte little-endian IEEE 754 double.
 func (r *Reader) readBinaryDouble(what string) (float64, error) {
-	var b [8]byte
-	if err := r.readFixed(b[:], what); err != nil {
+	b := r.tmp[:8]
+	if err := r.readFixed(b, what); err != nil {
 		return 0, err
 	}
-	return math.Float64frombits(binary.LittleEndian.Uint64(b[:])), nil
+	return math.Float64frombits(binary.LittleEndian.Uint64(b)), nil
 }
 
 // readASCIIDouble reads a score as sorted sets stored them before RDB 8: one length byte
@@ -465,7 +466,7 @@ func (r *Reader) readASCIIDouble(what string) (float64, error) {
 	case 255:
 		return math.Inf(-1), nil
 	}
-	var b [255]byte
+	b := r.tmp[:255]
 	if err := r.readFixed(b[:n], what); err != nil {
 		return 0, err
 	}
@@ -577,11 +578,11 @@ func (r *Reader) nextTop(ev *Event) error {
 func (r *Reader) readKeyAttr(t byte) error {
 	switch t {
 	case opExpireTime:
-		var b [4]byte
-		if err := r.readFixed(b[:], "expire time"); err != nil {
+		b := r.tmp[:4]
+		if err := r.readFixed(b, "expire time"); err != nil {
 			return err
 		}
-		r.expireAt = int64(int32(binary.LittleEndian.Uint32(b[:]))) * 1000
+		r.expireAt = int64(int32(binary.LittleEndian.Uint32(b))) * 1000
 	case opExpireTimeMs:
 		ms, err := r.readMillis("expire time")
 		if err != nil {
@@ -611,11 +612,11 @@ func (r *Reader) readEOF(ev *Event) error {
 	off := r.in.off
 	*ev = Event{Kind: KindEOF, DB: r.db}
 	if r.version >= 5 {
-		var b [8]byte
-		if err := r.readFixed(b[:], "checksum"); err != nil {
+		b := r.tmp[:8]
+		if err := r.readFixed(b, "checksum"); err != nil {
 			return err
 		}
-		stored := binary.LittleEndian.Uint64(b[:])
+		stored := binary.LittleEndian.Uint64(b)
 		if stored != 0 && stored != computed && !r.opts.IgnoreChecksum {
 			return &CorruptError{Offset: off, What: "checksum", Err: ErrChecksum,
 				Detail: fmt.Sprintf("file says %#016x, content hashes to %#016x", stored, computed)}

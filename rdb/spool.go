@@ -23,7 +23,14 @@ type spool struct {
 func (s *spool) emit(p []byte) error {
 	s.size += int64(len(p))
 	if s.file == nil {
-		if len(s.mem)+len(p) <= s.limit {
+		if n := len(s.mem) + len(p); n <= s.limit {
+			if n > cap(s.mem) {
+				// Double (append grows big slices by a quarter, which would cost five
+				// times the limit in total).
+				grown := make([]byte, len(s.mem), min(max(2*cap(s.mem), n, 4096), s.limit))
+				copy(grown, s.mem)
+				s.mem = grown
+			}
 			s.mem = append(s.mem, p...)
 			return nil
 		}

@@ -292,11 +292,11 @@ func (r *Reader) readStreamID(what string) (StreamID, error) {
 }
 
 func (r *Reader) readRawStreamID(what string) (StreamID, error) {
-	var b [16]byte
-	if err := r.readFixed(b[:], what); err != nil {
+	b := r.tmp[:16]
+	if err := r.readFixed(b, what); err != nil {
 		return StreamID{}, err
 	}
-	return streamIDFromBytes(b[:]), nil
+	return streamIDFromBytes(b), nil
 }
 
 // nextStream walks a stream: entries, then its metadata, then each group with its pending

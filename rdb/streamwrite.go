@@ -187,8 +187,7 @@ func (c *streamCollector) flushNode(w *Writer) error {
 	lb.count += c.items
 	blob := lb.finish()
 	w.blobBuf = blob[:0]
-	var key [16]byte
-	if err := w.writeString(&w.sp[0], appendStreamID(key[:0], c.master)); err != nil {
+	if err := w.writeString(&w.sp[0], appendStreamID(w.idBuf[:0], c.master)); err != nil {
 		return err
 	}
 	if err := w.writeString(&w.sp[0], blob); err != nil {
@@ -245,8 +244,7 @@ func (c *streamCollector) closeGroup(w *Writer) error {
 	if err := pel.drainTo(groups.emit); err != nil {
 		return err
 	}
-	var n [9]byte
-	if err := groups.emit(appendLen(n[:0], uint64(c.consumersN))); err != nil {
+	if err := groups.emit(appendLen(w.tmp[:0], uint64(c.consumersN))); err != nil {
 		return err
 	}
 	if err := consumers.drainTo(groups.emit); err != nil {

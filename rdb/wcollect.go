@@ -174,8 +174,7 @@ func (c *listCollector) flushNode(w *Writer) error {
 		c.zl.reset()
 		return err
 	}
-	var tag [1]byte
-	if err := c.sp.emit(appendLen(tag[:0], quicklistPacked)); err != nil {
+	if err := c.sp.emit(appendLen(w.tmp[:0], quicklistPacked)); err != nil {
 		return err
 	}
 	err := w.writeString(c.sp, c.lp.finish())
@@ -195,8 +194,7 @@ func (c *listCollector) add(w *Writer, ev *Event) error {
 			return err
 		}
 		c.nodes++
-		var tag [1]byte
-		if err := c.sp.emit(appendLen(tag[:0], quicklistPlain)); err != nil {
+		if err := c.sp.emit(appendLen(w.tmp[:0], quicklistPlain)); err != nil {
 			return err
 		}
 		return w.writeString(c.sp, v)
@@ -341,9 +339,7 @@ func (c *zsetCollector) writeMember(w *Writer, m []byte, score float64) error {
 	if err := w.writeString(out, m); err != nil {
 		return err
 	}
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], math.Float64bits(score))
-	return out.emit(b[:])
+	return out.emit(binary.LittleEndian.AppendUint64(w.tmp[:0], math.Float64bits(score)))
 }
 
 func (c *zsetCollector) add(w *Writer, ev *Event) error {
@@ -570,9 +566,7 @@ func (c *hashCollector) end(w *Writer) error {
 	if err := w.head(typeHashListpackEx); err != nil {
 		return err
 	}
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(c.minTTL))
-	if err := w.emit(b[:]); err != nil {
+	if err := w.emit(binary.LittleEndian.AppendUint64(w.tmp[:0], uint64(c.minTTL))); err != nil {
 		return err
 	}
 	return w.writeString(w, blob)
@@ -590,9 +584,7 @@ func (c *hashCollector) endRaw(w *Writer) error {
 		return err
 	}
 	if c.anyTTL {
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], uint64(c.minTTL))
-		if err := w.emit(b[:]); err != nil {
+		if err := w.emit(binary.LittleEndian.AppendUint64(w.tmp[:0], uint64(c.minTTL))); err != nil {
 			return err
 		}
 	}
@@ -603,12 +595,12 @@ func (c *hashCollector) endRaw(w *Writer) error {
 	if err != nil {
 		return err
 	}
-	var rec [12]byte
+	rec := w.tmp[:12]
 	for i := int64(0); i < c.raw; i++ {
-		if _, err := io.ReadFull(r, rec[:]); err != nil {
+		if _, err := io.ReadFull(r, rec); err != nil {
 			return fmt.Errorf("rdb: reading spooled hash: %w", err)
 		}
-		at := int64(binary.LittleEndian.Uint64(rec[:]))
+		at := int64(binary.LittleEndian.Uint64(rec))
 		n := binary.LittleEndian.Uint32(rec[8:])
 		if c.anyTTL {
 			ttl := uint64(0)

@@ -92,13 +92,6 @@ type byteSink interface {
 	emit(p []byte) error
 }
 
-// collector encodes one key's value as its events arrive.
-type collector interface {
-	begin(w *Writer)
-	add(w *Writer, ev *Event) error
-	end(w *Writer) error
-}
-
 // Writer writes an RDB file (or, through DumpEncoder, one DUMP payload) from Events. It
 // picks each value's encoding as Redis of the target version would, buffering at most
 // the elements it needs to decide (up to the listpack/intset thresholds); beyond that it
@@ -117,9 +110,11 @@ type Writer struct {
 
 	key      []byte
 	hdr      KeyHeader
-	col      collector
 	lastType byte // the object type of the last key written
 
+	// One collector per type encodes a key's value as its events arrive. They are called
+	// directly, not through an interface, so that an Event passed by pointer does not
+	// escape to the heap.
 	str  stringCollector
 	list listCollector
 	set  setCollector
@@ -130,7 +125,9 @@ type Writer struct {
 	sp      [4]spool
 	lzf     lzfCompressor
 	lzfOut  []byte
-	scratch []byte // key heads, aux fields, spooled records
+	tmp     [64]byte // small encodings on their way out (a field, so they need no allocation)
+	idBuf   [16]byte // a stream node key
+	scratch []byte   // key heads, aux fields, spooled records
 	blobBuf []byte // listpacks, ziplists and intsets being built
 }
 
@@ -239,8 +236,7 @@ func (w *Writer) emit(p []byte) error {
 }
 
 func (w *Writer) emitLen(n uint64) error {
-	var b [9]byte
-	return w.emit(appendLen(b[:0], n))
+	return w.emit(appendLen(w.tmp[:0], n))
 }
 
 // Write consumes one event. An error is final: the Writer refuses everything after it,
@@ -278,7 +274,7 @@ func (w *Writer) write(ev *Event) error {
 		if ev.Kind == KindEndKey {
 			return w.endKey()
 		}
-		return w.col.add(w, ev)
+		return w.addElement(ev)
 	}
 	if w.dump && ev.Kind != KindKey {
 		return w.orderError(ev)
@@ -352,27 +348,60 @@ func (w *Writer) beginKey(ev *Event) error {
 	}
 	switch ev.Header.Type {
 	case TypeString:
-		w.col = &w.str
+		w.str.begin(w)
 	case TypeList:
-		w.col = &w.list
+		w.list.begin(w)
 	case TypeSet:
-		w.col = &w.set
+		w.set.begin(w)
 	case TypeZSet:
-		w.col = &w.zset
+		w.zset.begin(w)
 	case TypeHash:
-		w.col = &w.hash
+		w.hash.begin(w)
 	case TypeStream:
-		w.col = &w.strm
+		w.strm.begin(w)
 	default:
 		return fmt.Errorf("%w: key %q of type %s", ErrNotRepresentable, ev.Key, ev.Header.Type)
 	}
 	w.state = wsKey
-	w.col.begin(w)
 	return nil
 }
 
+func (w *Writer) addElement(ev *Event) error {
+	switch w.hdr.Type {
+	case TypeString:
+		return w.str.add(w, ev)
+	case TypeList:
+		return w.list.add(w, ev)
+	case TypeSet:
+		return w.set.add(w, ev)
+	case TypeZSet:
+		return w.zset.add(w, ev)
+	case TypeHash:
+		return w.hash.add(w, ev)
+	default:
+		return w.strm.add(w, ev)
+	}
+}
+
+func (w *Writer) endValue() error {
+	switch w.hdr.Type {
+	case TypeString:
+		return w.str.end(w)
+	case TypeList:
+		return w.list.end(w)
+	case TypeSet:
+		return w.set.end(w)
+	case TypeZSet:
+		return w.zset.end(w)
+	case TypeHash:
+		return w.hash.end(w)
+	default:
+		return w.strm.end(w)
+	}
+}
+
 func (w *Writer) endKey() error {
-	if err := w.col.end(w); err != nil {
+	if err := w.endValue(); err != nil {
 		return err
 	}
 	for i := range w.sp {
@@ -421,9 +450,7 @@ func (w *Writer) finish() error {
 	if w.opts.DisableChecksum {
 		sum = 0
 	}
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], sum)
-	if err := w.emit(b[:]); err != nil {
+	if err := w.emit(binary.LittleEndian.AppendUint64(w.tmp[:0], sum)); err != nil {
 		return err
 	}
 	w.state = wsDone
@@ -493,17 +520,29 @@ func appendIntString(dst, s []byte) ([]byte, bool) {
 	return dst, false
 }
 
+// lzfProbeSize is how much of a big string is test-compressed first.
+const lzfProbeSize = 64 << 10
+
 // compress tries LZF on s (rdbcompression: only strings over 20 bytes, and only when it
 // saves more than 4 bytes), returning the compressed form's header and body.
 func (w *Writer) compress(hdr, s []byte) ([]byte, []byte, bool) {
 	if w.opts.DisableCompression || len(s) <= 20 {
 		return hdr, nil, false
 	}
+	if len(s) > lzfProbeSize*16 {
+		// Before building a compressed copy of a big string, see whether its start
+		// compresses at all; random or already compressed data is written as is.
+		if _, ok := w.lzf.appendCompressed(w.lzfOut[:0], s[:lzfProbeSize], lzfProbeSize*9/10); !ok {
+			return hdr, nil, false
+		}
+	}
 	out, ok := w.lzf.appendCompressed(w.lzfOut[:0], s, len(s)-4)
+	if cap(out) <= 4<<20 {
+		w.lzfOut = out[:0] // keep a modest buffer for reuse, not a huge one
+	}
 	if !ok {
 		return hdr, nil, false
 	}
-	w.lzfOut = out
 	hdr = append(hdr, 0xC0|encLZF)
 	hdr = appendLen(hdr, uint64(len(out)))
 	hdr = appendLen(hdr, uint64(len(s)))
@@ -526,17 +565,16 @@ func (w *Writer) appendString(dst, s []byte) []byte {
 // writeString sends s as an RDB string to out without copying it first, so a huge value
 // costs no second copy (LZF output aside).
 func (w *Writer) writeString(out byteSink, s []byte) error {
-	var hb [32]byte
-	if b, ok := appendIntString(hb[:0], s); ok {
+	if b, ok := appendIntString(w.tmp[:0], s); ok {
 		return out.emit(b)
 	}
-	if b, body, ok := w.compress(hb[:0], s); ok {
+	if b, body, ok := w.compress(w.tmp[:0], s); ok {
 		if err := out.emit(b); err != nil {
 			return err
 		}
 		return out.emit(body)
 	}
-	if err := out.emit(appendLen(hb[:0], uint64(len(s)))); err != nil {
+	if err := out.emit(appendLen(w.tmp[:0], uint64(len(s)))); err != nil {
 		return err
 	}
 	return out.emit(s)
