@@ -128,7 +128,7 @@ type Writer struct {
 	tmp     [64]byte // small encodings on their way out (a field, so they need no allocation)
 	idBuf   [16]byte // a stream node key
 	scratch []byte   // key heads, aux fields, spooled records
-	blobBuf []byte // listpacks, ziplists and intsets being built
+	blobBuf []byte   // listpacks, ziplists and intsets being built
 }
 
 // NewWriter writes the header and aux fields of an RDB file to dst and returns a Writer for
