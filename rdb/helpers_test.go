@@ -138,6 +138,34 @@ func readEvents(data []byte, opts *ReaderOptions, limit int) (lines []string, er
 	}
 }
 
+// eachEvent calls fn with every event of r up to io.EOF and returns the first error fn
+// returns; a read error fails the test.
+func eachEvent(t testing.TB, r *Reader, fn func(ev *Event) error) error {
+	t.Helper()
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+}
+
+// mustReader opens a reader on data, failing the test on a bad header.
+func mustReader(t testing.TB, data []byte) *Reader {
+	t.Helper()
+	r, err := NewReader(bytes.NewReader(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // fixtureFiles lists the RDB fixtures copied into testdata.
 func fixtureFiles(t testing.TB) []string {
 	files, err := filepath.Glob("testdata/*/*.rdb")

@@ -75,17 +75,13 @@ func TestChecksumMismatch(t *testing.T) {
 
 // endOffset is where a file's RDB ends (some fixtures carry bytes after it).
 func endOffset(t *testing.T, data []byte) int {
-	r, err := NewReader(bytes.NewReader(data), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		ev, err := r.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	r := mustReader(t, data)
+	end := 0
+	eachEvent(t, r, func(ev *Event) error {
 		if ev.Kind == KindEOF {
-			return int(r.Offset())
+			end = int(r.Offset())
 		}
-	}
+		return nil
+	})
+	return end
 }

@@ -1,9 +1,7 @@
 package rdb
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"math"
 	"math/rand"
 	"path/filepath"
@@ -192,20 +190,9 @@ var testStreams = []string{"stream:small", "stream:big", "stream:empty"}
 // readerStreams renders what the Reader sees of each stream, in the words of
 // redisStreams.
 func readerStreams(t *testing.T, data []byte) map[string]string {
-	r, err := NewReader(bytes.NewReader(data), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	views := map[string][]string{}
 	var key, group string
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEvent(t, mustReader(t, data), func(ev *Event) error {
 		add := func(line string) { views[key] = append(views[key], line) }
 		switch ev.Kind {
 		case KindKey:
@@ -228,7 +215,8 @@ func readerStreams(t *testing.T, data []byte) map[string]string {
 		case KindStreamConsumer:
 			add(fmt.Sprintf("consumer %s %s pending=%d", group, ev.Consumer.Name, len(ev.Consumer.Pending)))
 		}
-	}
+		return nil
+	})
 	out := map[string]string{}
 	for _, k := range testStreams {
 		out[k] = strings.Join(views[k], "\n")
@@ -368,7 +356,10 @@ func TestRedisRoundTrip(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("v%d-lzf=%v-crc=%v", opts.Version, !opts.DisableCompression, !opts.DisableChecksum), func(t *testing.T) {
 			opts.TempDir = t.TempDir()
-			data := rewriteFor(t, dump, &opts)
+			data, err := copyDump(t, dump, &opts)
+			if err != nil {
+				t.Fatal(err)
+			}
 			dst := loadInto(t, data)
 			got := digests(t, dst)
 			if opts.Version != 9 {
@@ -391,38 +382,6 @@ func TestRedisRoundTrip(t *testing.T) {
 	// 3. DUMP payloads: Redis's decode to what the file holds; ours restore to the same
 	// digest.
 	checkDumpPayloads(t, src, model, want)
-}
-
-// rewriteFor copies a dump through the Writer (dropping functions below RDB 10).
-func rewriteFor(t *testing.T, dump []byte, opts *WriterOptions) []byte {
-	r, err := NewReader(bytes.NewReader(dump), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	w, err := NewWriter(&out, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Kind == KindFunction && opts.Version < 10 {
-			continue
-		}
-		if err := w.Write(&ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
 }
 
 func checkDumpPayloads(t *testing.T, s *redisServer, model dumpModel, want map[string]string) {
@@ -452,17 +411,8 @@ func checkDumpPayloads(t *testing.T, s *redisServer, model dumpModel, want map[s
 
 		// Encode the same events and RESTORE them under another name.
 		r, _ = NewDumpReader([]byte(key), payload, nil)
-		for {
-			ev, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := enc.Write(&ev); err != nil {
-				t.Fatalf("%s: encode: %v", name, err)
-			}
+		if err := eachEvent(t, r, enc.Write); err != nil {
+			t.Fatalf("%s: encode: %v", name, err)
 		}
 		ours, err := enc.AppendPayload(nil)
 		if err != nil {
