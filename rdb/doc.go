@@ -139,8 +139,9 @@
 //
 // What the target cannot hold is refused with ErrNotRepresentable: hash field TTLs before
 // 12, function libraries before 10, a consumer's active time (when it differs from its
-// seen time) before 11, a stream's tombstone and entries-added counter before 10 (unless
-// WriterOptions.AllowLoss, which drops that metadata as Redis itself would derive it). A
+// seen time) before 11, a stream's tombstone, entries-added counter and groups'
+// entries-read counters before 10 (unless WriterOptions.AllowLoss, which drops that
+// metadata; Redis derives or estimates it when it loads an older file). A
 // small set of strings is simply a hashtable before 11, as Redis 7.0 would build it, not
 // a refusal. Module values cannot be written and are dropped.
 //

@@ -228,6 +228,10 @@ func (c *streamCollector) closeGroup(w *Writer) error {
 		return nil
 	}
 	c.inGroup = false
+	if w.version < 10 && c.gRead >= 0 && !w.opts.AllowLoss {
+		return notRepresentable(w.version, "a consumer group's entries-read counter (Redis 7.0, RDB 10): group %q of key %q",
+			c.gName, w.key)
+	}
 	b := w.appendString(w.scratch[:0], c.gName)
 	b = appendLen(b, c.gLast.Ms)
 	b = appendLen(b, c.gLast.Seq)

@@ -67,8 +67,9 @@ type WriterOptions struct {
 	KeepAccessInfo bool
 	// AllowLoss writes what the target version can hold and drops stream metadata it
 	// cannot (a consumer's active time before RDB 11; a stream's max deleted ID and
-	// entries-added counter before RDB 10, which Redis then derives from the entries)
-	// instead of refusing. Data (hash field TTLs, functions) is always refused.
+	// entries-added counter, and its groups' entries-read counters, before RDB 10, which
+	// Redis then derives or estimates) instead of refusing. Data (hash field TTLs,
+	// functions) is always refused.
 	AllowLoss bool
 	// TempDir holds spill files of large collections; empty means os.TempDir().
 	TempDir string

@@ -181,6 +181,14 @@ func TestWriterRefusals(t *testing.T) {
 	if _, err := writeEvents(t, &WriterOptions{Version: 9}, stream(100, StreamID{3, 0})...); !errors.Is(err, ErrNotRepresentable) {
 		t.Fatalf("max deleted ID at v9: %v", err)
 	}
+	read := stream(100, StreamID{})
+	read[3].Group.EntriesRead = 1
+	if _, err := writeEvents(t, &WriterOptions{Version: 9}, read...); !errors.Is(err, ErrNotRepresentable) {
+		t.Fatalf("entries read at v9: %v", err)
+	}
+	if _, err := writeEvents(t, &WriterOptions{Version: 9, AllowLoss: true}, read...); err != nil {
+		t.Fatalf("entries read at v9 with AllowLoss: %v", err)
+	}
 	if _, err := writeEvents(t, &WriterOptions{Version: 13}); !errors.Is(err, ErrVersion) {
 		t.Fatalf("v13: %v", err)
 	}
