@@ -118,13 +118,12 @@ func TestHugeStringOneCopy(t *testing.T) {
 	val := make([]byte, size)
 	rand.Read(val)
 	var file bytes.Buffer
-	before := totalAlloc()
 	w, err := NewWriter(&file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	file.Grow(size + 1024)
-	before = totalAlloc()
+	before := totalAlloc()
 	for _, ev := range []Event{keyEv("big", TypeString, -1), {Kind: KindString, Value: val}, endEv("big")} {
 		if err := w.Write(&ev); err != nil {
 			t.Fatal(err)
