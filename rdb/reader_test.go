@@ -85,3 +85,45 @@ func endOffset(t *testing.T, data []byte) int {
 	})
 	return end
 }
+
+// Without knowing the input's size the reader reads the same (its large reads then grow
+// as the bytes arrive).
+func TestFixturesUnknownSize(t *testing.T) {
+	for _, path := range fixtureFiles(t) {
+		if strings.Contains(path, "corrupt_") {
+			continue
+		}
+		data := readFile(t, path)
+		r, err := NewReader(onlyReader{bytes.NewReader(data)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := modelFrom(r)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if d := modelOf(t, data).diff(got); d != "" {
+			t.Fatalf("%s:\n%s", path, d)
+		}
+	}
+}
+
+// After the RDB preamble of an AOF, Rest hands over the command stream.
+func TestRestAfterPreamble(t *testing.T) {
+	data := readFile(t, "testdata/redis-assets/rdb-preamble.aof")
+	r := mustReader(t, data)
+	keys := 0
+	eachEvent(t, r, func(ev *Event) error {
+		if ev.Kind == KindKey {
+			keys++
+		}
+		return nil
+	})
+	rest, err := io.ReadAll(r.Rest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys == 0 || !bytes.HasPrefix(rest, []byte("*")) || int(r.Offset())+len(rest) != len(data) {
+		t.Fatalf("%d keys, rest %q", keys, rest)
+	}
+}

@@ -348,13 +348,18 @@ func TestRedisRoundTrip(t *testing.T) {
 	want := digests(t, src)
 
 	// 2. The Writer's file, at each version Redis 7.0 loads, loads to the same data.
-	for _, opts := range []WriterOptions{
+	// Small limits give plain quicklist nodes, count-limited nodes, tiny stream nodes.
+	small := DefaultLimits()
+	small.ListPackedThreshold, small.ListMaxListpackSize = 1000, 5
+	small.StreamNodeMaxEntries, small.HashMaxListpackEntries, small.ZSetMaxListpackValue = 3, 4, 2
+	for i, opts := range []WriterOptions{
 		{Version: 10},
 		{Version: 10, DisableCompression: true, DisableChecksum: true},
 		{Version: 10, SpillThreshold: 512},
+		{Version: 10, Limits: &small},
 		{Version: 9, AllowLoss: true},
 	} {
-		t.Run(fmt.Sprintf("v%d-lzf=%v-crc=%v", opts.Version, !opts.DisableCompression, !opts.DisableChecksum), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d-v%d", i, opts.Version), func(t *testing.T) {
 			opts.TempDir = t.TempDir()
 			data, err := copyDump(t, dump, &opts)
 			if err != nil {
