@@ -36,7 +36,7 @@ type Client struct {
 	x       Ctx
 	lower   []byte // scratch: the lowercased command name
 	closing bool   // close after this burst (QUIT, errors)
-	inBurst bool // between the first command of a read burst and its flush
+	inBurst bool   // between the first command of a read burst and its flush
 
 	// Guarded by mu.
 	mu       sync.Mutex
