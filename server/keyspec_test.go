@@ -58,7 +58,7 @@ func TestKeySpecs(t *testing.T) {
 		{"xread streams a 0", "2:RO,access", "2:RO,access", true},
 		{"xread count 2 nostreams", "", "", true}, // the keyword is absent: no keys, no failure
 		{"zunionstore d 2 a b weights 1 2", "1:OW,update 3:RO,access 4:RO,access", "1:OW,update 3:RO,access 4:RO,access", true},
-		{"zunionstore d 0 a", "", "1:OW,update", false},  // zero keys: Redis calls the spec invalid
+		{"zunionstore d 0 a", "", "1:OW,update", false},   // zero keys: Redis calls the spec invalid
 		{"zunionstore d 5 a b", "", "1:OW,update", false}, // more keys than arguments
 		{"zunionstore d x a", "", "1:OW,update", false},
 		{"migrate h p \"\" 0 5000 keys a b", "", "3:RW,access,delete 7:RW,access,delete,incomplete 8:RW,access,delete,incomplete", false},
