@@ -29,7 +29,8 @@ type Command struct {
 	// exact key-spec flags, notes, keyword or keynum searches are known. Without them the
 	// table derives them from First/Last/Step, Keys and the command flags. A keyword, keynum
 	// or unknown spec makes the command "movablekeys"; when Keys is nil its key positions are
-	// then computed from the specs, as Redis does.
+	// then computed from the specs, as Redis does. First/Last/Step stay what COMMAND INFO
+	// prints as the legacy key range.
 	Specs []KeySpec
 	// ACL are the command's explicit ACL categories ("@string @slow" ...); the categories that
 	// follow from the flags (@write, @read, @fast/@slow, @admin, @dangerous, @pubsub,

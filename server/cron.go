@@ -60,7 +60,8 @@ func (o *opsSampler) sample(count int64, now time.Time) int64 {
 }
 
 // closeIdleClients closes the connections idle for longer than the timeout directive. A
-// client inside a command (including one blocked in it) is not idle.
+// client inside a command (including one blocked in it) is not idle. Redis also spares
+// pub/sub subscribers; the pub/sub work must exempt them here.
 func (s *Server) closeIdleClients(now time.Time) {
 	timeout := time.Duration(s.idleTimeout.Load()) * time.Second
 	if timeout <= 0 {

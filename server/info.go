@@ -328,7 +328,7 @@ func (s *Server) infoMemory(b *infoBuf) {
 		"mem_clients_slaves")
 	b.uint("mem_clients_normal", clientMem)
 	b.zeros("mem_cluster_links", "mem_aof_buffer")
-	b.add("mem_allocator", "go-"+runtime.Version())
+	b.add("mem_allocator", runtime.Version()) // the Go runtime's allocator
 	b.zeros("active_defrag_running", "lazyfree_pending_objects", "lazyfreed_objects")
 }
 
