@@ -58,6 +58,12 @@ var (
 	ErrClientName     = errors.New("ERR Client names cannot contain spaces, newlines or special characters.")
 	ErrUnsupported    = errors.New("ERR unsupported")
 
+	// CONFIG and CLIENT.
+	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
+	ErrInvalidClientID = errors.New("ERR Invalid client ID")
+	ErrClientIDRange   = errors.New("ERR client-id should be greater than 0")
+	ErrMaxAgeRange     = errors.New("ERR maxage should be greater than 0")
+
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
 	ErrProtectedMode = errors.New("DENIED Redis is running in protected mode because protected " +
@@ -136,6 +142,32 @@ func cString(s string, n int) string {
 func ErrUnknownSubcommand(sub, container string) error {
 	return errors.New(sanitize("ERR unknown subcommand '"+cString(sub, 128)+"'. Try "+
 		strings.ToUpper(container)+" HELP.", 1<<20))
+}
+
+// ErrConfigSetUnknown is CONFIG SET's reply to a name that is no directive.
+func ErrConfigSetUnknown(name string) error {
+	return errors.New(sanitize("ERR Unknown option or number of arguments for CONFIG SET - '"+name+"'", 1<<20))
+}
+
+// ErrConfigSet is CONFIG SET's reply to a value it refuses, with the reason.
+func ErrConfigSet(name, reason string) error {
+	return errors.New(sanitize("ERR CONFIG SET failed (possibly related to argument '"+name+"') - "+reason, 1<<20))
+}
+
+// ErrConfigRewrite is CONFIG REWRITE's reply when the file cannot be written.
+func ErrConfigRewrite(err error) error {
+	return errors.New(sanitize("ERR Rewriting config file: "+err.Error(), 1<<20))
+}
+
+// ErrUnknownClientType names a client type that is not normal, master, replica (slave) or
+// pubsub.
+func ErrUnknownClientType(name string) error {
+	return errors.New(sanitize("ERR Unknown client type '"+name+"'", 1<<20))
+}
+
+// ErrNoSuchUser names an ACL user that does not exist.
+func ErrNoSuchUser(name string) error {
+	return errors.New(sanitize("ERR No such user '"+name+"'", 1<<20))
 }
 
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".

@@ -55,6 +55,8 @@ type Server struct {
 	requirePass atomic.Pointer[string]
 	protected   atomic.Bool
 	maxClients  atomic.Int64
+	idleTimeout atomic.Int64 // seconds; 0: never (timeout)
+	keepAlive   atomic.Int64 // seconds; 0: off (tcp-keepalive)
 
 	mu      sync.Mutex
 	clients map[int64]*Client
@@ -64,9 +66,11 @@ type Server struct {
 	addrs   []net.Addr
 	serveWG sync.WaitGroup
 
-	stats   serverStats
-	started time.Time
-	runID   string
+	stats         serverStats
+	started       time.Time
+	runID         string
+	replID        string // INFO replication's master_replid
+	startupMemory uint64 // heap in use once the server was built (INFO used_memory_startup)
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -94,9 +98,10 @@ func New(o Options) (*Server, error) {
 		started: time.Now(),
 		done:    make(chan struct{}),
 	}
-	var rid [20]byte
+	var rid [40]byte
 	rand.Read(rid[:])
-	s.runID = hex.EncodeToString(rid[:])
+	s.runID = hex.EncodeToString(rid[:20])
+	s.replID = hex.EncodeToString(rid[20:])
 	s.stats.errors = map[string]int64{}
 	s.applyLive()
 
@@ -109,13 +114,18 @@ func New(o Options) (*Server, error) {
 		MemTableSize:         uint64(o.Config.MemtableSize),
 		ActiveExpireInterval: time.Second / time.Duration(o.Config.Hz),
 		Logger:               o.Logger,
+		Hooks: engine.Hooks{
+			Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.eng = eng
+	s.applyLive()
 	s.cmds = newTable()
 	s.registerCommands()
+	s.startupMemory = readMemStats().heapObjects
 	return s, nil
 }
 
@@ -130,11 +140,15 @@ func (s *Server) registerCommands() {
 var commandGroups = []func(*Table){
 	registerConnectionCommands,
 	registerStringCommands,
+	registerServerCommands,
+	registerClientCommands,
 }
 
-// applyLive copies the configuration values read on hot paths into atomics.
+// applyLive copies the configuration values read on hot paths into atomics and hands the
+// engine its live settings. It runs at start and after every CONFIG SET (under cfgMu).
 func (s *Server) applyLive() {
 	c := s.cfg
+	c.Hz = min(max(c.Hz, 1), 500) // Redis clamps hz rather than refusing it
 	s.lim.maxBulk.Store(c.ProtoMaxBulkLen)
 	s.lim.maxQuery.Store(c.ClientQueryBufferLimit)
 	s.lim.maxArgs.Store(int64(c.MaxArgs))
@@ -142,6 +156,13 @@ func (s *Server) applyLive() {
 	s.requirePass.Store(&pass)
 	s.protected.Store(c.ProtectedMode)
 	s.maxClients.Store(int64(c.MaxClients))
+	s.idleTimeout.Store(int64(c.Timeout))
+	s.keepAlive.Store(int64(c.TCPKeepalive))
+	if s.eng != nil {
+		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
+			s.eng.SetFsyncMode(mode)
+		}
+	}
 }
 
 func (s *Server) authRequired() bool { return *s.requirePass.Load() != "" }
@@ -187,6 +208,7 @@ func (s *Server) Start() error {
 	if len(s.servers) == 0 {
 		return errors.New("server: no address could be bound")
 	}
+	go s.cron()
 	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
 		"appendfsync", s.eng.FsyncMode().String())
 	return nil
@@ -227,6 +249,14 @@ func (s *Server) accept(rc redcon.Conn) bool {
 	gc, ok := rc.NetConn().(*guardConn)
 	if !ok {
 		return false
+	}
+	if tc, ok := gc.Conn.(*net.TCPConn); ok {
+		if ka := s.keepAlive.Load(); ka > 0 {
+			tc.SetKeepAlivePeriod(time.Duration(ka) * time.Second)
+			tc.SetKeepAlive(true)
+		} else {
+			tc.SetKeepAlive(false)
+		}
 	}
 	s.stats.connsReceived.Add(1)
 	c := newClient(s, rc, gc, s.nextID.Add(1))
@@ -315,6 +345,10 @@ type serverStats struct {
 	commands      atomic.Int64
 	connsReceived atomic.Int64
 	connsRejected atomic.Int64
+	expiredKeys   atomic.Int64  // keys removed by active expiry
+	reads, writes atomic.Int64  // read bursts served and reply flushes written
+	instOps       atomic.Int64  // instantaneous_ops_per_sec, sampled by the cron
+	peakMemory    atomic.Uint64 // used_memory's peak
 
 	errMu  sync.Mutex
 	errors map[string]int64 // errorstats: count per error code
