@@ -81,6 +81,10 @@ var (
 		"the above things in order for the server to start accepting connections from the " +
 		"outside.")
 
+	// SHUTDOWN.
+	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
+	ErrShutdownFailed       = errors.New("ERR Errors trying to SHUTDOWN. Check logs.")
+
 	// Protocol errors; the connection is closed after them.
 	ErrProtoInvalidMultibulk = errors.New("ERR Protocol error: invalid multibulk length")
 	ErrProtoInvalidBulk      = errors.New("ERR Protocol error: invalid bulk length")

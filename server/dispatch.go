@@ -23,7 +23,10 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 		c.beginBurst()
 	}
 	if c.killed.Load() {
-		return // CLIENT KILL: the socket is closed, nothing more runs
+		// CLIENT KILL: the socket is closed, nothing more runs. End the burst so that whatever
+		// it holds for the burst (the drain lock) is released.
+		c.inBurst = false
+		return
 	}
 	s.execute(c, rcmd.Args)
 	if c.closing || len(rc.PeekPipeline()) == 0 {
