@@ -142,14 +142,11 @@ func cmdType(x *Ctx) {
 func cmdRename(x *Ctx) {
 	nx := x.Cmd.Name == "renamenx"
 	done, err := x.Txn.Rename(x.Args[1], x.Args[2], nx)
-	switch {
-	case err != nil:
-		x.Error(err)
-	case nx:
-		x.Int(boolInt(done))
-	default:
-		x.OK()
+	if nx || err != nil {
+		replyFlag(x, done, err)
+		return
 	}
+	x.OK()
 }
 
 // parseInt32 reads an int argument as Redis's getIntFromObjectOrReply does: not an integer,
@@ -203,11 +200,7 @@ func cmdCopy(x *Ctx) {
 		}
 	}
 	done, err := x.Txn.Copy(x.Args[1], db, x.Args[2], replace)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(boolInt(done))
+	replyFlag(x, done, err)
 }
 
 func cmdMove(x *Ctx) {
@@ -217,11 +210,7 @@ func cmdMove(x *Ctx) {
 		return
 	}
 	done, err := x.Txn.Move(x.Args[1], db)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(boolInt(done))
+	replyFlag(x, done, err)
 }
 
 func cmdSwapDB(x *Ctx) {
@@ -528,11 +517,7 @@ func expireGeneric(x *Ctx, base int64, seconds bool) {
 	}
 	when += base
 	done, err := x.Txn.Expire(x.Args[1], when, flags)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(boolInt(done))
+	replyFlag(x, done, err)
 }
 
 // ttlGeneric is TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for one
@@ -560,17 +545,17 @@ func ttlGeneric(x *Ctx, ms, abs bool) {
 
 func cmdPersist(x *Ctx) {
 	done, err := x.Txn.Persist(x.Args[1])
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(boolInt(done))
+	replyFlag(x, done, err)
 }
 
-// boolInt is Redis's :1 / :0 reply, which stays an integer in RESP3.
-func boolInt(b bool) int64 {
-	if b {
-		return 1
+// replyFlag answers err, or done as Redis's :1 / :0 (which stays an integer in RESP3).
+func replyFlag(x *Ctx, done bool, err error) {
+	switch {
+	case err != nil:
+		x.Error(err)
+	case done:
+		x.Int(1)
+	default:
+		x.Int(0)
 	}
-	return 0
 }
