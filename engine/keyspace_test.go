@@ -567,7 +567,16 @@ func TestDirectCopyGuardHoldsUntilCommit(t *testing.T) {
 			t.Fatalf("the sweeper deleted a copy in progress: %d of %d elements left", got, n)
 		}
 		if commit {
+			// A sweep that opened its view of the queue before the commit (guard record
+			// present) and reaches the record after it (guard released).
+			queue, err := e.sweepQueue()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.sweepBatch(queue); err != nil {
 				t.Fatal(err)
 			}
 			checkSame(t, e, 0, "dst", want, 0)
