@@ -63,6 +63,15 @@ var (
 	ErrInvalidClientID = errors.New("ERR Invalid client ID")
 	ErrClientIDRange   = errors.New("ERR client-id should be greater than 0")
 	ErrMaxAgeRange     = errors.New("ERR maxage should be greater than 0")
+	// The keyspace: DB indexes (MOVE, COPY, SWAPDB), EXPIRE's options, OBJECT's policies.
+	ErrIntRange        = errors.New("ERR value is out of range, value must between -2147483648 and 2147483647")
+	ErrInvalidFirstDB  = errors.New("ERR invalid first DB index")
+	ErrInvalidSecondDB = errors.New("ERR invalid second DB index")
+	ErrGTAndLT         = errors.New("ERR GT and LT options at the same time are not compatible")
+	ErrLFUNotSelected  = errors.New("ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLFUSelected = errors.New("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
@@ -179,9 +188,10 @@ func ErrInvalidExpire(cmd string) error {
 	return errors.New("ERR invalid expire time in '" + cmd + "' command")
 }
 
-// ErrUnknownOption is what several commands answer to an unknown flag.
+// ErrUnsupportedOption is what EXPIRE and friends answer to an unknown flag (newlines in it
+// become spaces, as Redis's addReplyErrorFormat makes them; C's %s ends it at a NUL byte).
 func ErrUnsupportedOption(opt string) error {
-	return errors.New("ERR Unsupported option " + opt)
+	return errors.New(sanitize("ERR Unsupported option "+cString(opt, len(opt)), len(opt)+32))
 }
 
 // sanitize cuts s to at most n bytes and replaces the characters Redis replaces in error

@@ -52,8 +52,12 @@ func cmdPing(x *Ctx) {
 
 func cmdSelect(x *Ctx) {
 	n, ok := engine.ParseInt(x.Args[1])
-	if !ok || n < -1<<31 || n > 1<<31-1 {
+	if !ok {
 		x.Error(engine.ErrNotInteger)
+		return
+	}
+	if n < -1<<31 || n > 1<<31-1 {
+		x.Error(engine.ErrIntRange)
 		return
 	}
 	if n < 0 || n >= int64(x.s.eng.Databases()) {

@@ -148,6 +148,7 @@ var commandGroups = []func(*Table){
 	registerServerCommands,
 	registerClientCommands,
 	registerShutdownCommands,
+	registerKeyspaceCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics and hands the
