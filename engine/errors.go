@@ -58,6 +58,18 @@ var (
 	ErrClientName     = errors.New("ERR Client names cannot contain spaces, newlines or special characters.")
 	ErrUnsupported    = errors.New("ERR unsupported")
 
+	// Hashes, sets and HyperLogLog.
+	ErrHashNotInteger = errors.New("ERR hash value is not an integer")
+	ErrHashNotFloat   = errors.New("ERR hash value is not a float")
+	ErrNaNOrInfArg    = errors.New("ERR value is NaN or Infinity")
+	ErrOutOfRange     = errors.New("ERR value is out of range")
+	ErrCountRange     = errors.New("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+	ErrLimitNegative  = errors.New("ERR LIMIT can't be negative")
+	ErrNotHLL         = errors.New("WRONGTYPE Key is not a valid HyperLogLog string value.")
+	ErrHLLCorrupt     = errors.New("INVALIDOBJ Corrupted HLL object detected")
+	ErrHLLNotSparse   = errors.New("ERR HLL encoding is not sparse")
+	ErrPFDebugNoKey   = errors.New("ERR The specified key does not exist")
+
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
 	ErrProtectedMode = errors.New("DENIED Redis is running in protected mode because protected " +
@@ -141,6 +153,11 @@ func ErrUnknownSubcommand(sub, container string) error {
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".
 func ErrInvalidExpire(cmd string) error {
 	return errors.New("ERR invalid expire time in '" + cmd + "' command")
+}
+
+// ErrPFDebugUnknown is PFDEBUG's reply to an unknown subcommand.
+func ErrPFDebugUnknown(sub string) error {
+	return errors.New(sanitize("ERR Unknown PFDEBUG subcommand '"+sub+"'", 1<<20))
 }
 
 // ErrUnknownOption is what several commands answer to an unknown flag.

@@ -130,6 +130,9 @@ func (s *Server) registerCommands() {
 var commandGroups = []func(*Table){
 	registerConnectionCommands,
 	registerStringCommands,
+	registerHashCommands,
+	registerSetCommands,
+	registerHyperLogLogCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics.
