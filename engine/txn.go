@@ -46,6 +46,7 @@ type Txn struct {
 	deltas  []countDelta
 	touched []dbKey
 	expired []dbKey
+	reads   int // Pebble point reads and iterators opened since Begin (tests count them)
 }
 
 type countDelta struct {
@@ -67,6 +68,7 @@ func (t *Txn) Begin(db int, mode LockMode) {
 	t.ldb = db
 	t.mode = mode
 	t.stripes = t.stripes[:0]
+	t.reads = 0
 }
 
 // AddKey adds a key the command will touch, in any database.
@@ -228,6 +230,7 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 		closer interface{ Close() error }
 		err    error
 	)
+	t.reads++
 	if t.batch != nil {
 		v, closer, err = t.batch.Get(k)
 	} else {
@@ -246,6 +249,7 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 
 // iter opens an iterator over [lower, upper) that sees the Txn's own writes.
 func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
+	t.reads++
 	o := &pebble.IterOptions{LowerBound: lower, UpperBound: upper}
 	if t.batch != nil {
 		return t.batch.NewIter(o)
