@@ -82,25 +82,10 @@ func (t *Txn) HMGet(key []byte, fields [][]byte, fn func(value []byte, ok bool))
 // HDel removes fields and returns how many existed; the key goes with its last field.
 func (t *Txn) HDel(key []byte, fields [][]byte) (int64, error) {
 	var c coll
-	if err := t.openHash(key, &c); err != nil || !c.found {
+	if err := t.openHash(key, &c); err != nil {
 		return 0, err
 	}
-	var n int64
-	for _, f := range fields {
-		exists, err := c.has(f)
-		if err != nil {
-			return 0, err
-		}
-		if exists {
-			c.remove(f)
-			c.m.Count--
-			n++
-		}
-	}
-	if n > 0 {
-		c.save()
-	}
-	return n, nil
+	return c.removeAll(fields)
 }
 
 // HLen is the number of fields (0 for a missing key).

@@ -70,6 +70,33 @@ func at(s []byte, i int) byte {
 	return 0
 }
 
+// hllSparseRuns walks the opcodes of a sparse value, calling fn with each run: its opcode
+// kind ('z' ZERO, 'Z' XZERO, 'v' VAL), its register value (0 for zeros), its first register
+// and its length, until fn returns false. It returns the number of registers covered by the
+// runs fn accepted.
+func hllSparseRuns(s []byte, fn func(kind byte, val, first, n int) bool) int {
+	idx := 0
+	for p := hllHdrSize; p < len(s); {
+		kind, val, n := byte('v'), 0, 0
+		switch op := s[p]; {
+		case hllIsZero(op):
+			kind, n = 'z', hllZeroLen(op)
+			p++
+		case hllIsXZero(op):
+			kind, n = 'Z', hllXZeroLen(op, at(s, p+1))
+			p += 2
+		default:
+			val, n = hllValValue(op), hllValLen(op)
+			p++
+		}
+		if !fn(kind, val, idx, n) {
+			break
+		}
+		idx += n
+	}
+	return idx
+}
+
 // hllNew is a new, empty HLL: sparse, all registers in XZERO runs, cardinality 0 cached.
 func hllNew() []byte {
 	s := make([]byte, hllHdrSize, hllHdrSize+2*((hllRegisters+hllSparseXZeroMaxLen-1)/hllSparseXZeroMaxLen))
@@ -147,29 +174,18 @@ func hllSparseToDense(s []byte) ([]byte, bool) {
 	copy(d, s[:hllHdrSize]) // magic, unused bytes and cached cardinality
 	d[4] = hllEncDense
 	regs := d[hllHdrSize:]
-	idx := 0
-	for p := hllHdrSize; p < len(s); {
-		switch op := s[p]; {
-		case hllIsZero(op):
-			idx += hllZeroLen(op)
-			p++
-		case hllIsXZero(op):
-			idx += hllXZeroLen(op, at(s, p+1))
-			p += 2
-		default:
-			n, val := hllValLen(op), hllValValue(op)
-			if idx+n > hllRegisters {
-				p = len(s) // overflow: the check below fails
-				idx = -1
-				break
-			}
-			for ; n > 0; n-- {
-				hllDenseSetReg(regs, idx, uint8(val))
-				idx++
-			}
-			p++
+	idx := hllSparseRuns(s, func(_ byte, val, first, n int) bool {
+		if val == 0 {
+			return true
 		}
-	}
+		if first+n > hllRegisters {
+			return false // overflow: the count below fails (unless it is exactly full)
+		}
+		for i := first; i < first+n; i++ {
+			hllDenseSetReg(regs, i, uint8(val))
+		}
+		return true
+	})
 	if idx != hllRegisters {
 		return nil, false
 	}
@@ -342,26 +358,10 @@ func hllHisto(s []byte, h *[64]int) (invalid bool) {
 		}
 		return false
 	}
-	idx := 0
-	for p := hllHdrSize; p < len(s); {
-		switch op := s[p]; {
-		case hllIsZero(op):
-			n := hllZeroLen(op)
-			idx += n
-			h[0] += n
-			p++
-		case hllIsXZero(op):
-			n := hllXZeroLen(op, at(s, p+1))
-			idx += n
-			h[0] += n
-			p += 2
-		default:
-			n := hllValLen(op)
-			idx += n
-			h[hllValValue(op)] += n
-			p++
-		}
-	}
+	idx := hllSparseRuns(s, func(_ byte, val, _, n int) bool {
+		h[val] += n
+		return true
+	})
 	return idx != hllRegisters
 }
 
@@ -376,29 +376,20 @@ func hllMerge(max []uint8, s []byte) bool {
 		}
 		return true
 	}
-	i := 0
-	for p := hllHdrSize; p < len(s); {
-		switch op := s[p]; {
-		case hllIsZero(op):
-			i += hllZeroLen(op)
-			p++
-		case hllIsXZero(op):
-			i += hllXZeroLen(op, at(s, p+1))
-			p += 2
-		default:
-			n, val := hllValLen(op), uint8(hllValValue(op))
-			if i+n > hllRegisters {
-				return false
-			}
-			for ; n > 0; n-- {
-				if val > max[i] {
-					max[i] = val
-				}
-				i++
-			}
-			p++
+	i := hllSparseRuns(s, func(_ byte, val, first, n int) bool {
+		if val == 0 {
+			return true
 		}
-	}
+		if first+n > hllRegisters {
+			return false
+		}
+		for j := first; j < first+n; j++ {
+			if uint8(val) > max[j] {
+				max[j] = uint8(val)
+			}
+		}
+		return true
+	})
 	return i == hllRegisters
 }
 
@@ -651,25 +642,16 @@ func (t *Txn) PFDebug(sub string, key []byte) (PFDebugResult, error) {
 			return r, ErrHLLNotSparse
 		}
 		var b []byte
-		for p := hllHdrSize; p < len(v); {
-			switch op := v[p]; {
-			case hllIsZero(op):
-				b = append(b, "z:"...)
-				b = strconv.AppendInt(b, int64(hllZeroLen(op)), 10)
-				p++
-			case hllIsXZero(op):
-				b = append(b, "Z:"...)
-				b = strconv.AppendInt(b, int64(hllXZeroLen(op, at(v, p+1))), 10)
-				p += 2
-			default:
-				b = append(b, "v:"...)
-				b = strconv.AppendInt(b, int64(hllValValue(op)), 10)
+		hllSparseRuns(v, func(kind byte, val, _, n int) bool {
+			b = append(b, kind, ':')
+			if kind == 'v' {
+				b = strconv.AppendInt(b, int64(val), 10)
 				b = append(b, ',')
-				b = strconv.AppendInt(b, int64(hllValLen(op)), 10)
-				p++
 			}
+			b = strconv.AppendInt(b, int64(n), 10)
 			b = append(b, ' ')
-		}
+			return true
+		})
 		r.Text = strings.Trim(string(b), " ")
 	case "encoding":
 		r.Text, r.Status = "sparse", true

@@ -81,6 +81,30 @@ func (c *coll) put(member, value []byte) { c.t.set(c.sub(member), value) }
 
 func (c *coll) remove(member []byte) { c.t.del(c.sub(member)) }
 
+// removeAll removes the members that exist (HDEL, SREM), saves the collection when it changed
+// (deleting it when emptied) and returns how many it removed.
+func (c *coll) removeAll(members [][]byte) (int64, error) {
+	if !c.found {
+		return 0, nil
+	}
+	var n int64
+	for _, m := range members {
+		exists, err := c.has(m)
+		if err != nil {
+			return 0, err
+		}
+		if exists {
+			c.remove(m)
+			c.m.Count--
+			n++
+		}
+	}
+	if n > 0 {
+		c.save()
+	}
+	return n, nil
+}
+
 // save writes the changed metadata, or deletes the key when no element is left.
 func (c *coll) save() {
 	if c.m.Count == 0 {
@@ -186,10 +210,7 @@ func (c *coll) randomPicks(n uint64, unique bool, fn func(member, value []byte))
 		if err != nil {
 			return err
 		}
-		rand.Shuffle(len(picks), func(i, j int) { picks[i], picks[j] = picks[j], picks[i] })
-		for _, p := range picks {
-			fn(p.member, p.value)
-		}
+		emitShuffled(picks, fn)
 		return nil
 	}
 	if size <= pickLoadAll {
@@ -228,12 +249,17 @@ func (c *coll) randomPicks(n uint64, unique bool, fn func(member, value []byte))
 		if err != nil {
 			return err
 		}
-		rand.Shuffle(len(picks), func(i, j int) { picks[i], picks[j] = picks[j], picks[i] })
-		for _, p := range picks {
-			fn(p.member, p.value)
-		}
+		emitShuffled(picks, fn)
 	}
 	return nil
+}
+
+// emitShuffled calls fn with the picks in random order.
+func emitShuffled(picks []pickedElem, fn func(member, value []byte)) {
+	rand.Shuffle(len(picks), func(i, j int) { picks[i], picks[j] = picks[j], picks[i] })
+	for _, p := range picks {
+		fn(p.member, p.value)
+	}
 }
 
 // randomOne picks one element of the collection (which must exist).

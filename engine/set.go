@@ -42,25 +42,10 @@ func (t *Txn) SAdd(key []byte, members [][]byte) (int64, error) {
 // SRem removes members and returns how many were there; the key goes with its last member.
 func (t *Txn) SRem(key []byte, members [][]byte) (int64, error) {
 	var c coll
-	if err := t.openSet(key, &c); err != nil || !c.found {
+	if err := t.openSet(key, &c); err != nil {
 		return 0, err
 	}
-	var n int64
-	for _, m := range members {
-		exists, err := c.has(m)
-		if err != nil {
-			return 0, err
-		}
-		if exists {
-			c.remove(m)
-			c.m.Count--
-			n++
-		}
-	}
-	if n > 0 {
-		c.save()
-	}
-	return n, nil
+	return c.removeAll(members)
 }
 
 // SIsMember says whether member is in the set: one point read.
