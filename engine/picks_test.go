@@ -32,9 +32,9 @@ func TestRandomPickDistribution(t *testing.T) {
 		shape    string
 		n, draws int
 	}{
-		{"member:%07d", 2000, 20000}, // walks
-		{"%d", 2000, 20000},          // walks over ids of several lengths
-		{"m%d", 100, 10000},          // small: exact ranks
+		{"member:%07d", 1000, 10000}, // walks
+		{"%d", 1000, 10000},          // walks over ids of several lengths
+		{"m%d", 100, 5000},           // small: exact ranks
 	} {
 		key := []byte("set:" + c.shape)
 		ms := fillSet(t, e, key, c.n, c.shape)
