@@ -283,12 +283,21 @@ func hllSparseSet(s []byte, index int, count uint8) ([]byte, int) {
 	if delta > 0 && len(s)+delta > hllSparseMaxBytes {
 		return hllPromote(s, index, count)
 	}
-	out := make([]byte, 0, len(s)+delta+1)
-	out = append(out, s[:p]...)
-	out = append(out, seq...)
-	out = append(out, s[min(p+oldlen, len(s)):]...)
-	out = out[:len(s)+delta] // as C sizes it, even for a truncated opcode at the end
-	return hllSparseMerge(out, prev), 1
+	if p+oldlen > len(s) {
+		// An XZERO cut by the end of the value: C writes the new opcodes and sizes the
+		// string to its old length plus delta, dropping what does not fit.
+		s = append(s[:p], seq...)[:len(s)+delta]
+		return hllSparseMerge(s, prev), 1
+	}
+	// Splice seq in place of the old opcode, moving the tail (copy handles the overlap).
+	n := len(s)
+	if delta > 0 {
+		s = append(s, seq[:delta]...) // grow; the bytes are overwritten below
+	}
+	copy(s[p+len(seq):], s[p+oldlen:n])
+	s = s[:n+delta]
+	copy(s[p:], seq)
+	return hllSparseMerge(s, prev), 1
 }
 
 // hllSparseMerge is step 4 of a sparse update: starting at the opcode before the changed one,
