@@ -185,10 +185,10 @@ func (c *coll) eachCounted(fn func(member, value []byte)) error {
 // few microseconds (two seeks and up to walkLeaf steps per level).
 
 const (
-	walkLeaf     = 32  // a subtree this small is picked from directly
-	walkCost     = 256 // rough cost of one walk in elements scanned
-	pickLoadAll  = 128 // collections this small are read whole for repeated picks
-	pickBatch    = 1024
+	walkLeaf     = 32      // a subtree this small is picked from directly
+	walkCost     = 256     // rough cost of one walk in elements scanned
+	pickLoadAll  = 128     // collections this small are read whole for repeated picks
+	pickChunk    = 1 << 16 // repeated picks are drawn this many at a time
 	walkRedraws  = 8
 	uniqueBudget = 4 // walks per wanted element before falling back to a rank scan
 )
@@ -227,7 +227,7 @@ func (c *coll) randomPicks(n uint64, unique bool, fn func(member, value []byte))
 		return nil
 	}
 	for n > 0 {
-		b := min(n, pickBatch)
+		b := min(n, pickChunk)
 		n -= b
 		var picks []pickedElem
 		var err error
