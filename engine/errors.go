@@ -72,6 +72,17 @@ var (
 		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 	ErrLFUSelected = errors.New("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
 		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	// Hashes, sets and HyperLogLog.
+	ErrHashNotInteger = errors.New("ERR hash value is not an integer")
+	ErrHashNotFloat   = errors.New("ERR hash value is not a float")
+	ErrNaNOrInfArg    = errors.New("ERR value is NaN or Infinity")
+	ErrOutOfRange     = errors.New("ERR value is out of range")
+	ErrCountRange     = errors.New("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+	ErrLimitNegative  = errors.New("ERR LIMIT can't be negative")
+	ErrNotHLL         = errors.New("WRONGTYPE Key is not a valid HyperLogLog string value.")
+	ErrHLLCorrupt     = errors.New("INVALIDOBJ Corrupted HLL object detected")
+	ErrHLLNotSparse   = errors.New("ERR HLL encoding is not sparse")
+	ErrPFDebugNoKey   = errors.New("ERR The specified key does not exist")
 
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
@@ -190,6 +201,12 @@ func ErrInvalidExpire(cmd string) error {
 
 // ErrUnsupportedOption is what EXPIRE and friends answer to an unknown flag (newlines in it
 // become spaces, as Redis's addReplyErrorFormat makes them; C's %s ends it at a NUL byte).
+// ErrPFDebugUnknown is PFDEBUG's reply to an unknown subcommand.
+func ErrPFDebugUnknown(sub string) error {
+	return errors.New(sanitize("ERR Unknown PFDEBUG subcommand '"+sub+"'", 1<<20))
+}
+
+// ErrUnknownOption is what several commands answer to an unknown flag.
 func ErrUnsupportedOption(opt string) error {
 	return errors.New(sanitize("ERR Unsupported option "+cString(opt, len(opt)), len(opt)+32))
 }

@@ -47,6 +47,7 @@ type Txn struct {
 	touched []dbKey
 	expired []dbKey
 	guards  []uint64 // sweep-queue guards of direct copies, released when the Txn ends
+	reads   int      // Pebble point reads and iterators opened since Begin (tests count them)
 }
 
 type countDelta struct {
@@ -68,6 +69,7 @@ func (t *Txn) Begin(db int, mode LockMode) {
 	t.ldb = db
 	t.mode = mode
 	t.stripes = t.stripes[:0]
+	t.reads = 0
 }
 
 // AddKey adds a key the command will touch, in any database.
@@ -233,6 +235,7 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 		closer interface{ Close() error }
 		err    error
 	)
+	t.reads++
 	if t.batch != nil {
 		v, closer, err = t.batch.Get(k)
 	} else {
@@ -251,6 +254,7 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 
 // iter opens an iterator over [lower, upper) that sees the Txn's own writes.
 func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
+	t.reads++
 	o := &pebble.IterOptions{LowerBound: lower, UpperBound: upper}
 	if t.batch != nil {
 		return t.batch.NewIter(o)

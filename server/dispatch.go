@@ -103,7 +103,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		switch {
 		case cmd.Lock == LockGlobal:
 			mode = engine.LockGlobal
-		case cmd.Has(FlagWrite):
+		case cmd.writesKeys():
 			mode = engine.LockWrite
 		}
 		t.Begin(c.db, mode)

@@ -149,6 +149,9 @@ var commandGroups = []func(*Table){
 	registerClientCommands,
 	registerShutdownCommands,
 	registerKeyspaceCommands,
+	registerHashCommands,
+	registerSetCommands,
+	registerHyperLogLogCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics and hands the
