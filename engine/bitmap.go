@@ -15,8 +15,9 @@ import (
 const scanWindow = 16 * encoding.ChunkSize
 
 // scanString calls fn with consecutive windows of bytes [off, off+n) of a string (zeros where
-// nothing is stored) until the range ends or fn returns false. The window is reused.
-func (t *Txn) scanString(key []byte, m *encoding.Meta, off, n int64, fn func(at int64, b []byte) bool) error {
+// nothing is stored) until the range ends or fn returns false. The window is reused. With
+// skipEmpty, windows where nothing is stored (all zeros) are not passed to fn at all.
+func (t *Txn) scanString(key []byte, m *encoding.Meta, off, n int64, skipEmpty bool, fn func(at int64, b []byte) bool) error {
 	if n <= 0 {
 		return nil
 	}
@@ -31,11 +32,12 @@ func (t *Txn) scanString(key []byte, m *encoding.Meta, off, n int64, fn func(at 
 	buf := make([]byte, min(n, scanWindow))
 	for n > 0 {
 		w := min(n, int64(len(buf)))
-		if err := r.read(off, buf[:w]); err != nil {
+		stored, err := r.readStored(off, buf[:w])
+		if err != nil {
 			r.close()
 			return err
 		}
-		if !fn(off, buf[:w]) {
+		if (stored || !skipEmpty) && !fn(off, buf[:w]) {
 			break
 		}
 		off += w
@@ -150,7 +152,7 @@ func (t *Txn) BitCount(key []byte, a BitCountArgs) (int64, error) {
 		return 0, nil
 	}
 	var count int64
-	err = t.scanString(key, &ks.meta, start, end-start+1, func(at int64, b []byte) bool {
+	err = t.scanString(key, &ks.meta, start, end-start+1, true, func(at int64, b []byte) bool {
 		if at == start {
 			count -= int64(bits.OnesCount8(b[0] & firstMask))
 		}
@@ -242,7 +244,7 @@ func (t *Txn) findBit(key []byte, m *encoding.Meta, lo, hi int64, bit int) (int6
 		skip = 0xff
 	}
 	pos := int64(-1)
-	err := t.scanString(key, m, first, last-first+1, func(at int64, b []byte) bool {
+	err := t.scanString(key, m, first, last-first+1, bit == 1, func(at int64, b []byte) bool {
 		for i := 0; i < len(b); i++ {
 			if len(b)-i >= 8 && at+int64(i) != first && at+int64(i+7) < last &&
 				beUint64(b[i:]) == uint64(skip)*0x0101010101010101 {

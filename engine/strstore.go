@@ -38,18 +38,25 @@ func (r *stringReader) chunked() bool { return r.m.Flags&encoding.FlagChunked !=
 
 // read fills dst with the string's bytes [off, off+len(dst)); bytes past its end read as zeros.
 func (r *stringReader) read(off int64, dst []byte) error {
+	_, err := r.readStored(off, dst)
+	return err
+}
+
+// readStored is read, also saying whether any stored bytes fell in the range: when none did,
+// dst is all zeros and a scan can skip it.
+func (r *stringReader) readStored(off int64, dst []byte) (bool, error) {
 	clear(dst)
 	size := int64(r.m.Count)
 	if off >= size || len(dst) == 0 {
-		return nil
+		return false, nil
 	}
 	n := min(int64(len(dst)), size-off)
 	if !r.chunked() {
 		if int64(len(r.m.Rest)) < off+n {
-			return corruptf("inline string %q shorter than its length", r.key)
+			return false, corruptf("inline string %q shorter than its length", r.key)
 		}
 		copy(dst, r.m.Rest[off:off+n])
-		return nil
+		return true, nil
 	}
 	first := off / encoding.ChunkSize
 	last := (off + n - 1) / encoding.ChunkSize
@@ -58,7 +65,7 @@ func (r *stringReader) read(off int64, dst []byte) error {
 		upper := encoding.AppendIndexSubKey(nil, r.t.db, r.key, r.m.Version, uint64((size-1)/encoding.ChunkSize+1))
 		it, err := r.t.iter(lower, upper)
 		if err != nil {
-			return err
+			return false, err
 		}
 		r.it = it
 		r.ended = !it.First()
@@ -67,10 +74,11 @@ func (r *stringReader) read(off int64, dst []byte) error {
 		r.ended = !r.it.SeekGE(r.kbuf)
 	}
 	prefixLen := encoding.ElemPrefixLen(len(r.key))
+	stored := false
 	for !r.ended {
 		k := r.it.Key()
 		if len(k) != prefixLen+8 {
-			return corruptf("chunk key of %q", r.key)
+			return false, corruptf("chunk key of %q", r.key)
 		}
 		idx := r.index()
 		if idx > last {
@@ -78,20 +86,21 @@ func (r *stringReader) read(off int64, dst []byte) error {
 		}
 		chunk, err := r.it.ValueAndErr()
 		if err != nil {
-			return err
+			return false, err
 		}
 		base := idx * encoding.ChunkSize
 		lo := max(off, base)
 		hi := min(off+n, base+int64(len(chunk)))
 		if lo < hi {
 			copy(dst[lo-off:hi-off], chunk[lo-base:hi-base])
+			stored = true
 		}
 		if idx == last {
 			break // the next read may start in this chunk
 		}
 		r.ended = !r.it.Next()
 	}
-	return r.it.Error()
+	return stored, r.it.Error()
 }
 
 // index is the chunk index under the iterator.
