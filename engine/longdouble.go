@@ -60,18 +60,9 @@ func parseLongDouble(b []byte) (*big.Float, bool) {
 
 // parseDecimalFloat parses digits[.digits][e[sign]digits] into the exact fraction p/q.
 func parseDecimalFloat(s string) (p, q *big.Int, ok bool) {
-	mant, frac, rest, ok := scanDigits(s, isDecimalDigit)
+	mant, frac, exp, ok := scanMantExp(s, isDecimalDigit, 'e')
 	if !ok {
 		return nil, nil, false
-	}
-	exp := int64(0)
-	if rest != "" {
-		if rest[0] != 'e' && rest[0] != 'E' {
-			return nil, nil, false
-		}
-		if exp, ok = scanExponent(rest[1:]); !ok {
-			return nil, nil, false
-		}
 	}
 	p = new(big.Int)
 	p.SetString(mant, 10)
@@ -100,18 +91,9 @@ func parseDecimalFloat(s string) (p, q *big.Int, ok bool) {
 
 // parseHexFloat parses hexdigits[.hexdigits][p[sign]digits] (after "0x") into p/q.
 func parseHexFloat(s string) (p, q *big.Int, ok bool) {
-	mant, frac, rest, ok := scanDigits(s, isHexDigit)
+	mant, frac, exp, ok := scanMantExp(s, isHexDigit, 'p')
 	if !ok {
 		return nil, nil, false
-	}
-	exp := int64(0)
-	if rest != "" {
-		if rest[0] != 'p' && rest[0] != 'P' {
-			return nil, nil, false
-		}
-		if exp, ok = scanExponent(rest[1:]); !ok {
-			return nil, nil, false
-		}
 	}
 	p = new(big.Int)
 	p.SetString(mant, 16)
@@ -134,27 +116,38 @@ func parseHexFloat(s string) (p, q *big.Int, ok bool) {
 	return p, q, true
 }
 
-// scanDigits reads digits[.digits] (at least one digit) and returns them without the point,
-// the count of digits after it, and what follows.
-func scanDigits(s string, isDigit func(byte) bool) (mant string, frac int, rest string, ok bool) {
+// scanMantExp reads digits[.digits][<expLetter>[sign]digits] (at least one digit, the letter
+// in either case) and returns the digits without the point, the count of digits after it, and
+// the exponent.
+func scanMantExp(s string, isDigit func(byte) bool, expLetter byte) (mant string, frac int, exp int64, ok bool) {
 	var sb strings.Builder
 	i, seen, point := 0, false, false
 	for ; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case isDigit(c):
+		if isDigit(c) {
 			sb.WriteByte(c)
 			seen = true
 			if point {
 				frac++
 			}
-		case c == '.' && !point:
+		} else if c == '.' && !point {
 			point = true
-		default:
-			return sb.String(), frac, s[i:], seen
+		} else {
+			break
 		}
 	}
-	return sb.String(), frac, "", seen
+	if !seen {
+		return "", 0, 0, false
+	}
+	if i < len(s) {
+		if s[i]|0x20 != expLetter {
+			return "", 0, 0, false
+		}
+		if exp, ok = scanExponent(s[i+1:]); !ok {
+			return "", 0, 0, false
+		}
+	}
+	return sb.String(), frac, exp, true
 }
 
 // scanExponent reads [sign]digits, saturating far beyond any exponent that matters.
