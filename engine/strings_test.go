@@ -468,3 +468,29 @@ func TestLongDouble(t *testing.T) {
 		t.Errorf("max + max did not overflow")
 	}
 }
+
+// FuzzLongDouble checks that parsing any input neither panics nor accepts what it cannot
+// print back: a parsed finite value formats to a string that parses again.
+func FuzzLongDouble(f *testing.F) {
+	for _, s := range []string{"10.5", "-0", "0x1p-16445", "1e4932", "1.2e-4950", "inf", ".5e+3", "0X.8P1", "1e99999999999"} {
+		f.Add([]byte(s), []byte("0.1"))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		x, ok := parseLongDouble(a)
+		if !ok {
+			return
+		}
+		y, ok := parseLongDouble(b)
+		if !ok {
+			return
+		}
+		sum, ok := addLongDouble(x, y)
+		if !ok {
+			return
+		}
+		out := formatLongDouble(nil, sum)
+		if _, ok := parseLongDouble(out); !ok {
+			t.Fatalf("%q + %q printed %q, which does not parse", a, b, out)
+		}
+	})
+}
