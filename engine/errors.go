@@ -43,6 +43,13 @@ var (
 	ErrBitPosBit      = errors.New("ERR The bit argument must be 1 or 0.")
 	ErrLCSIdxLen      = errors.New("ERR If you want both the length and indexes, please just use IDX.")
 	ErrLCSStrings     = errors.New("ERR The specified keys must contain string values")
+
+	// Strings and bitmaps.
+	ErrDecrOverflow     = errors.New("ERR decrement would overflow")
+	ErrBitfieldOverflow = errors.New("ERR Invalid OVERFLOW type specified")
+	ErrLCSTooLong       = errors.New("ERR String too long for LCS")
+	ErrLCSTableSize     = errors.New("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+
 	ErrNoAuth         = errors.New("NOAUTH Authentication required.")
 	ErrWrongPass      = errors.New("WRONGPASS invalid username-password pair or user is disabled.")
 	ErrAuthNoPassword = errors.New("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")

@@ -11,7 +11,7 @@ import (
 // TestHLLKnownBytes checks values against bytes redis-server 7.0.15 produced.
 func TestHLLKnownBytes(t *testing.T) {
 	e := openTestEngine(t)
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.PFAdd([]byte("empty"), nil); err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func TestHLLKnownBytes(t *testing.T) {
 func TestHLLAccuracy(t *testing.T) {
 	e := openTestEngine(t)
 	const n = 100_000
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		for base := 0; base < n; base += 1000 {
 			var a, b [][]byte
 			for i := base; i < base+1000; i++ {

@@ -62,7 +62,7 @@ func TestHIncrByFloatLikeRedis(t *testing.T) {
 	} {
 		key := []byte("k" + string(rune('a'+i)))
 		var got, gotErr string
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			if c.start != "" {
 				if _, err := tx.HSet(key, bs("f", c.start)); err != nil {
 					return err

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -12,35 +10,6 @@ import (
 
 	"github.com/stratadb/strata/encoding"
 )
-
-func openTestEngine(t testing.TB) *Engine {
-	t.Helper()
-	e, err := Open(Options{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
-
-// inTxn runs fn as one command holding the global latch (so it needs no key list) and commits.
-// It returns the Txn, whose read counter tells what fn read.
-func inTxn(t testing.TB, e *Engine, fn func(tx *Txn) error) *Txn {
-	t.Helper()
-	tx := e.NewTxn()
-	tx.Begin(0, LockGlobal)
-	if err := tx.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Abort()
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	return tx
-}
 
 // readTxn runs fn under read locks, as a readonly command would, and returns the Txn.
 func readTxn(t testing.TB, e *Engine, key []byte, fn func(tx *Txn) error) *Txn {
@@ -98,7 +67,7 @@ func TestCountsFollowModel(t *testing.T) {
 		wrong := func(want encoding.Type) bool { return typ != encoding.TypeNone && typ != want }
 		op := r.IntN(11)
 		var err error
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			switch op {
 			case 0, 1: // HSET
 				f1, f2 := member(), member()
@@ -390,7 +359,7 @@ func TestLastElementDeletesKey(t *testing.T) {
 			return err
 		})
 	}
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.HSet([]byte("h"), bs("a", "1", "b", "2")); err != nil {
 			return err
 		}
@@ -398,7 +367,7 @@ func TestLastElementDeletesKey(t *testing.T) {
 		return err
 	})
 	gone("h")
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.SAdd([]byte("s"), bs("a")); err != nil {
 			return err
 		}
@@ -406,7 +375,7 @@ func TestLastElementDeletesKey(t *testing.T) {
 		return err
 	})
 	gone("s")
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.SAdd([]byte("p"), bs("a", "b")); err != nil {
 			return err
 		}
@@ -417,14 +386,14 @@ func TestLastElementDeletesKey(t *testing.T) {
 		return err
 	})
 	gone("p")
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.SAdd([]byte("q"), bs("a", "b", "c")); err != nil {
 			return err
 		}
 		return tx.SPopCount([]byte("q"), 5, func(int) {}, func([]byte) {})
 	})
 	gone("q")
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.SAdd([]byte("m"), bs("a")); err != nil {
 			return err
 		}
@@ -432,7 +401,7 @@ func TestLastElementDeletesKey(t *testing.T) {
 		return err
 	})
 	gone("m")
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.SAdd([]byte("a"), bs("x")); err != nil {
 			return err
 		}
@@ -449,15 +418,15 @@ func TestLastElementDeletesKey(t *testing.T) {
 // a fresh version: the old fields are not seen.
 func TestExpiredCollectionIsRecreated(t *testing.T) {
 	e := openTestEngine(t)
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		_, err := tx.HSet([]byte("h"), bs("old", "1"))
 		return err
 	})
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		_, err := tx.Expire([]byte("h"), tx.Now()+5, 0)
 		return err
 	})
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		tx.now += 1000 // the key's time has come
 		if _, err := tx.HSet([]byte("h"), bs("new", "2")); err != nil {
 			return err
@@ -483,7 +452,7 @@ func TestPointReads(t *testing.T) {
 	const n = 200_000
 	// Written through the collection layer without SADD's membership test per member, which
 	// would dominate the test's time under the race detector.
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		var c coll
 		if err := tx.openSet([]byte("big"), &c); err != nil {
 			return err
@@ -496,7 +465,7 @@ func TestPointReads(t *testing.T) {
 		c.save()
 		return nil
 	})
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		_, err := tx.HSet([]byte("bigh"), bs("f", "v"))
 		return err
 	})

@@ -13,7 +13,7 @@ func fillSet(t *testing.T, e *Engine, key []byte, n int, shape string) [][]byte 
 	for i := 1; i <= n; i++ {
 		ms = append(ms, []byte(fmt.Sprintf(shape, i*7919%100003)))
 	}
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		_, err := tx.SAdd(key, ms)
 		return err
 	})
@@ -105,7 +105,7 @@ func TestRandomCounts(t *testing.T) {
 		}
 	}
 	h := []byte("h")
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		var pairs [][]byte
 		for i := 0; i < 500; i++ {
 			f := strconv.Itoa(i)
@@ -166,7 +166,7 @@ func TestScanCursor(t *testing.T) {
 	}
 	// Churn during the scan: remove and add members that are not part of the original set.
 	seen, _ = scanAll(key, func(call int) {
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			if _, err := tx.SAdd(key, bs(fmt.Sprintf("a%03d", call), fmt.Sprintf("z%03d", call))); err != nil {
 				return err
 			}

@@ -152,6 +152,7 @@ var commandGroups = []func(*Table){
 	registerHashCommands,
 	registerSetCommands,
 	registerHyperLogLogCommands,
+	registerBitmapCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics and hands the
