@@ -123,6 +123,10 @@ var (
 	ErrProtoUnbalanced       = errors.New("ERR Protocol error: unbalanced quotes in request")
 )
 
+// ErrUndeclaredKey is returned when a command touches a key it did not lock: a bug in a key
+// spec for a single command; for a script, the signal to run it again under the global latch.
+var ErrUndeclaredKey = errors.New("ERR internal error: a key was accessed without being declared")
+
 // ErrCorrupt is returned when stored data does not decode: a bug or a damaged disk, never
 // user input. The message names what was being read.
 var ErrCorrupt = errors.New("ERR internal error: corrupt data")

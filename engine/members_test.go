@@ -501,10 +501,12 @@ func TestPointReads(t *testing.T) {
 	check("SMISMEMBER", 4, func(tx *Txn) error {
 		return tx.SMIsMember(key, bs("member:0000000", "member:0199999", "nope"), func(bool) {})
 	})
-	check("HGET", 2, func(tx *Txn) error {
+	if tx := readTxn(t, e, []byte("bigh"), func(tx *Txn) error {
 		_, _, err := tx.HGet([]byte("bigh"), []byte("f"))
 		return err
-	})
+	}); tx.reads != 2 {
+		t.Errorf("HGET: %d Pebble reads, want 2", tx.reads)
+	}
 	// A random member and a few distinct ones: one iterator, no scan of the set (a scan
 	// would take the rank path, which the small count rules out; see randomPicks).
 	check("SRANDMEMBER", 2, func(tx *Txn) error {

@@ -102,6 +102,26 @@ func (t *Txn) Lock() error {
 	return nil
 }
 
+// holds reports whether the Txn holds key's stripe. Every key a command touches must be locked
+// first; a key outside the lock plan is a wrong key spec in a single command, or an undeclared
+// key in a script, which then runs again under the global latch.
+func (t *Txn) holds(key []byte) bool {
+	s := t.e.locks.stripeOf(key)
+	lo, hi := 0, len(t.stripes)
+	for lo < hi {
+		m := (lo + hi) / 2
+		switch {
+		case t.stripes[m] == s:
+			return true
+		case t.stripes[m] < s:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return false
+}
+
 // SelectDB switches the logical database of the following operations (SELECT inside MULTI).
 func (t *Txn) SelectDB(db int) {
 	t.ldb = db
@@ -214,6 +234,9 @@ func (t *Txn) lookup(key []byte) (keyState, error) {
 
 func (t *Txn) lookupIn(db uint16, key []byte) (keyState, error) {
 	var ks keyState
+	if t.mode != LockGlobal && !t.holds(key) {
+		return ks, ErrUndeclaredKey
+	}
 	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
 	v, ok, err := t.get(t.kbuf)
 	if err != nil || !ok {
