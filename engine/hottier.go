@@ -45,6 +45,8 @@ type hotTier struct {
 	now      atomic.Uint32 // seconds since started, advanced by tick (a coarse clock, as Redis's LRU clock)
 	shards   []hotShard
 	policy   atomic.Int32
+	refusing atomic.Bool  // the last put was refused for want of room (OutOfMemory)
+	budget   atomic.Int64 // the budget last asked for
 	hits     atomic.Int64
 	misses   atomic.Int64
 	evicted  atomic.Int64
@@ -116,6 +118,7 @@ func newHotTier(budget int64, policy EvictionPolicy) *hotTier {
 
 // resize sets the budget. Shrinking drops everything (rare: CONFIG SET maxmemory).
 func (h *hotTier) resize(budget int64) {
+	h.budget.Store(budget)
 	per := uint64(max(budget, 0)) / hotShardCount &^ (hotEntryHeader - 1)
 	for i := range h.shards {
 		s := &h.shards[i]
@@ -132,10 +135,27 @@ func (h *hotTier) resize(budget int64) {
 
 func (h *hotTier) setPolicy(p EvictionPolicy) { h.policy.Store(int32(p)) }
 
+// clear drops every cached entry (FLUSHDB, FLUSHALL).
+func (h *hotTier) clear() {
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.Lock()
+		clear(s.index)
+		s.head, s.live, s.count = s.tail, 0, 0
+		s.mu.Unlock()
+	}
+}
+
 func (h *hotTier) shardOf(hash uint64) *hotShard { return &h.shards[hash%hotShardCount] }
 
-// get appends the cached value of metaKey to dst.
-func (h *hotTier) get(metaKey, dst []byte) ([]byte, bool) {
+// get appends the cached value of metaKey to dst and records the access (LRU bit, LFU
+// counter, access clock) unless peek is set.
+func (h *hotTier) get(metaKey, dst []byte) ([]byte, bool) { return h.lookup(metaKey, dst, false) }
+
+// peek is get without recording the access (Redis's LOOKUP_NOTOUCH).
+func (h *hotTier) peek(metaKey, dst []byte) ([]byte, bool) { return h.lookup(metaKey, dst, true) }
+
+func (h *hotTier) lookup(metaKey, dst []byte, peek bool) ([]byte, bool) {
 	hash := maphash.Bytes(h.seed, metaKey)
 	s := h.shardOf(hash)
 	s.mu.Lock()
@@ -146,10 +166,12 @@ func (h *hotTier) get(metaKey, dst []byte) ([]byte, bool) {
 		vlen := int(binary.BigEndian.Uint32(e[2:]))
 		k := s.bytesAt(off+hotEntryHeader, klen)
 		if string(k) == string(metaKey) {
-			e[6] |= bitAccessed
-			binary.BigEndian.PutUint32(e[8:], h.clock())
-			if e[7] < 255 && lfuShouldIncr(e[7], hash^uint64(s.tail)) {
-				e[7]++
+			if !peek {
+				e[6] |= bitAccessed
+				binary.BigEndian.PutUint32(e[8:], h.clock())
+				if e[7] < 255 && lfuShouldIncr(e[7], hash^uint64(s.tail)) {
+					e[7]++
+				}
 			}
 			dst = append(dst, s.bytesAt(off+hotEntryHeader+uint64(klen), vlen)...)
 			s.mu.Unlock()
@@ -191,7 +213,11 @@ func (h *hotTier) put(metaKey, value []byte, volatile bool) bool {
 		return false
 	}
 	if !h.makeRoom(s, need) {
+		h.refusing.Store(true)
 		return false
+	}
+	if h.refusing.Load() {
+		h.refusing.Store(false)
 	}
 	off := s.alloc(need)
 	e := s.bytesAt(off, int(need))
