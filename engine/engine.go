@@ -186,7 +186,8 @@ func Open(opts Options) (*Engine, error) {
 		cache.Unref()
 		return nil, err
 	}
-	e.wg.Add(3)
+	e.wg.Add(4)
+	go func() { defer e.wg.Done(); e.warmUp() }()
 	go func() { defer e.wg.Done(); e.fs.runEverysec(e.stop, e.logSyncError) }()
 	go func() { defer e.wg.Done(); e.runExpirer() }()
 	go func() { defer e.wg.Done(); e.runSweeper() }()

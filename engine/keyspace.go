@@ -650,6 +650,10 @@ func (t *Txn) flush(all bool) {
 	t.cacheOps = t.cacheOps[:0]
 	t.changed = nil
 	t.clearCache = true
+	t.clearAll = t.clearAll || all
+	if !all {
+		t.clearDBs = append(t.clearDBs, t.db)
+	}
 	dbs := []uint16{t.db}
 	if all {
 		dbs = t.e.dbmap

@@ -54,6 +54,8 @@ type Txn struct {
 	cacheOps   []cacheOp
 	changed    map[string]struct{} // the keys of cacheOps, once there are many
 	clearCache bool
+	clearAll   bool     // FLUSHALL ran in the Txn
+	clearDBs   []uint16 // the physical databases FLUSHDB emptied
 	guards     []uint64 // sweep-queue guards of direct copies, released when the Txn ends
 	reads      int      // Pebble point reads and iterators opened since Begin (tests count them)
 }
@@ -230,6 +232,8 @@ func (t *Txn) release() {
 	t.cacheOps = t.cacheOps[:0]
 	t.changed = nil
 	t.clearCache = false
+	t.clearAll = false
+	t.clearDBs = t.clearDBs[:0]
 	t.noTouch = false
 	if cap(t.arena) > 1<<20 {
 		t.arena = nil // do not pin a huge value read once
@@ -304,6 +308,11 @@ func (t *Txn) readMeta(mk []byte) ([]byte, bool, error) {
 		t.arena = arena
 		return t.arena[n:len(t.arena):len(t.arena)], true, nil
 	}
+	// Read completeness after the miss: had this key been evicted, the loss is already counted.
+	// (No writer of the key can run meanwhile: the Txn holds its stripe.)
+	if h.complete() {
+		return nil, false, nil // every existing key is in the tier: this one does not exist
+	}
 	v, ok, err := t.get(mk)
 	if err == nil && ok && len(v) >= encoding.MetaHeaderLen {
 		volatile := v[3]|v[4]|v[5]|v[6]|v[7]|v[8]|v[9]|v[10] != 0 // the expire-at field
@@ -348,7 +357,13 @@ func (t *Txn) recordCache(mk, val []byte, volatile bool) {
 func (t *Txn) applyCache() {
 	h := t.e.hot
 	if t.clearCache {
-		h.clear()
+		if t.clearAll {
+			h.clear()
+		} else {
+			for _, db := range t.clearDBs {
+				h.clearDB(db)
+			}
+		}
 	}
 	for _, op := range t.cacheOps {
 		if op.val == nil || !h.put(op.key, op.val, op.volatile) {
