@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/stratadb/strata/engine"
 )
@@ -39,16 +40,32 @@ func registerTransactionCommands(t *Table) {
 	)
 }
 
-// txState is a connection's transaction: owned by its goroutine, except dirty and watched,
-// which the WATCH registry guards (other clients' changes set dirty).
+// txState is a connection's transaction: owned by its goroutine, except dirty, which other
+// clients' changes set, and watched, which the WATCH registry guards.
 type txState struct {
 	multi   bool        // between MULTI and EXEC/DISCARD
 	aborted bool        // a command was refused while queueing (Redis's CLIENT_DIRTY_EXEC)
 	queue   []queuedCmd // the commands to run at EXEC, arguments copied
 
-	dirty   bool          // a watched key changed (CLIENT_DIRTY_CAS); guarded by watchRegistry.mu
+	dirty   atomic.Bool   // a watched key changed (CLIENT_DIRTY_CAS)
 	watched []*watchEntry // guarded by watchRegistry.mu
 	checks  []watchedKey  // EXEC's scratch
+
+	// published is 1 + the number of queued commands while in MULTI (until EXEC has run
+	// them), 0 otherwise: CLIENT LIST's multi field, read by other clients.
+	published atomic.Int64
+}
+
+// txFlags are CLIENT LIST's flags for the transaction: x in MULTI, d once a watched key changed.
+func (c *Client) txFlags() string {
+	flags := ""
+	if c.tx.published.Load() > 0 {
+		flags += "x"
+	}
+	if c.tx.dirty.Load() {
+		flags += "d"
+	}
+	return flags
 }
 
 // queuedCmd is one command queued by MULTI. Its arguments are copied into one buffer:
@@ -68,8 +85,13 @@ func (cmd *Command) runsInMulti() bool {
 	return false
 }
 
-// enqueue copies a command that passed dispatch's checks into the transaction.
+// enqueue copies a command that passed dispatch's checks into the transaction. As Redis, a
+// transaction already doomed (an error while queueing, a watched key changed) keeps nothing.
 func (c *Client) enqueue(cmd *Command, args [][]byte) {
+	c.out = append(c.out, "+QUEUED\r\n"...)
+	if c.tx.aborted || c.tx.dirty.Load() {
+		return
+	}
 	n := 0
 	for _, a := range args {
 		n += len(a)
@@ -81,7 +103,7 @@ func (c *Client) enqueue(cmd *Command, args [][]byte) {
 		copied[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
 	}
 	c.tx.queue = append(c.tx.queue, queuedCmd{cmd: cmd, args: copied})
-	c.out = append(c.out, "+QUEUED\r\n"...)
+	c.tx.published.Store(int64(len(c.tx.queue)) + 1)
 }
 
 // flagTransaction marks the transaction (if one is open) so that EXEC answers EXECABORT: a
@@ -97,6 +119,7 @@ func (c *Client) flagTransaction() {
 func (c *Client) discardTransaction() {
 	c.resetQueue()
 	c.tx.multi, c.tx.aborted = false, false
+	c.tx.published.Store(0)
 	c.s.watch.unwatchAll(c)
 }
 
@@ -119,6 +142,7 @@ func cmdMulti(x *Ctx) {
 		return
 	}
 	x.tx.multi = true
+	x.tx.published.Store(1)
 	x.OK()
 }
 
@@ -185,7 +209,10 @@ func cmdExec(x *Ctx) {
 		return
 	}
 	queue := c.tx.queue
-	defer c.resetQueue()
+	defer func() {
+		c.resetQueue()
+		c.tx.published.Store(0)
+	}()
 
 	// Lock the union of the queued commands' keys and the watched keys. The watched list
 	// changes only on this goroutine, so it can be read before locking.

@@ -417,3 +417,44 @@ func TestExecWithGlobalCommand(t *testing.T) {
 	expect(t, c, replyOK, "SELECT", "0")
 	expect(t, c, "*1\r\n$1\r\nb\r\n", "KEYS", "*")
 }
+
+// TestClientListShowsTransaction: CLIENT LIST's multi field counts the queued commands and its
+// flags show x in MULTI and d once a watched key changed, as Redis 7.0 prints them.
+func TestClientListShowsTransaction(t *testing.T) {
+	s := servertest.StartStrata(t, nil)
+	c1, c2 := s.Dial(t), s.Dial(t)
+	id := strings.TrimSuffix(strings.TrimPrefix(c1.Do("CLIENT", "ID"), ":"), "\r\n")
+	line := func() map[string]string {
+		t.Helper()
+		l := clientList(t, c2, "ID", id)
+		if len(l) != 1 {
+			t.Fatalf("CLIENT LIST ID %s: %v", id, l)
+		}
+		return l[0]
+	}
+	check := func(flags, multi string) {
+		t.Helper()
+		if l := line(); l["flags"] != flags || l["multi"] != multi {
+			t.Fatalf("flags=%s multi=%s, want flags=%s multi=%s", l["flags"], l["multi"], flags, multi)
+		}
+	}
+	check("N", "-1")
+	expect(t, c1, replyOK, "WATCH", "k")
+	expect(t, c1, replyOK, "MULTI")
+	check("x", "0")
+	expect(t, c1, replyQueued, "SET", "a", "1")
+	expect(t, c1, replyQueued, "GET", "a")
+	check("x", "2")
+	expect(t, c2, replyOK, "SET", "k", "1")
+	check("xd", "2")
+	// A doomed transaction keeps no more commands (as Redis).
+	expect(t, c1, replyQueued, "GET", "a")
+	check("xd", "2")
+	expect(t, c1, replyAborted, "EXEC")
+	check("N", "-1")
+	expect(t, c1, replyOK, "WATCH", "k")
+	expect(t, c2, replyOK, "SET", "k", "2")
+	check("d", "-1")
+	expect(t, c1, replyOK, "UNWATCH")
+	check("N", "-1")
+}

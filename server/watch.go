@@ -22,17 +22,19 @@ import (
 // logical change and clears the flag, any other change dirties; at EXEC a watched key that
 // has expired since WATCH (and was not removed, which would have dirtied it) aborts.
 //
-// When nobody watches, each hook costs one atomic load.
+// When nobody watches, each hook costs one atomic load; when some do, a change to a key nobody
+// watches costs a shared lock and a map lookup.
 type watchRegistry struct {
 	eng     *engine.Engine
 	entries atomic.Int64 // registered (client, key) pairs
 
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	dbs map[int]map[string][]*watchEntry // logical database -> key -> its watchers
 }
 
-// watchEntry is one client watching one key. Its fields other than c, db and key are
-// guarded by the registry's mu, as are the client's tx.watched and tx.dirty.
+// watchEntry is one client watching one key. expired, like the client's tx.watched, is
+// guarded by the registry's mu (written under the exclusive lock); the client's tx.dirty is
+// atomic, set under either.
 type watchEntry struct {
 	c       *Client
 	db      int
@@ -72,7 +74,7 @@ func (r *watchRegistry) chain(h *engine.Hooks) {
 func (r *watchRegistry) watch(c *Client, db int, keys [][]byte, expired []bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.tx.dirty {
+	if c.tx.dirty.Load() {
 		return // already aborted: watching more changes nothing (as Redis)
 	}
 next:
@@ -99,7 +101,7 @@ next:
 func (r *watchRegistry) unwatchAll(c *Client) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c.tx.dirty = false
+	c.tx.dirty.Store(false)
 	if len(c.tx.watched) == 0 {
 		return
 	}
@@ -135,8 +137,8 @@ type watchedKey struct {
 
 // keysOf appends the keys c watches to dst (c's own goroutine asks: only it changes the list).
 func (r *watchRegistry) keysOf(c *Client, dst []watchedKey) []watchedKey {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	for _, e := range c.tx.watched {
 		dst = append(dst, watchedKey{db: e.db, key: []byte(e.key), expired: e.expired})
 	}
@@ -144,29 +146,40 @@ func (r *watchRegistry) keysOf(c *Client, dst []watchedKey) []watchedKey {
 }
 
 // isDirty says whether a key c watches has changed.
-func (r *watchRegistry) isDirty(c *Client) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return c.tx.dirty
-}
+func (r *watchRegistry) isDirty(c *Client) bool { return c.tx.dirty.Load() }
 
 // touched is the Touched hook: key changed in db.
 func (r *watchRegistry) touched(db int, key []byte) {
 	if r.entries.Load() == 0 {
 		return
 	}
+	r.mu.RLock()
+	list := r.dbs[db][string(key)]
+	for _, e := range list {
+		if e.expired {
+			r.mu.RUnlock()
+			r.touchedExpired(db, key)
+			return
+		}
+	}
+	for _, e := range list {
+		e.c.tx.dirty.Store(true)
+	}
+	r.mu.RUnlock()
+}
+
+// touchedExpired is touched for a key that some client watched while it was stored but
+// expired: its removal is no change to that client.
+func (r *watchRegistry) touchedExpired(db int, key []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	exists, _, err := r.eng.PeekKey(db, key)
 	for _, e := range r.dbs[db][string(key)] {
-		if e.expired {
-			exists, _, err := r.eng.PeekKey(db, key)
-			if err == nil && !exists {
-				// The stored but expired key is gone: logically no change.
-				e.expired = false
-				continue
-			}
+		if e.expired && err == nil && !exists {
+			e.expired = false
+			continue
 		}
-		e.c.tx.dirty = true
+		e.c.tx.dirty.Store(true)
 	}
 }
 
@@ -192,7 +205,7 @@ func (r *watchRegistry) flushed(db int) {
 					e.expired = false
 					continue
 				}
-				e.c.tx.dirty = true
+				e.c.tx.dirty.Store(true)
 			}
 		}
 	}
@@ -220,7 +233,7 @@ func (r *watchRegistry) swappedSide(x, y int) {
 		inNew, newExpired, err2 := r.eng.PeekKey(x, k)
 		if err1 != nil || err2 != nil {
 			for _, e := range list {
-				e.c.tx.dirty = true
+				e.c.tx.dirty.Store(true)
 			}
 			continue
 		}
@@ -238,7 +251,7 @@ func (r *watchRegistry) swappedSide(x, y int) {
 				e.expired = true // nothing became something already expired
 				continue
 			}
-			e.c.tx.dirty = true
+			e.c.tx.dirty.Store(true)
 		}
 	}
 }
