@@ -458,3 +458,39 @@ func TestClientListShowsTransaction(t *testing.T) {
 	expect(t, c1, replyOK, "UNWATCH")
 	check("N", "-1")
 }
+
+// TestWatchesReleased: UNWATCH, EXEC, DISCARD, RESET and a closed connection leave nothing in
+// the WATCH registry.
+func TestWatchesReleased(t *testing.T) {
+	s := servertest.StartStrata(t, nil)
+	c := s.Dial(t)
+	watched := func(want int64) {
+		t.Helper()
+		if got := s.WatchedKeys(); got != want {
+			t.Fatalf("registry holds %d watched keys, want %d", got, want)
+		}
+	}
+	expect(t, c, replyOK, "WATCH", "a", "b", "a")
+	expect(t, c, replyOK, "WATCH", "c")
+	watched(3)
+	expect(t, c, replyOK, "UNWATCH")
+	watched(0)
+	for _, end := range [][]string{{"EXEC"}, {"DISCARD"}, {"RESET"}} {
+		expect(t, c, replyOK, "WATCH", "a", "b")
+		c.Do("MULTI")
+		watched(2)
+		c.Do(end...)
+		watched(0)
+	}
+	other := s.Dial(t)
+	expect(t, other, replyOK, "WATCH", "a", "b")
+	watched(2)
+	other.Net().Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.WatchedKeys() != 0 { // the server notices the close on its own goroutine
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed connection still watches %d keys", s.WatchedKeys())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
