@@ -22,6 +22,11 @@ import (
 // logical change and clears the flag, any other change dirties; at EXEC a watched key that
 // has expired since WATCH (and was not removed, which would have dirtied it) aborts.
 //
+// The design notes spoke of per-key modification stamps compared at EXEC. Events are used
+// instead, as in Redis: stamps would have to be kept for every key (or a table of them) and
+// bumped on every write whether anyone watches or not, and Redis's rules (a flush touches only
+// the keys that exist, the expiry rules above) are rules about events, not about versions.
+//
 // When nobody watches, each hook costs one atomic load; when some do, a change to a key nobody
 // watches costs a shared lock and a map lookup.
 type watchRegistry struct {
