@@ -65,6 +65,9 @@ var (
 	ErrClientName     = errors.New("ERR Client names cannot contain spaces, newlines or special characters.")
 	ErrUnsupported    = errors.New("ERR unsupported")
 
+	// Transactions.
+	ErrNotInMulti = errors.New("ERR Command not allowed inside a transaction")
+
 	// CONFIG and CLIENT.
 	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
 	ErrInvalidClientID = errors.New("ERR Invalid client ID")
@@ -203,6 +206,20 @@ func ErrUnknownClientType(name string) error {
 // ErrNoSuchUser names an ACL user that does not exist.
 func ErrNoSuchUser(name string) error {
 	return errors.New(sanitize("ERR No such user '"+name+"'", 1<<20))
+}
+
+// ErrExecAbortBecause is EXEC's reply when EXEC itself is refused (wrong arity, NOAUTH ...):
+// the transaction is discarded and the reason follows, without the generic "ERR " code, as
+// Redis's execCommandAbort prints it.
+func ErrExecAbortBecause(reason error) error {
+	return errors.New("EXECABORT Transaction discarded because of: " +
+		strings.TrimPrefix(reason.Error(), "ERR "))
+}
+
+// ErrExecInternal is EXEC's reply when a queued command's handler failed internally (a bug):
+// the transaction's writes were dropped with it and nothing was committed.
+func ErrExecInternal(name string) error {
+	return errors.New("ERR internal error while running '" + name + "' inside EXEC: the transaction was discarded")
 }
 
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".

@@ -37,6 +37,9 @@ type Client struct {
 	lower   []byte // scratch: the lowercased command name
 	closing bool   // close after this burst (QUIT, errors)
 	inBurst bool   // between the first command of a read burst and its flush
+	tx      txState
+	// denyBlocking: blocking commands answer at once as on timeout (inside EXEC; scripts).
+	denyBlocking bool
 
 	// Guarded by mu.
 	mu       sync.Mutex
@@ -224,8 +227,10 @@ func (c *Client) kill() {
 	c.s.mu.Unlock()
 }
 
-// detach marks the client closed; called once when the connection ends.
+// detach marks the client closed and forgets its watched keys; called once, on the
+// connection's goroutine, when the connection ends.
 func (c *Client) detach() {
+	c.discardTransaction()
 	c.mu.Lock()
 	c.closed = true
 	if c.wake != nil {

@@ -203,7 +203,7 @@ func cmdClientList(x *Ctx) {
 
 // appendInfo appends the client's CLIENT LIST line (newline included), with Redis 7.0's
 // fields in Redis's order. self is the context of the client asking: its own line shows the
-// command running now. Fields of features Strata does not have yet (pub/sub channels, MULTI,
+// command running now. Fields of features Strata does not have yet (pub/sub channels,
 // client-side caching redirection) show Redis's values for a client not using them.
 func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	now := time.Now()
@@ -218,9 +218,12 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 			argvMem += len(a)
 		}
 	}
-	flags := "N"
+	flags := c.txFlags()
 	if c.unix {
-		flags = "U"
+		flags += "U"
+	}
+	if flags == "" {
+		flags = "N"
 	}
 	events := "r"
 	if pending > 0 {
@@ -251,7 +254,7 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	num("sub", 0)
 	num("psub", 0)
 	num("ssub", 0)
-	num("multi", -1)
+	num("multi", c.tx.published.Load()-1)
 	num("qbuf", 0)
 	num("qbuf-free", 0)
 	num("argv-mem", int64(argvMem))

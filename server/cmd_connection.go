@@ -193,9 +193,10 @@ func cmdReset(x *Ctx) {
 	x.Simple("RESET")
 }
 
-// resetState returns the connection to the state of a new one (RESET): database 0, RESP2, no
-// name, and authenticated only if no password is required.
+// resetState returns the connection to the state of a new one (RESET): no transaction or
+// watched keys, database 0, RESP2, no name, and authenticated only if no password is required.
 func (c *Client) resetState() {
+	c.discardTransaction()
 	c.db = 0
 	c.resp = 2
 	c.mu.Lock()

@@ -36,20 +36,29 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 }
 
 // execute runs one command as Redis's processCommand does, in its order of checks: the
-// command exists, its arity, authentication; then it runs.
+// command exists, its arity, authentication, no_multi; then it runs, or is queued between
+// MULTI and EXEC. A check that refuses a command answers through s.reject, which also marks
+// an open transaction so that its EXEC answers EXECABORT.
 func (s *Server) execute(c *Client, args [][]byte) {
 	cmd := s.lookup(c, args)
 	if cmd == nil {
+		c.flagTransaction()
 		return
 	}
 	if !cmd.arityOK(len(args)) {
-		cmd.stats.rejected.Add(1)
-		c.Error(engine.ErrWrongArity(cmd.Name))
+		s.reject(c, cmd, engine.ErrWrongArity(cmd.Name))
 		return
 	}
 	if !c.authed && !cmd.Has(FlagNoAuth) && s.authRequired() {
-		cmd.stats.rejected.Add(1)
-		c.Error(engine.ErrNoAuth)
+		s.reject(c, cmd, engine.ErrNoAuth)
+		return
+	}
+	if c.tx.multi && cmd.Has(FlagNoMulti) {
+		s.reject(c, cmd, engine.ErrNotInMulti)
+		return
+	}
+	if c.tx.multi && !cmd.runsInMulti() {
+		c.enqueue(cmd, args)
 		return
 	}
 	if cmd.Has(FlagDenyOOM) && s.eng.OutOfMemory() {

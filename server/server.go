@@ -48,8 +48,9 @@ type Server struct {
 	cfgMu   sync.RWMutex
 	cfg     *conf.Config
 
-	eng  *engine.Engine
-	cmds *Table
+	eng   *engine.Engine
+	cmds  *Table
+	watch *watchRegistry
 
 	lim         limits
 	requirePass atomic.Pointer[string]
@@ -112,6 +113,11 @@ func New(o Options) (*Server, error) {
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
 	policy, _ := engine.ParseEvictionPolicy(o.Config.MaxMemoryPolicy)
+	hooks := engine.Hooks{
+		Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
+	}
+	s.watch = newWatchRegistry()
+	s.watch.chain(&hooks)
 	eng, err := engine.Open(engine.Options{
 		MaxMemory:            o.Config.MaxMemory,
 		Policy:               policy,
@@ -122,14 +128,13 @@ func New(o Options) (*Server, error) {
 		MemTableSize:         uint64(o.Config.MemtableSize),
 		ActiveExpireInterval: time.Second / time.Duration(o.Config.Hz),
 		Logger:               o.Logger,
-		Hooks: engine.Hooks{
-			Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
-		},
+		Hooks:                hooks,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.eng = eng
+	s.watch.eng = eng // read by the hooks only once a key is watched, after New returns
 	s.applyLive()
 	s.cmds = newTable()
 	s.registerCommands()
@@ -156,6 +161,7 @@ var commandGroups = []func(*Table){
 	registerSetCommands,
 	registerHyperLogLogCommands,
 	registerBitmapCommands,
+	registerTransactionCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics and hands the
