@@ -58,6 +58,14 @@ var (
 	ErrClientName     = errors.New("ERR Client names cannot contain spaces, newlines or special characters.")
 	ErrUnsupported    = errors.New("ERR unsupported")
 
+	// Lists, blocking commands and SORT.
+	ErrRankZero       = errors.New("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
+	ErrCountNegative  = errors.New("ERR COUNT can't be negative")
+	ErrMaxLenNegative = errors.New("ERR MAXLEN can't be negative")
+	ErrCountPositive  = errors.New("ERR count should be greater than 0")
+	ErrUnblocked      = errors.New("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+	ErrSortScores     = errors.New("ERR One or more scores can't be converted into double")
+
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
 	ErrProtectedMode = errors.New("DENIED Redis is running in protected mode because protected " +
