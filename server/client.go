@@ -36,6 +36,12 @@ type Client struct {
 	lastCmd string
 	closing bool // close after this burst (QUIT, errors)
 	inBurst bool // between the first command of a read burst and its flush
+	// blocked is set by a blocking command that found nothing: the dispatcher then waits for
+	// it, holding no lock (see blocking.go). denyBlocking makes blocking commands answer as
+	// their non-blocking forms instead; EXEC and scripts set it while their commands run.
+	blocked      *waiter
+	denyBlocking bool
+	watch        *watchConn // the socket under the guard; it notices a close while blocked
 
 	// Guarded by mu.
 	mu       sync.Mutex
@@ -69,6 +75,8 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 	}
 	c.lastSeen = c.created
 	c.x.Client = c
+	c.watch = &watchConn{Conn: gc.Conn}
+	gc.Conn = c.watch
 	if la := gc.LocalAddr(); la != nil {
 		c.laddr = la.String()
 	}

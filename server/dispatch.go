@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"runtime/debug"
 	"time"
 
@@ -17,6 +16,9 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 	c, ok := rc.Context().(*Client)
 	if !ok {
 		return
+	}
+	if c.closing {
+		return // QUIT, or a client that closed while blocked: nothing after it runs
 	}
 	if !c.inBurst {
 		c.inBurst = true
@@ -92,7 +94,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		t := c.txn
 		mode := engine.LockRead
 		switch {
-		case cmd.Lock == LockGlobal:
+		case cmd.Lock == LockGlobal, needsGlobalLatch(cmd, args):
 			mode = engine.LockGlobal
 		case cmd.Has(FlagWrite):
 			mode = engine.LockWrite
@@ -112,10 +114,11 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = t
 		if s.runHandler(x, mark) {
-			if err := t.Commit(); err != nil {
+			// Clients blocked on the keys this command changed are served before it commits.
+			if err := s.commitServing(t, mode == engine.LockGlobal); err != nil {
 				s.log.Error("commit failed", "command", cmd.Name, "err", err)
 				c.out = c.out[:mark]
-				c.Error(fmt.Errorf("MISCONF Errors writing to the data directory: %v", err))
+				c.Error(misconf(err))
 			}
 		}
 		x.Txn = nil
@@ -124,6 +127,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	cmd.stats.usec.Add(time.Since(start).Microseconds())
 	s.stats.commands.Add(1)
 	c.lastCmd = cmd.Name
+	if c.blocked != nil {
+		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+	}
 }
 
 // runHandler runs the handler and turns a panic into an error reply (and an aborted Txn with

@@ -51,6 +51,8 @@ type Server struct {
 	eng  *engine.Engine
 	cmds *Table
 
+	blocking *blockRegistry // clients blocked on keys (blocking.go)
+
 	lim         limits
 	requirePass atomic.Pointer[string]
 	protected   atomic.Bool
@@ -94,6 +96,7 @@ func New(o Options) (*Server, error) {
 		started: time.Now(),
 		done:    make(chan struct{}),
 	}
+	s.blocking = newBlockRegistry()
 	var rid [20]byte
 	rand.Read(rid[:])
 	s.runID = hex.EncodeToString(rid[:])
@@ -109,6 +112,7 @@ func New(o Options) (*Server, error) {
 		MemTableSize:         uint64(o.Config.MemtableSize),
 		ActiveExpireInterval: time.Second / time.Duration(o.Config.Hz),
 		Logger:               o.Logger,
+		Hooks:                engine.Hooks{Touched: s.keyChanged},
 	})
 	if err != nil {
 		return nil, err
@@ -130,7 +134,15 @@ func (s *Server) registerCommands() {
 var commandGroups = []func(*Table){
 	registerConnectionCommands,
 	registerStringCommands,
+	registerListCommands,
+	registerSortCommands,
 }
+
+// keyChanged is told, after each commit and under its key locks, about every key the commit
+// changed. Setting the hook is also what makes Txns record their changed keys, which the
+// blocking framework reads before the commit (Txn.ChangedKey); WATCH and keyspace
+// notifications belong here.
+func (s *Server) keyChanged(db int, key []byte) {}
 
 // applyLive copies the configuration values read on hot paths into atomics.
 func (s *Server) applyLive() {
