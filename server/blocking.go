@@ -321,6 +321,17 @@ func (s *Server) BlockedClients() int {
 	return len(s.blocking.byClient)
 }
 
+// BlockedClientIDs lists the ids of the clients blocked on keys.
+func (s *Server) BlockedClientIDs() []int64 {
+	s.blocking.mu.Lock()
+	defer s.blocking.mu.Unlock()
+	ids := make([]int64, 0, len(s.blocking.byClient))
+	for id := range s.blocking.byClient {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // IsBlocked says whether client id is blocked on keys (CLIENT LIST's "b" flag).
 func (s *Server) IsBlocked(id int64) bool {
 	s.blocking.mu.Lock()

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stratadb/strata/conf"
+	"github.com/stratadb/strata/encoding"
+	"github.com/stratadb/strata/engine"
+)
+
+func newTestServer(t *testing.T) *Server {
+	t.Helper()
+	table := conf.NewTable()
+	cfg := table.Default()
+	cfg.Dir = t.TempDir()
+	s, err := New(Options{Config: cfg, Table: table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
+// lockedTxn returns a write Txn on db 0 holding keys.
+func lockedTxn(t *testing.T, s *Server, keys ...string) *engine.Txn {
+	t.Helper()
+	tx := s.eng.NewTxn()
+	tx.Begin(0, engine.LockWrite)
+	for _, k := range keys {
+		tx.AddKey([]byte(k))
+	}
+	if err := tx.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// TestServeDeferred forces the path where a served command needs a lock the serving round
+// cannot take at once (BLMOVE's destination, held by another command): the round leaves the
+// key to a follow-up round, which serves the waiter once the lock is free.
+func TestServeDeferred(t *testing.T) {
+	s := newTestServer(t)
+	w := &waiter{c: &Client{s: s, id: 7}, done: make(chan struct{}), spec: blockSpec{
+		keys: [][]byte{[]byte("src")}, also: [][]byte{[]byte("dst")}, typ: encoding.TypeList,
+		serve: func(t *engine.Txn, key []byte) replyFunc {
+			v, _, err := t.ListMove(key, []byte("dst"), true, false)
+			if err != nil {
+				return errorReply(err)
+			}
+			v = clone(v)
+			return func(c *Client) { c.Bulk(v) }
+		},
+	}}
+	s.blocking.add(w)
+
+	holder := lockedTxn(t, s, "dst") // another command holds the destination
+	pusher := lockedTxn(t, s, "src")
+	if _, err := pusher.ListPush([]byte("src"), [][]byte{[]byte("x")}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	var r serveRound
+	s.serveIn(pusher, &r, nil)
+	sameStripe := len(r.served) == 1 // src and dst may share a stripe (1 in 4096)
+	if !sameStripe && (len(r.deferred) != 1 || len(r.served) != 0) {
+		t.Fatalf("round served %d and deferred %v", len(r.served), r.deferred)
+	}
+	if err := pusher.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s.deliver(&r, nil)
+
+	followUp := make(chan struct{})
+	go func() {
+		s.serveDeferred(r.deferred) // waits for the destination's lock
+		close(followUp)
+	}()
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	<-followUp
+	<-w.done
+	c := &Client{s: s, resp: 2}
+	w.reply(c)
+	if string(c.out) != "$1\r\nx\r\n" {
+		t.Fatalf("served reply %q", c.out)
+	}
+	check := lockedTxn(t, s, "src", "dst")
+	defer check.Abort()
+	if vals, _ := check.ListRange([]byte("dst"), 0, -1); len(vals) != 1 || string(vals[0]) != "x" {
+		t.Fatalf("dst holds %q", vals)
+	}
+	if n, _ := check.ListLen([]byte("src")); n != 0 {
+		t.Fatalf("src kept %d elements", n)
+	}
+	if s.BlockedClients() != 0 {
+		t.Fatal("the waiter is still registered")
+	}
+}
+
+// TestBlockDenied checks that a blocking command inside MULTI/EXEC or a script (denyBlocking)
+// answers at once with its non-blocking null and registers nothing.
+func TestBlockDenied(t *testing.T) {
+	s := newTestServer(t)
+	c := &Client{s: s, resp: 2, denyBlocking: true}
+	x := &Ctx{Client: c}
+	x.block(blockSpec{keys: [][]byte{[]byte("k")}, typ: encoding.TypeList, denied: (*Client).Null})
+	if c.blocked != nil || s.BlockedClients() != 0 || string(c.out) != "$-1\r\n" {
+		t.Fatalf("denied block: blocked=%v registered=%d reply %q", c.blocked, s.BlockedClients(), c.out)
+	}
+}
+
+func TestParseTimeout(t *testing.T) {
+	for in, want := range map[string]string{
+		"0": "forever", "0.0009": "forever", "-0.0001": "forever", "1e-400": "forever",
+		"0.5": "deadline", "0x10": "deadline", "9223372036854774": "forever",
+		"-1": engine.ErrTimeoutNeg.Error(), "inf": engine.ErrTimeoutNeg.Error(), "-inf": engine.ErrTimeoutNeg.Error(),
+		"1e300": engine.ErrTimeoutNeg.Error(), "9223372036854775807": engine.ErrTimeoutNeg.Error(),
+		"nan": engine.ErrTimeout.Error(), "": engine.ErrTimeout.Error(), " 1": engine.ErrTimeout.Error(),
+		"1 ": engine.ErrTimeout.Error(), "1x": engine.ErrTimeout.Error(), "1_0": engine.ErrTimeout.Error(),
+	} {
+		d, err := parseTimeout([]byte(in))
+		got := "deadline"
+		switch {
+		case err != nil:
+			got = err.Error()
+		case d.IsZero():
+			got = "forever"
+		}
+		if got != want {
+			t.Errorf("parseTimeout(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
