@@ -352,6 +352,17 @@ func (t *Txn) ListRange(key []byte, start, stop int64) ([][]byte, error) {
 	return out, err
 }
 
+// ListEach calls fn with each element of the list at key, head to tail, until fn returns
+// false: one scan, nothing held in memory (for dumps and rewrites of big lists). The value is
+// valid only during the call.
+func (t *Txn) ListEach(key []byte, fn func(v []byte) bool) error {
+	h, err := t.openList(key)
+	if err != nil || !h.found {
+		return err
+	}
+	return t.scanList(h, h.f.Head, h.f.Tail, false, func(_ uint64, v []byte) bool { return fn(v) })
+}
+
 // ListTrim is LTRIM: it deletes only the trimmed ends, or the whole key when nothing is left.
 func (t *Txn) ListTrim(key []byte, start, stop int64) error {
 	h, err := t.openList(key)

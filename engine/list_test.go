@@ -424,3 +424,51 @@ func TestListExpiredReplaced(t *testing.T) {
 		return err
 	}, "k")
 }
+
+func TestListEach(t *testing.T) {
+	e := openTestEngine(t)
+	inTxn(t, e, func(tx *Txn) error {
+		if _, err := tx.ListPush([]byte("k"), toBytes([]string{"a", "b", "c"}), false, false); err != nil {
+			return err
+		}
+		var got []string
+		err := tx.ListEach([]byte("k"), func(v []byte) bool {
+			got = append(got, string(v))
+			return len(got) < 2
+		})
+		if fmt.Sprint(got) != "[a b]" {
+			t.Fatalf("ListEach stopped with %q", got)
+		}
+		return err
+	}, "k")
+}
+
+func BenchmarkListPushPop(b *testing.B) {
+	e, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	tx := e.NewTxn()
+	k := []byte("bench")
+	v := [][]byte{[]byte("value")}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tx.Begin(0, LockWrite)
+		tx.AddKey(k)
+		if err := tx.Lock(); err != nil {
+			b.Fatal(err)
+		}
+		if i%2 == 0 {
+			_, err = tx.ListPush(k, v, true, false)
+		} else {
+			_, _, err = tx.ListPop(k, false, 1)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
