@@ -58,6 +58,20 @@ var (
 	ErrClientName     = errors.New("ERR Client names cannot contain spaces, newlines or special characters.")
 	ErrUnsupported    = errors.New("ERR unsupported")
 
+	// CONFIG and CLIENT.
+	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
+	ErrInvalidClientID = errors.New("ERR Invalid client ID")
+	ErrClientIDRange   = errors.New("ERR client-id should be greater than 0")
+	ErrMaxAgeRange     = errors.New("ERR maxage should be greater than 0")
+	// The keyspace: DB indexes (MOVE, COPY, SWAPDB), EXPIRE's options, OBJECT's policies.
+	ErrIntRange        = errors.New("ERR value is out of range, value must between -2147483648 and 2147483647")
+	ErrInvalidFirstDB  = errors.New("ERR invalid first DB index")
+	ErrInvalidSecondDB = errors.New("ERR invalid second DB index")
+	ErrGTAndLT         = errors.New("ERR GT and LT options at the same time are not compatible")
+	ErrLFUNotSelected  = errors.New("ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLFUSelected = errors.New("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 	// Lists, blocking commands and SORT.
 	ErrRankZero       = errors.New("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
 	ErrCountNegative  = errors.New("ERR COUNT can't be negative")
@@ -82,6 +96,10 @@ var (
 		"up an authentication password for the default user. NOTE: You only need to do one of " +
 		"the above things in order for the server to start accepting connections from the " +
 		"outside.")
+
+	// SHUTDOWN.
+	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
+	ErrShutdownFailed       = errors.New("ERR Errors trying to SHUTDOWN. Check logs.")
 
 	// Protocol errors; the connection is closed after them.
 	ErrProtoInvalidMultibulk = errors.New("ERR Protocol error: invalid multibulk length")
@@ -146,14 +164,41 @@ func ErrUnknownSubcommand(sub, container string) error {
 		strings.ToUpper(container)+" HELP.", 1<<20))
 }
 
+// ErrConfigSetUnknown is CONFIG SET's reply to a name that is no directive.
+func ErrConfigSetUnknown(name string) error {
+	return errors.New(sanitize("ERR Unknown option or number of arguments for CONFIG SET - '"+name+"'", 1<<20))
+}
+
+// ErrConfigSet is CONFIG SET's reply to a value it refuses, with the reason.
+func ErrConfigSet(name, reason string) error {
+	return errors.New(sanitize("ERR CONFIG SET failed (possibly related to argument '"+name+"') - "+reason, 1<<20))
+}
+
+// ErrConfigRewrite is CONFIG REWRITE's reply when the file cannot be written.
+func ErrConfigRewrite(err error) error {
+	return errors.New(sanitize("ERR Rewriting config file: "+err.Error(), 1<<20))
+}
+
+// ErrUnknownClientType names a client type that is not normal, master, replica (slave) or
+// pubsub.
+func ErrUnknownClientType(name string) error {
+	return errors.New(sanitize("ERR Unknown client type '"+name+"'", 1<<20))
+}
+
+// ErrNoSuchUser names an ACL user that does not exist.
+func ErrNoSuchUser(name string) error {
+	return errors.New(sanitize("ERR No such user '"+name+"'", 1<<20))
+}
+
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".
 func ErrInvalidExpire(cmd string) error {
 	return errors.New("ERR invalid expire time in '" + cmd + "' command")
 }
 
-// ErrUnknownOption is what several commands answer to an unknown flag.
+// ErrUnsupportedOption is what EXPIRE and friends answer to an unknown flag (newlines in it
+// become spaces, as Redis's addReplyErrorFormat makes them; C's %s ends it at a NUL byte).
 func ErrUnsupportedOption(opt string) error {
-	return errors.New("ERR Unsupported option " + opt)
+	return errors.New(sanitize("ERR Unsupported option "+cString(opt, len(opt)), len(opt)+32))
 }
 
 // sanitize cuts s to at most n bytes and replaces the characters Redis replaces in error

@@ -46,6 +46,7 @@ type Txn struct {
 	deltas  []countDelta
 	touched []dbKey
 	expired []dbKey
+	guards  []uint64 // sweep-queue guards of direct copies, released when the Txn ends
 }
 
 type countDelta struct {
@@ -175,6 +176,10 @@ func (t *Txn) release() {
 		}
 		t.locked = false
 	}
+	for _, g := range t.guards {
+		t.e.guardEnd(g)
+	}
+	t.guards = t.guards[:0]
 	t.deltas = t.deltas[:0]
 	t.touched = t.touched[:0]
 	t.expired = t.expired[:0]
@@ -364,7 +369,7 @@ func (t *Txn) retire(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 		t.del(t.kbuf)
 	}
 	if hasElements(&old.meta) && (m == nil || m.Version != old.meta.Version) {
-		t.queueSweep(db, key, old.meta.Version, old.meta.Count)
+		t.queueSweep(db, key, old.meta.Version, elementCount(&old.meta))
 	}
 }
 

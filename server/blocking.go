@@ -267,6 +267,10 @@ func (s *Server) waitBlocked(c *Client) {
 	w := c.blocked
 	c.blocked = nil
 	c.endBurst() // the replies pipelined before the blocking command go out now
+	// A blocked client is not a command in flight: shutdown must not wait for it (closing the
+	// connections is what wakes it).
+	s.drain.RUnlock()
+	defer s.drain.RLock()
 	gone, stopWatching := c.watch.watch(s.lim.maxQuery.Load())
 	var expired <-chan time.Time
 	if !w.spec.deadline.IsZero() {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/server/servertest"
 )
 
@@ -377,5 +378,18 @@ func TestBlockingShutdown(t *testing.T) {
 	}
 	if _, err := a.ReadErr(10 * time.Second); err == nil {
 		t.Fatal("the blocked client's connection stayed open after shutdown")
+	}
+}
+
+// TestBlockingNotIdle checks that the timeout directive (idle clients are closed) spares a
+// client blocked for longer than it, as Redis does.
+func TestBlockingNotIdle(t *testing.T) {
+	s := servertest.StartStrata(t, func(c *conf.Config) { c.Timeout = 1 })
+	a := s.Dial(t)
+	if got := a.Do("BLPOP", "k", "2.2"); got != "*-1\r\n" {
+		t.Fatalf("blocked past the idle timeout: %q", got)
+	}
+	if got := a.Do("PING"); got != "+PONG\r\n" {
+		t.Fatalf("after the block: %q", got)
 	}
 }

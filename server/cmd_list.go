@@ -11,94 +11,110 @@ func registerListCommands(t *Table) {
 	const push = "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."
 	t.add(
 		&Command{Name: "lpush", Arity: -3, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW insert"),
 			Handler: func(x *Ctx) { cmdPush(x, true, false) },
 			Group:   "list", Since: "1.0.0", Summary: "Prepend one or multiple elements to a list", Complexity: push},
 		&Command{Name: "rpush", Arity: -3, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW insert"),
 			Handler: func(x *Ctx) { cmdPush(x, false, false) },
 			Group:   "list", Since: "1.0.0", Summary: "Append one or multiple elements to a list", Complexity: push},
 		&Command{Name: "lpushx", Arity: -3, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW insert"),
 			Handler: func(x *Ctx) { cmdPush(x, true, true) },
 			Group:   "list", Since: "2.2.0", Summary: "Prepend an element to a list, only if the list exists", Complexity: push},
 		&Command{Name: "rpushx", Arity: -3, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW insert"),
 			Handler: func(x *Ctx) { cmdPush(x, false, true) },
 			Group:   "list", Since: "2.2.0", Summary: "Append an element to a list, only if the list exists", Complexity: push},
 		&Command{Name: "lpop", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW access delete"),
 			Handler: func(x *Ctx) { cmdPop(x, true) },
 			Group:   "list", Since: "1.0.0", Summary: "Remove and get the first elements in a list", Complexity: "O(N) where N is the number of elements returned"},
 		&Command{Name: "rpop", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW access delete"),
 			Handler: func(x *Ctx) { cmdPop(x, false) },
 			Group:   "list", Since: "1.0.0", Summary: "Remove and get the last elements in a list", Complexity: "O(N) where N is the number of elements returned"},
 		&Command{Name: "llen", Arity: 2, Flags: "readonly fast", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RO"),
 			Handler: cmdLLen,
 			Group:   "list", Since: "1.0.0", Summary: "Get the length of a list", Complexity: "O(1)"},
 		&Command{Name: "lindex", Arity: 3, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@list",
 			Handler: cmdLIndex,
 			Group:   "list", Since: "1.0.0", Summary: "Get an element from a list by its index", Complexity: "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1)."},
 		&Command{Name: "lset", Arity: 4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW update"),
 			Handler: cmdLSet,
 			Group:   "list", Since: "1.0.0", Summary: "Set the value of an element in a list by its index", Complexity: "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1)."},
 		&Command{Name: "lrange", Arity: 4, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@list",
 			Handler: cmdLRange,
 			Group:   "list", Since: "1.0.0", Summary: "Get a range of elements from a list", Complexity: "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range."},
 		&Command{Name: "ltrim", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW delete"),
 			Handler: cmdLTrim,
 			Group:   "list", Since: "1.0.0", Summary: "Trim a list to the specified range", Complexity: "O(N) where N is the number of elements to be removed by the operation."},
 		&Command{Name: "lrem", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW delete"),
 			Handler: cmdLRem,
 			Group:   "list", Since: "1.0.0", Summary: "Remove elements from a list", Complexity: "O(N+M) where N is the length of the list and M is the number of elements removed."},
 		&Command{Name: "linsert", Arity: 5, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@list",
+			Specs:   keyAt(1, "RW insert"),
 			Handler: cmdLInsert,
 			Group:   "list", Since: "2.2.0", Summary: "Insert an element before or after another element in a list", Complexity: "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N)."},
 		&Command{Name: "lpos", Arity: -3, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@list",
 			Handler: cmdLPos,
 			Group:   "list", Since: "6.0.6", Summary: "Return the index of matching elements on a list", Complexity: "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time."},
 		&Command{Name: "lmove", Arity: 5, Flags: "write denyoom", First: 1, Last: 2, Step: 1, ACL: "@list",
+			Specs:   moveSpecs,
 			Handler: cmdLMove,
 			Group:   "list", Since: "6.2.0", Summary: "Pop an element from a list, push it to another list and return it", Complexity: "O(1)"},
 		&Command{Name: "rpoplpush", Arity: 3, Flags: "write denyoom", First: 1, Last: 2, Step: 1, ACL: "@list",
+			Specs:   moveSpecs,
 			Handler: func(x *Ctx) { moveReply(x, false, true) },
 			Group:   "list", Since: "1.2.0", Summary: "Remove the last element in a list, prepend it to another list and return it", Complexity: "O(1)"},
-		&Command{Name: "lmpop", Arity: -4, Flags: "write", ACL: "@list", Keys: numkeysAt(1),
+		&Command{Name: "lmpop", Arity: -4, Flags: "write", ACL: "@list",
+			Specs:   numkeysSpec(1, "RW access delete"),
 			Handler: func(x *Ctx) { cmdLMPop(x, 1, nil) },
 			Group:   "list", Since: "7.0.0", Summary: "Pop elements from a list", Complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned."},
 
 		&Command{Name: "blpop", Arity: -3, Flags: "write noscript blocking", First: 1, Last: -2, Step: 1, ACL: "@list",
+			Specs:   []KeySpec{{Flags: "RW access delete", Begin: BeginSearch{Index: 1}, Find: FindKeys{LastKey: -2, KeyStep: 1}}},
 			Handler: func(x *Ctx) { cmdBPop(x, true) },
 			Group:   "list", Since: "2.0.0", Summary: "Remove and get the first element in a list, or block until one is available", Complexity: "O(N) where N is the number of provided keys."},
 		&Command{Name: "brpop", Arity: -3, Flags: "write noscript blocking", First: 1, Last: -2, Step: 1, ACL: "@list",
+			Specs:   []KeySpec{{Flags: "RW access delete", Begin: BeginSearch{Index: 1}, Find: FindKeys{LastKey: -2, KeyStep: 1}}},
 			Handler: func(x *Ctx) { cmdBPop(x, false) },
 			Group:   "list", Since: "2.0.0", Summary: "Remove and get the last element in a list, or block until one is available", Complexity: "O(N) where N is the number of provided keys."},
 		&Command{Name: "blmove", Arity: 6, Flags: "write denyoom noscript blocking", First: 1, Last: 2, Step: 1, ACL: "@list",
+			Specs:   moveSpecs,
 			Handler: cmdBLMove,
 			Group:   "list", Since: "6.2.0", Summary: "Pop an element from a list, push it to another list and return it; or block until one is available", Complexity: "O(1)"},
 		&Command{Name: "brpoplpush", Arity: 4, Flags: "write denyoom noscript blocking", First: 1, Last: 2, Step: 1, ACL: "@list",
+			Specs:   moveSpecs,
 			Handler: cmdBRPopLPush,
 			Group:   "list", Since: "2.2.0", Summary: "Pop an element from a list, push it to another list and return it; or block until one is available", Complexity: "O(1)"},
-		&Command{Name: "blmpop", Arity: -5, Flags: "write blocking", ACL: "@list", Keys: numkeysAt(2),
+		&Command{Name: "blmpop", Arity: -5, Flags: "write blocking", ACL: "@list",
+			Specs:   numkeysSpec(2, "RW access delete"),
 			Handler: cmdBLMPop,
 			Group:   "list", Since: "7.0.0", Summary: "Pop elements from a list, or block until one is available", Complexity: "O(N+M) where N is the number of provided keys and M is the number of elements returned."},
 	)
 }
 
-// numkeysAt returns the Keys func of a command whose argument i is a key count followed by
-// the keys (LMPOP, BLMPOP, ZMPOP ...). A count that does not parse or does not fit names no
-// keys or only the keys present; the handler reports the error.
-func numkeysAt(i int) func(args [][]byte) []int {
-	return func(args [][]byte) []int {
-		if i >= len(args) {
-			return nil
-		}
-		n, ok := engine.ParseInt(args[i])
-		if !ok || n <= 0 {
-			return nil
-		}
-		n = min(n, int64(len(args)-i-1))
-		out := make([]int, 0, n)
-		for j := int64(1); j <= n; j++ {
-			out = append(out, i+int(j))
-		}
-		return out
-	}
+// keyAt is the key spec of a command whose one key is argument i.
+func keyAt(i int, flags string) []KeySpec {
+	return []KeySpec{{Flags: flags, Begin: BeginSearch{Index: i}, Find: FindKeys{KeyStep: 1}}}
+}
+
+// numkeysSpec is the key spec of a command whose argument i counts the keys that follow it
+// (LMPOP, BLMPOP): dispatch locks the keys it locates.
+func numkeysSpec(i int, flags string) []KeySpec {
+	return []KeySpec{{Flags: flags, Begin: BeginSearch{Index: i}, Find: FindKeys{KeyNum: true, FirstKey: 1, KeyStep: 1}}}
+}
+
+// moveSpecs are LMOVE's key specs (and BLMOVE's, RPOPLPUSH's, BRPOPLPUSH's): a source popped
+// from and a destination pushed onto.
+var moveSpecs = []KeySpec{
+	{Flags: "RW access delete", Begin: BeginSearch{Index: 1}, Find: FindKeys{KeyStep: 1}},
+	{Flags: "RW insert", Begin: BeginSearch{Index: 2}, Find: FindKeys{KeyStep: 1}},
 }
 
 // parseWhere parses LEFT or RIGHT (any case); anything else is a syntax error.

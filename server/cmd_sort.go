@@ -12,13 +12,24 @@ func registerSortCommands(t *Table) {
 	t.add(
 		&Command{Name: "sort", Arity: -2, Flags: "write denyoom", First: 1, Last: 1, Step: 1,
 			ACL: "@set @sortedset @list @dangerous", Keys: func(args [][]byte) []int { return sortKeys(args, false) },
+			Specs:   []KeySpec{sortSpecs[0], sortSpecs[1], sortSpecs[2]},
 			Handler: func(x *Ctx) { cmdSort(x, false) },
 			Group:   "generic", Since: "1.0.0", Summary: "Sort the elements in a list, set or sorted set", Complexity: complexity},
 		&Command{Name: "sort_ro", Arity: -2, Flags: "readonly", First: 1, Last: 1, Step: 1,
 			ACL: "@set @sortedset @list @dangerous", Keys: func(args [][]byte) []int { return sortKeys(args, true) },
+			Specs:   []KeySpec{sortSpecs[0], sortSpecs[1]},
 			Handler: func(x *Ctx) { cmdSort(x, true) },
 			Group:   "generic", Since: "7.0.0", Summary: "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", Complexity: complexity},
 	)
+}
+
+// sortSpecs are SORT's key specs as Redis declares them (SORT_RO has the first two).
+var sortSpecs = []KeySpec{
+	{Flags: "RO access", Begin: BeginSearch{Index: 1}, Find: FindKeys{KeyStep: 1}},
+	{Flags: "RO access", Find: FindKeys{Unknown: true},
+		Notes: "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"},
+	{Flags: "OW update", Find: FindKeys{Unknown: true},
+		Notes: "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array"},
 }
 
 // parseSort parses SORT's options as Redis does, in order; storeAt is the argument index of
