@@ -19,7 +19,7 @@ func scanAll(tb testing.TB, e *Engine, db int, a ScanArgs) []string {
 		if calls > 100_000 {
 			tb.Fatal("SCAN does not end")
 		}
-		run(tb, e, db, func(tx *Txn) error {
+		inTxn(tb, e, db, func(tx *Txn) error {
 			var err error
 			cursor, err = tx.Scan(cursor, a, func(k []byte) { seen[string(k)] = true })
 			return err
@@ -46,7 +46,7 @@ func TestScanSurvivesLostCursors(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		all = append(all, fmt.Sprintf("{tag}:%d", i)) // one slot
 	}
-	run(t, e, 0, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		for _, k := range all {
 			if _, err := tx.Set([]byte(k), []byte("v"), SetArgs{}); err != nil {
 				return err
@@ -69,7 +69,7 @@ func TestScanSurvivesLostCursors(t *testing.T) {
 			if calls > 50_000 {
 				t.Fatal("SCAN with lost cursors does not end")
 			}
-			run(t, e, 0, func(tx *Txn) error {
+			inTxn(t, e, 0, func(tx *Txn) error {
 				var err error
 				cursors[i], err = tx.Scan(cursors[i], ScanArgs{Count: 7}, func(k []byte) { seen[i][string(k)]++ })
 				return err
@@ -87,7 +87,7 @@ func TestScanSurvivesLostCursors(t *testing.T) {
 	got := map[string]int{}
 	var cursor uint64
 	for {
-		run(t, e, 0, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			var err error
 			cursor, err = tx.Scan(cursor, ScanArgs{Count: 7}, func(k []byte) { got[string(k)]++ })
 			return err
@@ -109,7 +109,7 @@ func TestScanSurvivesLostCursors(t *testing.T) {
 func TestScanForgedCursors(t *testing.T) {
 	e := openEngine(t, t.TempDir(), 0)
 	var keys [][]byte
-	run(t, e, 0, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		for i := 0; i < 400; i++ {
 			k := []byte(fmt.Sprintf("f%d", i))
 			keys = append(keys, k)
@@ -121,7 +121,7 @@ func TestScanForgedCursors(t *testing.T) {
 	})
 	// A real token from a mid-iteration stop, to forge cursors naming other slots.
 	var realTok uint64
-	run(t, e, 0, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		c, err := tx.Scan(0, ScanArgs{Count: 150}, func([]byte) {})
 		realTok = c >> 14
 		return err
@@ -142,7 +142,7 @@ func TestScanForgedCursors(t *testing.T) {
 			if calls > 10_000 {
 				t.Fatalf("SCAN from forged cursor %d does not end", tok<<14|slot)
 			}
-			run(t, e, 0, func(tx *Txn) error {
+			inTxn(t, e, 0, func(tx *Txn) error {
 				var err error
 				cursor, err = tx.Scan(cursor, ScanArgs{Count: 3}, func(k []byte) { seen[string(k)] = true })
 				return err
@@ -168,7 +168,7 @@ func TestScanKeepsKeysPresentThroughout(t *testing.T) {
 	seen := map[string]bool{}
 	var cursor uint64
 	for step := 0; ; step++ {
-		run(t, e, 0, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			var err error
 			cursor, err = tx.Scan(cursor, ScanArgs{Count: 5}, func(k []byte) { seen[string(k)] = true })
 			if err != nil {

@@ -43,6 +43,13 @@ var (
 	ErrBitPosBit      = errors.New("ERR The bit argument must be 1 or 0.")
 	ErrLCSIdxLen      = errors.New("ERR If you want both the length and indexes, please just use IDX.")
 	ErrLCSStrings     = errors.New("ERR The specified keys must contain string values")
+
+	// Strings and bitmaps.
+	ErrDecrOverflow     = errors.New("ERR decrement would overflow")
+	ErrBitfieldOverflow = errors.New("ERR Invalid OVERFLOW type specified")
+	ErrLCSTooLong       = errors.New("ERR String too long for LCS")
+	ErrLCSTableSize     = errors.New("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+
 	ErrNoAuth         = errors.New("NOAUTH Authentication required.")
 	ErrWrongPass      = errors.New("WRONGPASS invalid username-password pair or user is disabled.")
 	ErrAuthNoPassword = errors.New("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
@@ -72,6 +79,17 @@ var (
 		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
 	ErrLFUSelected = errors.New("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
 		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	// Hashes, sets and HyperLogLog.
+	ErrHashNotInteger = errors.New("ERR hash value is not an integer")
+	ErrHashNotFloat   = errors.New("ERR hash value is not a float")
+	ErrNaNOrInfArg    = errors.New("ERR value is NaN or Infinity")
+	ErrOutOfRange     = errors.New("ERR value is out of range")
+	ErrCountRange     = errors.New("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+	ErrLimitNegative  = errors.New("ERR LIMIT can't be negative")
+	ErrNotHLL         = errors.New("WRONGTYPE Key is not a valid HyperLogLog string value.")
+	ErrHLLCorrupt     = errors.New("INVALIDOBJ Corrupted HLL object detected")
+	ErrHLLNotSparse   = errors.New("ERR HLL encoding is not sparse")
+	ErrPFDebugNoKey   = errors.New("ERR The specified key does not exist")
 	// Lists, blocking commands and SORT.
 	ErrRankZero       = errors.New("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
 	ErrCountNegative  = errors.New("ERR COUNT can't be negative")
@@ -111,6 +129,10 @@ var (
 	ErrProtoBigBulkCount     = errors.New("ERR Protocol error: too big bulk count string")
 	ErrProtoUnbalanced       = errors.New("ERR Protocol error: unbalanced quotes in request")
 )
+
+// ErrUndeclaredKey is returned when a command touches a key it did not lock: a bug in a key
+// spec for a single command; for a script, the signal to run it again under the global latch.
+var ErrUndeclaredKey = errors.New("ERR internal error: a key was accessed without being declared")
 
 // ErrCorrupt is returned when stored data does not decode: a bug or a damaged disk, never
 // user input. The message names what was being read.
@@ -197,6 +219,12 @@ func ErrInvalidExpire(cmd string) error {
 
 // ErrUnsupportedOption is what EXPIRE and friends answer to an unknown flag (newlines in it
 // become spaces, as Redis's addReplyErrorFormat makes them; C's %s ends it at a NUL byte).
+// ErrPFDebugUnknown is PFDEBUG's reply to an unknown subcommand.
+func ErrPFDebugUnknown(sub string) error {
+	return errors.New(sanitize("ERR Unknown PFDEBUG subcommand '"+sub+"'", 1<<20))
+}
+
+// ErrUnknownOption is what several commands answer to an unknown flag.
 func ErrUnsupportedOption(opt string) error {
 	return errors.New(sanitize("ERR Unsupported option "+cString(opt, len(opt)), len(opt)+32))
 }

@@ -43,7 +43,7 @@ func TestActiveExpiryDropsStaleEntries(t *testing.T) {
 	now := time.Now().UnixMilli()
 	set(t, e, 0, "flushed", []byte("v"), now+30)
 	set(t, e, 1, "kept", []byte("v"), now+60_000)
-	run(t, e, 0, func(tx *Txn) error { tx.FlushDB(); return nil })
+	inTxn(t, e, 0, func(tx *Txn) error { tx.FlushDB(); return nil })
 	waitFor(t, "the stale entry to go", func() bool { return rangeLen(t, e, []byte{encoding.TagExpiry}) == 1 })
 	if n := dbSize(t, e, 1); n != 1 {
 		t.Fatalf("db 1 has %d keys", n)

@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"log/slog"
 	"sort"
 	"testing"
 	"time"
@@ -14,42 +12,9 @@ import (
 	"github.com/stratadb/strata/encoding"
 )
 
-// openEngine opens an engine on dir. Active expiry is slowed to once an hour unless the test
-// asks for it (interval > 0), so that expired keys stay on disk for the lazy-expiry tests.
-func openEngine(tb testing.TB, dir string, interval time.Duration) *Engine {
-	tb.Helper()
-	if interval <= 0 {
-		interval = time.Hour
-	}
-	e, err := Open(Options{Dir: dir, ActiveExpireInterval: interval,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { e.Close() })
-	return e
-}
-
-// run runs fn as one command on logical database db holding the global latch, and commits.
-func run(tb testing.TB, e *Engine, db int, fn func(tx *Txn) error) {
-	tb.Helper()
-	tx := e.NewTxn()
-	tx.Begin(db, LockGlobal)
-	if err := tx.Lock(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Abort()
-		tb.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		tb.Fatal(err)
-	}
-}
-
 func set(tb testing.TB, e *Engine, db int, key string, value []byte, expireAt int64) {
 	tb.Helper()
-	run(tb, e, db, func(tx *Txn) error {
+	inTxn(tb, e, db, func(tx *Txn) error {
 		_, err := tx.Set([]byte(key), value, SetArgs{ExpireAt: expireAt})
 		return err
 	})
@@ -59,7 +24,7 @@ func get(tb testing.TB, e *Engine, db int, key string) ([]byte, bool) {
 	tb.Helper()
 	var v []byte
 	var ok bool
-	run(tb, e, db, func(tx *Txn) error {
+	inTxn(tb, e, db, func(tx *Txn) error {
 		var err error
 		v, ok, err = tx.Get([]byte(key))
 		v = append([]byte(nil), v...)
@@ -71,14 +36,14 @@ func get(tb testing.TB, e *Engine, db int, key string) ([]byte, bool) {
 func dbSize(tb testing.TB, e *Engine, db int) int64 {
 	tb.Helper()
 	var n int64
-	run(tb, e, db, func(tx *Txn) error { n = tx.DBSize(); return nil })
+	inTxn(tb, e, db, func(tx *Txn) error { n = tx.DBSize(); return nil })
 	return n
 }
 
 func metaOf(tb testing.TB, e *Engine, db int, key string) keyState {
 	tb.Helper()
 	var ks keyState
-	run(tb, e, db, func(tx *Txn) error {
+	inTxn(tb, e, db, func(tx *Txn) error {
 		var err error
 		ks, err = tx.lookup([]byte(key))
 		ks.meta.Rest = append([]byte(nil), ks.meta.Rest...)
@@ -137,7 +102,7 @@ func bigValue(n int) []byte {
 func writeCollection(tb testing.TB, e *Engine, db int, key string, typ encoding.Type, n int,
 	elem func(i int) (member, value []byte), expireAt int64) {
 	tb.Helper()
-	run(tb, e, db, func(tx *Txn) error {
+	inTxn(tb, e, db, func(tx *Txn) error {
 		ks, err := tx.lookup([]byte(key))
 		if err != nil {
 			return err
@@ -198,7 +163,7 @@ func TestExpiredKeyIsInvisible(t *testing.T) {
 	if n := dbSize(t, e, 0); n != 4 {
 		t.Fatalf("DBSIZE counts keys not yet removed, as Redis does: got %d, want 4", n)
 	}
-	run(t, e, 0, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		for _, k := range []string{"a", "h"} {
 			key := []byte(k)
 			if ok, _ := tx.Exists(key); ok {
@@ -289,7 +254,7 @@ func TestExpireConditionsAndPastTimes(t *testing.T) {
 		{now - 1, ExpireLT, true, -2}, // a past time deletes and answers 1
 	}
 	for i, s := range steps {
-		run(t, e, 0, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			got, err := tx.Expire(k, s.at, s.flags)
 			if err != nil || got != s.want {
 				t.Errorf("step %d: Expire = %v %v, want %v", i, got, err, s.want)
@@ -312,7 +277,7 @@ func TestExpireConditionsAndPastTimes(t *testing.T) {
 	}
 	// PERSIST removes the entry too.
 	set(t, e, 0, "p", []byte("v"), now+100000)
-	run(t, e, 0, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if ok, _ := tx.Persist([]byte("p")); !ok {
 			t.Error("PERSIST p")
 		}
@@ -347,7 +312,7 @@ func TestFlushResetsCounts(t *testing.T) {
 		}
 		set(t, e, db, "big", bigValue(50_000), 0)
 	}
-	run(t, e, 1, func(tx *Txn) error { tx.FlushDB(); return nil })
+	inTxn(t, e, 1, func(tx *Txn) error { tx.FlushDB(); return nil })
 	want := []KeyspaceStats{{11, 10}, {0, 0}, {11, 10}}
 	checkStats(t, e, want)
 	if n := rangeLen(t, e, encoding.DBPrefix(nil, encoding.TagSub, e.dbmap[1])); n != 0 {
@@ -355,7 +320,7 @@ func TestFlushResetsCounts(t *testing.T) {
 	}
 
 	// Inside one Txn (MULTI): a write before the flush is dropped, one after it counts.
-	run(t, e, 0, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.Set([]byte("before"), []byte("v"), SetArgs{ExpireAt: future}); err != nil {
 			return err
 		}
@@ -404,7 +369,7 @@ func TestSwapDBIsO1AndDurable(t *testing.T) {
 	set(t, e, 0, "both", []byte("from0"), 0)
 	set(t, e, 1, "both", []byte("from1"), 0)
 	set(t, e, 1, "big", bigValue(20_000), 0)
-	run(t, e, 0, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		tx.SwapDB(0, 1)
 		if n := tx.batch.Count(); n != 1 {
 			t.Errorf("SWAPDB wrote %d records, want 1 (the database map)", n)
@@ -438,7 +403,7 @@ func TestSwapDBIsO1AndDurable(t *testing.T) {
 	e = openEngine(t, dir, 0)
 	check(e)
 	// Swapping back and swapping a database with itself.
-	run(t, e, 0, func(tx *Txn) error { tx.SwapDB(1, 0); tx.SwapDB(3, 3); return nil })
+	inTxn(t, e, 0, func(tx *Txn) error { tx.SwapDB(1, 0); tx.SwapDB(3, 3); return nil })
 	if v, _ := get(t, e, 0, "both"); string(v) != "from0" {
 		t.Fatalf("after swapping back, db 0 both = %q", v)
 	}
@@ -449,7 +414,7 @@ func TestSwapDBIsO1AndDurable(t *testing.T) {
 func keysOf(tb testing.TB, e *Engine, db int, pattern string) []string {
 	tb.Helper()
 	var out []string
-	run(tb, e, db, func(tx *Txn) error {
+	inTxn(tb, e, db, func(tx *Txn) error {
 		return tx.Keys([]byte(pattern), func(k []byte) { out = append(out, string(k)) })
 	})
 	sort.Strings(out)
@@ -498,7 +463,7 @@ func TestRandomKey(t *testing.T) {
 	randomKey := func() (string, bool) {
 		var k []byte
 		var ok bool
-		run(t, e, 0, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			var err error
 			k, ok, err = tx.RandomKey()
 			return err
@@ -567,7 +532,7 @@ func TestObjectEncodings(t *testing.T) {
 		"lph": "listpack", "longv": "hashtable", "bigh": "hashtable",
 		"list": "quicklist",
 	}
-	run(t, e, 0, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		for k, w := range want {
 			info, ok, err := tx.Object([]byte(k))
 			if err != nil || !ok || info.Encoding != w {

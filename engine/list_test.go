@@ -10,18 +10,9 @@ import (
 	"github.com/stratadb/strata/encoding"
 )
 
-func openTestEngine(t *testing.T) *Engine {
-	t.Helper()
-	e, err := Open(Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
-
-// inTxn runs fn in a write Txn on db 0 holding keys, and commits.
-func inTxn(t *testing.T, e *Engine, fn func(tx *Txn) error, keys ...string) {
+// listTxn runs fn in a write Txn on db 0 holding keys (taking key locks, as commands do),
+// and commits.
+func listTxn(t *testing.T, e *Engine, fn func(tx *Txn) error, keys ...string) {
 	t.Helper()
 	tx := e.NewTxn()
 	tx.Begin(0, LockWrite)
@@ -55,7 +46,7 @@ func (m listModel) pos(i int64) (int64, bool) {
 // and bounds agree, and no element lives outside [Head, Tail) under the current version.
 func checkList(t *testing.T, e *Engine, key string, want listModel, step string) {
 	t.Helper()
-	inTxn(t, e, func(tx *Txn) error {
+	listTxn(t, e, func(tx *Txn) error {
 		got, err := tx.ListRange([]byte(key), 0, -1)
 		if err != nil {
 			return err
@@ -114,7 +105,7 @@ func TestListAgainstModel(t *testing.T) {
 			val := func() string { return fmt.Sprintf("v%d", r.IntN(6)) }
 			for step := 0; step < 400; step++ {
 				var desc string
-				inTxn(t, e, func(tx *Txn) error {
+				listTxn(t, e, func(tx *Txn) error {
 					k := []byte(key)
 					switch op := r.IntN(11); op {
 					case 0, 1: // push several at either end
@@ -356,7 +347,7 @@ func TestListBigShifts(t *testing.T) {
 	e := openTestEngine(t)
 	k := []byte("big")
 	var m listModel
-	inTxn(t, e, func(tx *Txn) error {
+	listTxn(t, e, func(tx *Txn) error {
 		var vals [][]byte
 		for i := 0; i < 3000; i++ {
 			v := fmt.Sprintf("e%d", i%10)
@@ -394,7 +385,7 @@ func TestListBigShifts(t *testing.T) {
 		},
 	}
 	for i, s := range steps {
-		inTxn(t, e, s, "big")
+		listTxn(t, e, s, "big")
 		checkList(t, e, "big", m, fmt.Sprintf("step %d", i))
 	}
 }
@@ -404,11 +395,11 @@ func TestListBigShifts(t *testing.T) {
 func TestListExpiredReplaced(t *testing.T) {
 	e := openTestEngine(t)
 	k := []byte("k")
-	inTxn(t, e, func(tx *Txn) error {
+	listTxn(t, e, func(tx *Txn) error {
 		_, err := tx.Set(k, bytes.Repeat([]byte("x"), 20000), SetArgs{ExpireAt: tx.Now() - 1})
 		return err
 	}, "k")
-	inTxn(t, e, func(tx *Txn) error {
+	listTxn(t, e, func(tx *Txn) error {
 		n, err := tx.ListPush(k, [][]byte{[]byte("a")}, true, false)
 		if n != 1 {
 			t.Fatalf("push onto an expired key: length %d", n)
@@ -416,7 +407,7 @@ func TestListExpiredReplaced(t *testing.T) {
 		return err
 	}, "k")
 	checkList(t, e, "k", listModel{"a"}, "after push")
-	inTxn(t, e, func(tx *Txn) error {
+	listTxn(t, e, func(tx *Txn) error {
 		ks, err := tx.lookup(k)
 		if ks.meta.ExpireAt != 0 {
 			t.Fatal("the new list kept the old TTL")
@@ -427,7 +418,7 @@ func TestListExpiredReplaced(t *testing.T) {
 
 func TestListEach(t *testing.T) {
 	e := openTestEngine(t)
-	inTxn(t, e, func(tx *Txn) error {
+	listTxn(t, e, func(tx *Txn) error {
 		if _, err := tx.ListPush([]byte("k"), toBytes([]string{"a", "b", "c"}), false, false); err != nil {
 			return err
 		}

@@ -208,7 +208,8 @@ func (t *Txn) sortElements(key []byte, m *encoding.Meta, noSort, desc bool, star
 		err = t.scanList(h, lo, hi, cut && desc, func(_ uint64, v []byte) bool { return add(v) })
 		return items, err
 	case encoding.TypeSet:
-		return items, t.scanMembers(encoding.AppendSubPrefix(nil, t.db, key, m.Version), 0, false, -1, add)
+		err := t.SMembers(key, func(n int) { items = make([]sortItem, 0, n) }, func(b []byte) { add(b) })
+		return items, err
 	case encoding.TypeZSet:
 		prefix := encoding.AppendScorePrefix(nil, t.db, key, m.Version)
 		if !cut {
@@ -226,7 +227,9 @@ func (t *Txn) sortElements(key []byte, m *encoding.Meta, noSort, desc bool, star
 }
 
 // scanMembers calls fn with the member part (after skip bytes of score) of every key under
-// prefix, in order or reversed, at most limit keys (-1: all), until fn returns false.
+// prefix, in order or reversed, at most limit keys (-1: all), until fn returns false. Entries
+// whose score part starts with 0xFFFF are not members: a sorted set may keep its rank buckets
+// there, after every real score (no stored score encodes that way: it would be a NaN).
 func (t *Txn) scanMembers(prefix []byte, skip int, rev bool, limit int64, fn func([]byte) bool) error {
 	it, err := t.iter(prefix, encoding.PrefixEnd(nil, prefix))
 	if err != nil {
@@ -238,6 +241,12 @@ func (t *Txn) scanMembers(prefix []byte, skip int, rev bool, limit int64, fn fun
 	}
 	for ; ok && limit != 0; ok = step(it, rev) {
 		k := it.Key()
+		if rest := k[len(prefix):]; len(rest) >= 2 && rest[0] == 0xFF && rest[1] == 0xFF {
+			if rev {
+				continue
+			}
+			break
+		}
 		if len(k) < len(prefix)+skip {
 			it.Close()
 			return corruptf("member key under %q", prefix)
@@ -336,7 +345,7 @@ func (t *Txn) sortLookup(pattern, elem []byte) ([]byte, bool, error) {
 	var ok bool
 	switch {
 	case field != nil && ks.meta.Type == encoding.TypeHash:
-		v, ok, err = t.hashField(key, &ks.meta, field)
+		v, ok, err = t.HGet(key, field)
 	case field == nil && ks.meta.Type == encoding.TypeString:
 		v, err = t.stringValue(key, &ks.meta)
 		ok = err == nil
@@ -345,13 +354,6 @@ func (t *Txn) sortLookup(pattern, elem []byte) ([]byte, bool, error) {
 		v = []byte{} // found, if empty: not to be mistaken for missing
 	}
 	return v, ok, err
-}
-
-// hashField reads one field of the hash whose metadata is m: the subkey of the field under
-// the hash's version holds its value.
-func (t *Txn) hashField(key []byte, m *encoding.Meta, field []byte) ([]byte, bool, error) {
-	t.kbuf = encoding.AppendSubKey(t.kbuf[:0], t.db, key, m.Version, field)
-	return t.get(t.kbuf)
 }
 
 // parseSortScore parses a value to sort by as Redis's SORT does with strtod: leading spaces

@@ -9,20 +9,9 @@ import (
 	"github.com/stratadb/strata/encoding"
 )
 
-// Sets, sorted sets and hashes are written here through the engine's internals, in the
-// layouts the design notes give them (a set's members and a hash's fields as subkeys, a
-// sorted set's members in the score index), so that SORT can be tested before their
-// commands exist. The expectations are what redis-server 7.0 answers for the same data.
-
-func writeSet(tx *Txn, key string, members ...string) {
-	m := tx.newMeta(encoding.TypeSet)
-	for _, mem := range members {
-		tx.set(encoding.AppendSubKey(nil, tx.db, []byte(key), m.Version, []byte(mem)), nil)
-	}
-	m.Count = uint64(len(members))
-	ks, _ := tx.lookup([]byte(key))
-	tx.putMeta([]byte(key), &ks, &m)
-}
+// Sorted sets are written here through the engine's internals, in the layout the design notes
+// give them (members in the score index), so that SORT can be tested before their commands
+// exist. The expectations are what redis-server 7.0 answers for the same data.
 
 func writeZSet(tx *Txn, key string, pairs ...any) {
 	m := tx.newMeta(encoding.TypeZSet)
@@ -31,17 +20,10 @@ func writeZSet(tx *Txn, key string, pairs ...any) {
 		tx.set(encoding.AppendScoreKey(nil, tx.db, []byte(key), m.Version, score, mem), nil)
 		tx.set(encoding.AppendSubKey(nil, tx.db, []byte(key), m.Version, mem), binary.BigEndian.AppendUint64(nil, 0))
 	}
+	// A rank bucket of the sorted-set layout sits after every real score: not a member.
+	bucket := append(encoding.AppendScorePrefix(nil, tx.db, []byte(key), m.Version), 0xFF, 0xFF, 'b')
+	tx.set(bucket, []byte{0, 0, 0, 5})
 	m.Count = uint64(len(pairs) / 2)
-	ks, _ := tx.lookup([]byte(key))
-	tx.putMeta([]byte(key), &ks, &m)
-}
-
-func writeHash(tx *Txn, key string, fv ...string) {
-	m := tx.newMeta(encoding.TypeHash)
-	for i := 0; i < len(fv); i += 2 {
-		tx.set(encoding.AppendSubKey(nil, tx.db, []byte(key), m.Version, []byte(fv[i])), []byte(fv[i+1]))
-	}
-	m.Count = uint64(len(fv) / 2)
 	ks, _ := tx.lookup([]byte(key))
 	tx.putMeta([]byte(key), &ks, &m)
 }
@@ -69,12 +51,16 @@ func sortText(t *testing.T, tx *Txn, key string, a SortArgs) string {
 
 func TestSortSetsZSetsHashes(t *testing.T) {
 	e := openTestEngine(t)
-	inTxn(t, e, func(tx *Txn) error {
-		writeSet(tx, "s", "10", "9", "100", "-1")
+	inTxn(t, e, 0, func(tx *Txn) error {
+		if _, err := tx.SAdd([]byte("s"), toBytes([]string{"10", "9", "100", "-1"})); err != nil {
+			return err
+		}
 		writeZSet(tx, "z", 3.0, "a", 1.0, "b", 2.0, "c", 2.0, "bb", 5.0, "d")
-		writeHash(tx, "h_a", "f", "3", "g", "x")
-		writeHash(tx, "h_b", "f", "1", "e", "")
-		writeHash(tx, "h_c", "f", "2", "g", "y")
+		for k, fv := range map[string][]string{"h_a": {"f", "3", "g", "x"}, "h_b": {"f", "1", "e", ""}, "h_c": {"f", "2", "g", "y"}} {
+			if _, err := tx.HSet([]byte(k), toBytes(fv)); err != nil {
+				return err
+			}
+		}
 		_, err := tx.Set([]byte("h_d"), []byte("notahash"), SetArgs{})
 		return err
 	})
@@ -100,7 +86,7 @@ func TestSortSetsZSetsHashes(t *testing.T) {
 		{"z", SortArgs{Count: -1, Alpha: true, Gets: g("h_*->e", "h_*", "h_*->")}, "nil nil nil  nil nil nil nil nil nil nil nil nil notahash nil"},
 	}
 	for _, c := range cases {
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			if got := sortText(t, tx, c.key, c.a); got != c.want {
 				t.Errorf("SORT %s %+v = %q, want %q", c.key, c.a, got, c.want)
 			}
@@ -110,7 +96,7 @@ func TestSortSetsZSetsHashes(t *testing.T) {
 
 	// STORE of a set without sorting sorts it by ALPHA, so that the stored order does not
 	// depend on the layout.
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		got := sortText(t, tx, "s", SortArgs{Count: -1, NoSort: true, By: []byte("nosort"), Store: []byte("d")})
 		if got != "4" {
 			t.Errorf("SORT s BY nosort STORE d = %s, want 4", got)

@@ -81,7 +81,7 @@ func TestDeleteAndOverwriteOfBigValueAreO1(t *testing.T) {
 				}
 			}
 			waitFor(t, "the sweep queue to drain", func() bool { return sweepQueueLen(t, e) == 0 })
-			run(t, e, 0, func(tx *Txn) error { tx.FlushAll(); return nil })
+			inTxn(t, e, 0, func(tx *Txn) error { tx.FlushAll(); return nil })
 		})
 	}
 }
@@ -95,7 +95,7 @@ func TestRenameCopyMoveOfBigCollections(t *testing.T) {
 	future := time.Now().UnixMilli() + 3_600_000
 	for _, typ := range []encoding.Type{encoding.TypeHash, encoding.TypeZSet} {
 		t.Run(typ.String(), func(t *testing.T) {
-			run(t, e, 0, func(tx *Txn) error { tx.FlushAll(); return nil })
+			inTxn(t, e, 0, func(tx *Txn) error { tx.FlushAll(); return nil })
 			writeCollection(t, e, 0, "src", typ, n, elem, future)
 			want := elements(t, e, 0, "src")
 			if len(want) < n {
@@ -144,7 +144,7 @@ func TestRenameCopyMoveOfBigCollections(t *testing.T) {
 
 func mustDo(tb testing.TB, e *Engine, db int, what string, op func(tx *Txn) (bool, error)) {
 	tb.Helper()
-	run(tb, e, db, func(tx *Txn) error {
+	inTxn(tb, e, db, func(tx *Txn) error {
 		done, err := op(tx)
 		if err == nil && !done {
 			tb.Errorf("%s did nothing", what)

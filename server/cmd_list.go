@@ -254,23 +254,10 @@ func cmdLSet(x *Ctx) {
 	x.OK()
 }
 
-// parseInts parses arguments that must all be integers.
-func parseInts(args ...[]byte) ([]int64, bool) {
-	out := make([]int64, len(args))
-	for i, a := range args {
-		n, ok := engine.ParseInt(a)
-		if !ok {
-			return nil, false
-		}
-		out[i] = n
-	}
-	return out, true
-}
-
 func cmdLRange(x *Ctx) {
-	r, ok := parseInts(x.Args[2], x.Args[3])
-	if !ok {
-		x.Error(engine.ErrNotInteger)
+	r, err := parseInts(x.Args[2], x.Args[3])
+	if err != nil {
+		x.Error(err)
 		return
 	}
 	vals, err := x.Txn.ListRange(x.Args[1], r[0], r[1])
@@ -282,9 +269,9 @@ func cmdLRange(x *Ctx) {
 }
 
 func cmdLTrim(x *Ctx) {
-	r, ok := parseInts(x.Args[2], x.Args[3])
-	if !ok {
-		x.Error(engine.ErrNotInteger)
+	r, err := parseInts(x.Args[2], x.Args[3])
+	if err != nil {
+		x.Error(err)
 		return
 	}
 	if err := x.Txn.ListTrim(x.Args[1], r[0], r[1]); err != nil {

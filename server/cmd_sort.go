@@ -46,9 +46,9 @@ func parseSort(args [][]byte, readonly bool) (a engine.SortArgs, storeAt int, er
 		case opt == "alpha":
 			a.Alpha = true
 		case opt == "limit" && left >= 2:
-			r, ok := parseInts(args[j+1], args[j+2])
-			if !ok {
-				return a, storeAt, engine.ErrNotInteger
+			r, err := parseInts(args[j+1], args[j+2])
+			if err != nil {
+				return a, storeAt, err
 			}
 			a.Offset, a.Count = r[0], r[1]
 			j += 2

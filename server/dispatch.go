@@ -91,28 +91,16 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
-	if c.lastCmd.Load() != cmd {
-		c.lastCmd.Store(cmd)
-	}
 	if cmd.Lock == LockNone {
 		s.runHandler(x, mark)
 	} else {
 		t := c.txn
-		mode := engine.LockRead
-		switch {
-		case cmd.Lock == LockGlobal, needsGlobalLatch(cmd, args):
-			mode = engine.LockGlobal
-		case cmd.Has(FlagWrite):
-			mode = engine.LockWrite
+		mode := cmd.lockMode()
+		if needsGlobalLatch(cmd, args) {
+			mode = engine.LockGlobal // SORT's BY/GET patterns read keys outside its key positions
 		}
 		t.Begin(c.db, mode)
-		if cmd.Keys != nil {
-			for _, i := range cmd.Keys(args) {
-				t.AddKey(args[i])
-			}
-		} else {
-			cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
-		}
+		cmd.addKeys(t, args)
 		if err := t.Lock(); err != nil {
 			// The engine closed under us: the server is shutting down.
 			c.closing = true
@@ -128,6 +116,62 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			}
 		}
 		x.Txn = nil
+	}
+	s.account(c, cmd, start, mark)
+	if c.blocked != nil {
+		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+	}
+}
+
+// CallInTxn runs cmd inside t, a Txn the caller has already locked with every key cmd needs
+// (EXEC, scripts): the reply goes to c's output and the caller commits t, with commitServing
+// so that clients blocked on the keys t changed are served. It reports false when the handler
+// panicked (the reply is then an error and t has been aborted). A blocking command does not
+// block here: it answers as its non-blocking form, as in Redis.
+func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte) bool {
+	start := time.Now()
+	x := &c.x
+	saved := *x
+	x.Cmd, x.Args, x.Txn = cmd, args, nil
+	if cmd.Lock != LockNone {
+		x.Txn = t
+	}
+	mark := len(c.out)
+	deny := c.denyBlocking
+	c.denyBlocking = true
+	ok := s.runHandler(x, mark)
+	c.denyBlocking = deny
+	*x = saved
+	s.account(c, cmd, start, mark)
+	return ok
+}
+
+// lockMode is the engine lock mode the command's table entry asks for.
+func (cmd *Command) lockMode() engine.LockMode {
+	switch {
+	case cmd.Lock == LockGlobal:
+		return engine.LockGlobal
+	case cmd.writesKeys():
+		return engine.LockWrite
+	}
+	return engine.LockRead
+}
+
+// addKeys adds cmd's keys in args to t's lock plan.
+func (cmd *Command) addKeys(t *engine.Txn, args [][]byte) {
+	if cmd.Keys != nil {
+		for _, i := range cmd.Keys(args) {
+			t.AddKey(args[i])
+		}
+		return
+	}
+	cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
+}
+
+// account records what one command did: calls, time, failures, the client's last command.
+func (s *Server) account(c *Client, cmd *Command, start time.Time, mark int) {
+	if c.lastCmd.Load() != cmd {
+		c.lastCmd.Store(cmd)
 	}
 	cmd.stats.calls.Add(1)
 	cmd.stats.usec.Add(time.Since(start).Microseconds())

@@ -122,20 +122,23 @@ func listGen(pool *servertest.Pool) servertest.Generator {
 			}
 			return servertest.Step{Args: args}
 		case 23:
-			// Strings stay until SORT ... STORE replaces them (there is no DEL here): rare.
+			// Strings stay until DEL or SORT ... STORE replaces them: rare.
 			if r.IntN(6) == 0 {
 				return servertest.Step{Args: []string{"SET", k, val(r)}}
 			}
 			return servertest.Step{Args: []string{"SORT", pool.Key(r), "BY", "nosort", "STORE", k}}
 		case 24:
+			if r.IntN(2) == 0 {
+				return servertest.Step{Args: []string{"DEL", k}}
+			}
 			return servertest.Step{Args: []string{"GET", k}}
 		}
 		return servertest.Step{Args: []string{"LRANGE", k, "0", "-1"}}
 	}
 }
 
-// dumpDBs names the databases RandomDiff compares at the end: none while the commands its
-// dump reads (KEYS, TYPE, PTTL) are not in this tree.
+// dumpDBs names the databases RandomDiff compares at the end: none when the commands its dump
+// reads (KEYS, TYPE, PTTL) are not in the tree.
 func dumpDBs(t *testing.T) []int {
 	s := servertest.StartStrata(t, nil)
 	c := s.Dial(t)

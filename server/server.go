@@ -153,6 +153,10 @@ var commandGroups = []func(*Table){
 	registerClientCommands,
 	registerShutdownCommands,
 	registerKeyspaceCommands,
+	registerHashCommands,
+	registerSetCommands,
+	registerHyperLogLogCommands,
+	registerBitmapCommands,
 	registerListCommands,
 	registerSortCommands,
 }
