@@ -96,6 +96,7 @@ var (
 	ErrMaxLenNegative = errors.New("ERR MAXLEN can't be negative")
 	ErrCountPositive  = errors.New("ERR count should be greater than 0")
 	ErrUnblocked      = errors.New("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+	ErrUnblockReason  = errors.New("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
 	ErrSortScores     = errors.New("ERR One or more scores can't be converted into double")
 
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
@@ -210,6 +211,13 @@ func ErrUnknownClientType(name string) error {
 // ErrNoSuchUser names an ACL user that does not exist.
 func ErrNoSuchUser(name string) error {
 	return errors.New(sanitize("ERR No such user '"+name+"'", 1<<20))
+}
+
+// ErrSubcommandArgs is Redis's addReplySubcommandSyntaxError: "ERR unknown subcommand or
+// wrong number of arguments for 'sub'. Try CONTAINER HELP." (sub as the client typed it).
+func ErrSubcommandArgs(sub, container string) error {
+	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+
+		cString(sub, 128)+"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
 }
 
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".

@@ -45,12 +45,23 @@ import (
 // A waiter is claimed (taken out of every queue) before its command runs, and a claim always
 // ends with a reply, so two rounds serving two keys of one waiter never both serve it.
 //
-// MULTI/EXEC and scripts. EXEC and script calls must (1) set Client.denyBlocking while their
-// commands run, so that a blocking command answers as its non-blocking form (null when there
-// is nothing) instead of blocking, and (2) commit their Txn with commitServing (with global set
-// when the Txn holds the global latch), once, after the last command: waiters are then served
-// from the final state, in the order the block changed the keys, exactly as Redis serves them
-// after EXEC.
+// MULTI/EXEC and scripts. Their commands run through CallInTxn, which sets
+// Client.denyBlocking, so that a blocking command answers as its non-blocking form (null when
+// there is nothing) instead of blocking. They must commit their Txn with commitServing (global
+// set when the Txn holds the global latch), once, after the last command: waiters are then
+// served from the final state, in the order the block changed the keys, as Redis serves them
+// after EXEC. Before locking, they must take the global latch when needsGlobalLatch says a
+// queued command reads keys outside its key positions (SORT ... BY/GET).
+//
+// A blocked client holds no part of the shutdown drain lock (Shutdown does not wait for it;
+// closing its connection wakes it) and is not closed by the idle timeout, as in Redis.
+//
+// Adding a blocking command (BZPOPMIN, BZPOPMAX, BZMPOP once the sorted-set engine's pops are
+// in the tree): the handler parses the timeout with parseTimeout first, tries the pop, and
+// when every key is empty calls x.block with typ encoding.TypeZSet, serve doing the pop on the
+// ready key (returning the reply [key, member, score] or [key, [[member, score] ...]]), and
+// denied writing the null array. Nothing else changes: serving, FIFO, timeouts, CLIENT
+// UNBLOCK and disconnects are the framework's.
 
 // replyFunc writes a reply to a client (the waiter's own, in its protocol).
 type replyFunc func(c *Client)
@@ -316,6 +327,37 @@ func (s *Server) UnblockClient(id int64, withError bool) bool {
 	}
 	r.finish(w, reply)
 	return true
+}
+
+// cmdClientUnblock is CLIENT UNBLOCK <id> [TIMEOUT|ERROR]: 1 when the client was blocked and
+// is now answered (null, or the UNBLOCKED error), 0 otherwise. CLIENT's table entry (its
+// arity is -3) names it.
+func cmdClientUnblock(x *Ctx) {
+	if len(x.Args) > 4 {
+		x.Error(engine.ErrSubcommandArgs(string(x.Args[1]), "client"))
+		return
+	}
+	id, ok := engine.ParseInt(x.Args[2])
+	if !ok {
+		x.Error(engine.ErrNotInteger)
+		return
+	}
+	withError := false
+	if len(x.Args) == 4 {
+		switch strings.ToLower(string(x.Args[3])) {
+		case "timeout":
+		case "error":
+			withError = true
+		default:
+			x.Error(engine.ErrUnblockReason)
+			return
+		}
+	}
+	if x.s.UnblockClient(id, withError) {
+		x.Int(1)
+	} else {
+		x.Int(0)
+	}
 }
 
 // BlockedClients is the number of clients blocked on keys (INFO's blocked_clients).

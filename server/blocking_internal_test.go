@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stratadb/strata/conf"
@@ -130,5 +131,39 @@ func TestParseTimeout(t *testing.T) {
 		if got != want {
 			t.Errorf("parseTimeout(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestClientUnblockHandler runs CLIENT UNBLOCK's handler (CLIENT's table entry names it).
+func TestClientUnblockHandler(t *testing.T) {
+	s := newTestServer(t)
+	run := func(args ...string) string {
+		c := &Client{s: s, resp: 2}
+		x := &Ctx{Client: c}
+		for _, a := range args {
+			x.Args = append(x.Args, []byte(a))
+		}
+		cmdClientUnblock(x)
+		return string(c.out)
+	}
+	w := &waiter{c: &Client{s: s, id: 9}, done: make(chan struct{}), spec: blockSpec{keys: [][]byte{[]byte("k")}, typ: encoding.TypeList}}
+	s.blocking.add(w)
+	for _, tc := range []struct{ args, want string }{
+		{"CLIENT UNBLOCK 9 foo", "-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"},
+		{"CLIENT UNBLOCK abc", "-ERR value is not an integer or out of range\r\n"},
+		{"CLIENT Unblock 9 timeout x", "-ERR unknown subcommand or wrong number of arguments for 'Unblock'. Try CLIENT HELP.\r\n"},
+		{"CLIENT UNBLOCK 8", ":0\r\n"},
+		{"CLIENT UNBLOCK 9 ERROR", ":1\r\n"},
+		{"CLIENT UNBLOCK 9", ":0\r\n"},
+	} {
+		if got := run(strings.Fields(tc.args)...); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	<-w.done
+	c := &Client{s: s, resp: 2}
+	w.reply(c)
+	if string(c.out) != "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n" {
+		t.Fatalf("the unblocked client got %q", c.out)
 	}
 }
