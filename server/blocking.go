@@ -166,6 +166,11 @@ func (r *blockRegistry) finish(w *waiter, reply replyFunc) {
 	if r.byClient[w.c.id] == w {
 		delete(r.byClient, w.c.id)
 	}
+	// Answered is not idle: the idle timeout must not close the client before its goroutine
+	// wakes and writes the answer.
+	w.c.mu.Lock()
+	w.c.lastSeen = time.Now()
+	w.c.mu.Unlock()
 	close(w.done)
 }
 
@@ -376,6 +381,19 @@ func (s *Server) BlockedClientIDs() []int64 {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// blockedCounts are INFO's blocked_clients and clients_in_timeout_table: the clients blocked
+// on keys, and those of them with a timeout.
+func (s *Server) blockedCounts() (blocked, withTimeout int) {
+	s.blocking.mu.Lock()
+	defer s.blocking.mu.Unlock()
+	for _, w := range s.blocking.byClient {
+		if !w.spec.deadline.IsZero() {
+			withTimeout++
+		}
+	}
+	return len(s.blocking.byClient), withTimeout
 }
 
 // IsBlocked says whether client id is blocked on keys (CLIENT LIST's "b" flag).

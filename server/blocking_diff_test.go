@@ -47,6 +47,10 @@ var blockingScenarios = []blockingScenario{
 		"d0 SET str v", "c1 BLMOVE src str LEFT LEFT 0", "w1", "c2 BLPOP src 0", "w2",
 		"d0 RPUSH src x", "r1", "r2", "d0 LLEN src",
 	}},
+	{"INFO counts blocked clients", []string{
+		"c1 BLPOP k 0", "w1", "c2 BLMOVE k d LEFT LEFT 100", "w2",
+		"d0 INFO clients", "d0 LPUSH k a b", "r1", "r2", "d0 INFO clients",
+	}},
 	{"RESP3 waiter", []string{
 		"x1 HELLO 3", "c1 BLMPOP 0 1 k LEFT", "w1", "d0 LPUSH k a", "r1",
 		"c1 BLPOP k 0.05", "r1",
