@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -474,9 +475,21 @@ func (s *Server) serveKey(t *engine.Txn, r *serveRound, db int, key []byte) {
 		if w == nil {
 			return
 		}
-		w.reply = w.spec.serve(t, key)
+		w.reply = s.runServe(w, t, key)
 		r.served = append(r.served, w)
 	}
+}
+
+// runServe runs a waiter's command; a panic (a bug) answers that waiter with an error instead
+// of taking the server down, as runHandler does for a command.
+func (s *Server) runServe(w *waiter, t *engine.Txn, key []byte) (reply replyFunc) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("serving a blocked client panicked", "panic", p, "stack", string(debug.Stack()))
+			reply = errorReply(errors.New("ERR internal error while serving a blocked client"))
+		}
+	}()
+	return w.spec.serve(t, key)
 }
 
 // deliver answers the waiters a round served, once its commit is done (with the commit's error

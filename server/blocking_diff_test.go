@@ -48,6 +48,13 @@ var blockingScenarios = []blockingScenario{
 		"d0 SET str v", "c1 BLMOVE src str LEFT LEFT 0", "w1", "c2 BLPOP src 0", "w2",
 		"d0 RPUSH src x", "r1", "r2", "d0 LLEN src",
 	}},
+	{"keys arriving by RENAME, MOVE, COPY and SWAPDB", []string{
+		"c1 BLPOP k 0", "w1", "d0 RPUSH src a", "d0 RENAME src k", "r1",
+		"c1 BLPOP k 0", "w1", "x2 SELECT 1", "d2 RPUSH k b", "d2 MOVE k 0", "r1",
+		"c1 BLPOP k 0", "w1", "d0 RPUSH c x", "d0 COPY c k", "r1", "d0 LLEN c",
+		"c1 BLPOP k 0", "w1", "d2 RPUSH k y", "d0 SWAPDB 0 1", "r1",
+		"c1 BLPOP k 0.05", "d0 FLUSHALL", "r1",
+	}},
 	{"INFO counts blocked clients", []string{
 		"c1 BLPOP k 0", "w1", "c2 BLMOVE k d LEFT LEFT 100", "w2",
 		"i0", "d0 LPUSH k a b", "r1", "r2", "i0",
