@@ -167,3 +167,66 @@ func TestClientUnblockHandler(t *testing.T) {
 		t.Fatalf("the unblocked client got %q", c.out)
 	}
 }
+
+// TestServeAfterTxnBlock runs what EXEC will: several commands through CallInTxn in one locked
+// Txn, then commitServing. Waiters are served from the block's final state, in the order the
+// block changed the keys, oldest waiter first; a blocking command inside the block does not
+// block.
+func TestServeAfterTxnBlock(t *testing.T) {
+	s := newTestServer(t)
+	popper := func(id int64, key string) *waiter {
+		w := &waiter{c: &Client{s: s, id: id}, done: make(chan struct{}), spec: blockSpec{
+			keys: [][]byte{[]byte(key)}, typ: encoding.TypeList,
+			serve: func(t *engine.Txn, key []byte) replyFunc {
+				vals, _, err := t.ListPop(key, true, 1)
+				if err != nil {
+					return errorReply(err)
+				}
+				v := clone(vals[0])
+				return func(c *Client) { c.Bulk(v) }
+			},
+		}}
+		s.blocking.add(w)
+		return w
+	}
+	w1, w2, w3, w4 := popper(1, "k1"), popper(2, "k1"), popper(3, "k2"), popper(4, "k3")
+
+	c := &Client{s: s, resp: 2}
+	c.x.Client = c
+	tx := lockedTxn(t, s, "k1", "k2", "k3")
+	for _, cmd := range []string{"RPUSH k2 x", "RPUSH k1 a b c", "RPUSH k3 gone", "LPOP k3", "BLPOP k3 0", "LPOP k1"} {
+		args := bytesArgs(strings.Fields(cmd))
+		if !s.CallInTxn(c, tx, s.cmds.Lookup(strings.ToLower(cmd[:strings.IndexByte(cmd, ' ')])), args) {
+			t.Fatalf("%s panicked", cmd)
+		}
+	}
+	if err := s.commitServing(tx, false); err != nil {
+		t.Fatal(err)
+	}
+	if want := ":1\r\n:3\r\n:1\r\n$4\r\ngone\r\n*-1\r\n$1\r\na\r\n"; string(c.out) != want {
+		t.Fatalf("replies %q, want %q", c.out, want)
+	}
+	if c.blocked != nil {
+		t.Fatal("BLPOP blocked inside the block")
+	}
+	for w, want := range map[*waiter]string{w1: "$1\r\nb\r\n", w2: "$1\r\nc\r\n", w3: "$1\r\nx\r\n"} {
+		<-w.done
+		rc := &Client{s: s, resp: 2}
+		w.reply(rc)
+		if string(rc.out) != want {
+			t.Errorf("waiter %d got %q, want %q", w.c.id, rc.out, want)
+		}
+	}
+	if !s.IsBlocked(4) || s.BlockedClients() != 1 {
+		t.Fatal("the waiter on a key the block emptied again was served or dropped")
+	}
+	s.UnblockClient(w4.c.id, false)
+}
+
+func bytesArgs(ss []string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, a := range ss {
+		out[i] = []byte(a)
+	}
+	return out
+}
