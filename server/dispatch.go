@@ -51,6 +51,13 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		c.Error(engine.ErrNoAuth)
 		return
 	}
+	if cmd.Has(FlagDenyOOM) && s.eng.OutOfMemory() {
+		// The hot tier is full and maxmemory-policy forbids making room: refuse what may grow
+		// the data set, as Redis does.
+		cmd.stats.rejected.Add(1)
+		c.Error(engine.ErrOOM)
+		return
+	}
 	s.call(c, cmd, args)
 }
 

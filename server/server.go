@@ -114,7 +114,10 @@ func New(o Options) (*Server, error) {
 	s.applyLive()
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
+	policy, _ := engine.ParseEvictionPolicy(o.Config.MaxMemoryPolicy)
 	eng, err := engine.Open(engine.Options{
+		MaxMemory:            o.Config.MaxMemory,
+		Policy:               policy,
 		Dir:                  o.Config.Dir,
 		Databases:            o.Config.Databases,
 		Fsync:                fsync,
@@ -184,6 +187,9 @@ func (s *Server) applyLive() {
 	if s.eng != nil {
 		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
 			s.eng.SetFsyncMode(mode)
+		}
+		if policy, ok := engine.ParseEvictionPolicy(c.MaxMemoryPolicy); ok {
+			s.eng.ConfigureMemory(c.MaxMemory, policy)
 		}
 	}
 }
