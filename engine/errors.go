@@ -93,6 +93,14 @@ var (
 	ErrHLLCorrupt     = errors.New("INVALIDOBJ Corrupted HLL object detected")
 	ErrHLLNotSparse   = errors.New("ERR HLL encoding is not sparse")
 	ErrPFDebugNoKey   = errors.New("ERR The specified key does not exist")
+	// Lists, blocking commands and SORT.
+	ErrRankZero       = errors.New("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
+	ErrCountNegative  = errors.New("ERR COUNT can't be negative")
+	ErrMaxLenNegative = errors.New("ERR MAXLEN can't be negative")
+	ErrCountPositive  = errors.New("ERR count should be greater than 0")
+	ErrUnblocked      = errors.New("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+	ErrUnblockReason  = errors.New("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+	ErrSortScores     = errors.New("ERR One or more scores can't be converted into double")
 
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
@@ -220,6 +228,13 @@ func ErrExecAbortBecause(reason error) error {
 // the transaction's writes were dropped with it and nothing was committed.
 func ErrExecInternal(name string) error {
 	return errors.New("ERR internal error while running '" + name + "' inside EXEC: the transaction was discarded")
+}
+
+// ErrSubcommandArgs is Redis's addReplySubcommandSyntaxError: "ERR unknown subcommand or
+// wrong number of arguments for 'sub'. Try CONTAINER HELP." (sub as the client typed it).
+func ErrSubcommandArgs(sub, container string) error {
+	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+
+		cString(sub, 128)+"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
 }
 
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".

@@ -54,10 +54,10 @@ type hotTier struct {
 	// value completeAt recorded when the warm-up began.
 	lost       atomic.Int64
 	completeAt atomic.Int64
-	hits     atomic.Int64
-	misses   atomic.Int64
-	evicted  atomic.Int64
-	segBytes int
+	hits       atomic.Int64
+	misses     atomic.Int64
+	evicted    atomic.Int64
+	segBytes   int
 }
 
 // EvictionPolicy is a maxmemory-policy.

@@ -38,8 +38,12 @@ type Client struct {
 	closing bool   // close after this burst (QUIT, errors)
 	inBurst bool   // between the first command of a read burst and its flush
 	tx      txState
-	// denyBlocking: blocking commands answer at once as on timeout (inside EXEC; scripts).
+	// blocked is set by a blocking command that found nothing: the dispatcher then waits for
+	// it, holding no lock (see blocking.go). denyBlocking makes blocking commands answer as
+	// their non-blocking forms instead; EXEC and scripts set it while their commands run.
+	blocked      *waiter
 	denyBlocking bool
+	watch        *watchConn // the socket under the guard; it notices a close while blocked
 
 	// Guarded by mu.
 	mu       sync.Mutex
@@ -86,6 +90,8 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 	c.pubResp.Store(2)
 	c.lastSeen = c.created
 	c.x.Client = c
+	c.watch = &watchConn{Conn: gc.Conn}
+	gc.Conn = c.watch
 	if la := gc.LocalAddr(); la != nil {
 		c.laddr = la.String()
 	}

@@ -188,7 +188,7 @@ func execLockMode(queue []queuedCmd) engine.LockMode {
 	mode := engine.LockRead
 	for _, q := range queue {
 		switch {
-		case q.cmd.Lock == LockGlobal || q.cmd.Has(FlagNoMandatoryKeys):
+		case q.cmd.Lock == LockGlobal || q.cmd.Has(FlagNoMandatoryKeys) || needsGlobalLatch(q.cmd, q.args):
 			return engine.LockGlobal
 		case q.cmd.Lock != LockNone && q.cmd.writesKeys():
 			mode = engine.LockWrite
@@ -278,13 +278,13 @@ func cmdExec(x *Ctx) {
 	}
 	c.denyBlocking = false
 	x.Txn = nil
-	if err := t.Commit(); err != nil {
+	// Commit through the blocking framework: clients blocked on keys the transaction made
+	// ready are served in the same batch, oldest first, as Redis serves them after EXEC.
+	if err := s.commitServing(t, t.Exclusive()); err != nil {
 		s.log.Error("commit failed", "command", "exec", "err", err)
 		c.out = c.out[:mark]
 		c.Error(fmt.Errorf("MISCONF Errors writing to the data directory: %v", err))
-		return
 	}
-	s.serveKeysReadyAfterExec(c)
 }
 
 // resetQueue empties the queue, keeping a small buffer for the next transaction.
@@ -295,9 +295,3 @@ func (c *Client) resetQueue() {
 	}
 	c.tx.queue = c.tx.queue[:0]
 }
-
-// serveKeysReadyAfterExec runs once an EXEC has committed and released its locks. The
-// blocking framework serves here the clients blocked on keys the transaction made ready
-// (Redis's handleClientsBlockedOnKeys after EXEC): commands inside EXEC never block
-// (Client.denyBlocking) and never serve blocked clients themselves.
-func (s *Server) serveKeysReadyAfterExec(c *Client) {}

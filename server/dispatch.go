@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"runtime/debug"
 	"time"
 
@@ -112,7 +111,11 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		s.runHandler(x, mark)
 	} else {
 		t := c.txn
-		t.Begin(c.db, cmd.lockMode())
+		mode := cmd.lockMode()
+		if needsGlobalLatch(cmd, args) {
+			mode = engine.LockGlobal // SORT's BY/GET patterns read keys outside its key positions
+		}
+		t.Begin(c.db, mode)
 		cmd.addKeys(t, args)
 		if err := t.Lock(); err != nil {
 			// The engine closed under us: the server is shutting down.
@@ -121,20 +124,26 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = t
 		if s.runHandler(x, mark) {
-			if err := t.Commit(); err != nil {
+			// Clients blocked on the keys this command changed are served before it commits.
+			if err := s.commitServing(t, mode == engine.LockGlobal); err != nil {
 				s.log.Error("commit failed", "command", cmd.Name, "err", err)
 				c.out = c.out[:mark]
-				c.Error(fmt.Errorf("MISCONF Errors writing to the data directory: %v", err))
+				c.Error(misconf(err))
 			}
 		}
 		x.Txn = nil
 	}
 	s.account(c, cmd, start, mark)
+	if c.blocked != nil {
+		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+	}
 }
 
 // CallInTxn runs cmd inside t, a Txn the caller has already locked with every key cmd needs
-// (EXEC, scripts): the reply goes to c's output and the caller commits t. It reports false
-// when the handler panicked (the reply is then an error and t has been aborted).
+// (EXEC, scripts): the reply goes to c's output and the caller commits t, with commitServing
+// so that clients blocked on the keys t changed are served. It reports false when the handler
+// panicked (the reply is then an error and t has been aborted). A blocking command does not
+// block here: it answers as its non-blocking form, as in Redis.
 func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte) bool {
 	start := time.Now()
 	x := &c.x
@@ -144,7 +153,10 @@ func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte
 		x.Txn = t
 	}
 	mark := len(c.out)
+	deny := c.denyBlocking
+	c.denyBlocking = true
 	ok := s.runHandler(x, mark)
+	c.denyBlocking = deny
 	*x = saved
 	s.account(c, cmd, start, mark)
 	return ok
@@ -184,6 +196,9 @@ func (s *Server) account(c *Client, cmd *Command, start time.Time, mark int) {
 	}
 	s.stats.commands.Add(1)
 	c.publish()
+	if c.blocked != nil {
+		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+	}
 }
 
 // runHandler runs the handler and turns a panic into an error reply (and an aborted Txn with

@@ -227,7 +227,10 @@ func (s *Server) infoClients(b *infoBuf) {
 	b.int("maxclients", s.maxClients.Load())
 	b.add("client_recent_max_input_buffer", "0")
 	b.int("client_recent_max_output_buffer", int64(maxOut))
-	b.zeros("blocked_clients", "tracking_clients", "clients_in_timeout_table")
+	blocked, timed := s.blockedCounts()
+	b.int("blocked_clients", int64(blocked))
+	b.zeros("tracking_clients")
+	b.int("clients_in_timeout_table", int64(timed))
 }
 
 // memStats are the Go runtime's memory figures INFO memory reports.

@@ -52,6 +52,8 @@ type Server struct {
 	cmds  *Table
 	watch *watchRegistry
 
+	blocking *blockRegistry // clients blocked on keys (blocking.go)
+
 	lim         limits
 	requirePass atomic.Pointer[string]
 	protected   atomic.Bool
@@ -104,6 +106,7 @@ func New(o Options) (*Server, error) {
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	s.blocking = newBlockRegistry()
 	var rid [40]byte
 	rand.Read(rid[:])
 	s.runID = hex.EncodeToString(rid[:20])
@@ -115,6 +118,7 @@ func New(o Options) (*Server, error) {
 	policy, _ := engine.ParseEvictionPolicy(o.Config.MaxMemoryPolicy)
 	hooks := engine.Hooks{
 		Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
+		Touched: s.keyChanged,
 	}
 	s.watch = newWatchRegistry()
 	s.watch.chain(&hooks)
@@ -162,7 +166,15 @@ var commandGroups = []func(*Table){
 	registerHyperLogLogCommands,
 	registerBitmapCommands,
 	registerTransactionCommands,
+	registerListCommands,
+	registerSortCommands,
 }
+
+// keyChanged is told, after each commit and under its key locks, about every key the commit
+// changed. Setting the hook is also what makes Txns record their changed keys, which the
+// blocking framework reads before the commit (Txn.ChangedKey); WATCH and keyspace
+// notifications belong here.
+func (s *Server) keyChanged(db int, key []byte) {}
 
 // applyLive copies the configuration values read on hot paths into atomics and hands the
 // engine its live settings. It runs at start and after every CONFIG SET (under cfgMu).
