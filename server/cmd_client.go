@@ -35,6 +35,10 @@ func registerClientCommands(t *Table) {
 				Handler: cmdClientKill,
 				Since:   "2.4.0", Summary: "Kill the connection of a client",
 				Complexity: "O(N) where N is the number of client connections"},
+			&Command{Name: "unblock", Arity: -3, Flags: "admin noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientUnblock,
+				Since:   "5.0.0", Summary: "Unblock a client blocked in a blocking command from a different connection",
+				Complexity: "O(log N) where N is the number of client connections"},
 			&Command{Name: "list", Arity: -2, Flags: "admin noscript loading stale", ACL: "@connection", Lock: LockNone,
 				Tips: "nondeterministic_output", Handler: cmdClientList,
 				Since: "2.4.0", Summary: "Get the list of client connections",
@@ -219,6 +223,9 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 		}
 	}
 	flags := c.txFlags()
+	if c.s.IsBlocked(c.id) {
+		flags += "b"
+	}
 	if c.unix {
 		flags += "U"
 	}
