@@ -37,12 +37,13 @@ import (
 //	set     intset (all integers, <= 512)            16 + jemalloc(8 + n * width 2/4/8)
 //	        hashtable                                16 + dict(56) + 8 * slots +
 //	                                                 n * (24 + sds(member))
-//	zset    listpack (<= 128, members <= 64 bytes)   16 + jemalloc(listpack bytes)
+//	zset    listpack (<= 128, members <= 64 bytes,   16 + jemalloc(listpack bytes)
+//	        or stored packed)
 //	        skiplist                                 16 + zset(16) + zskiplist(32) + dict(56)
 //	                                                 + 8 * slots + header node(640) +
 //	                                                 n * (sds(member) + 24 + E[node])
 //	hash    listpack (<= 128, fields and values      16 + jemalloc(listpack bytes)
-//	        <= 64 bytes)
+//	        <= 64 bytes, or stored packed)
 //	        hashtable                                16 + dict(56) + 8 * slots +
 //	                                                 n * (24 + sds(field) + sds(value))
 //	stream                                           16 + stream(80) + rax(nodes) +
@@ -638,6 +639,21 @@ func (m *memEstimator) closeGroup() {
 	s.groupLive = false
 }
 
+// staysCompact reports whether Redis 7.0 keeps a hash or sorted set in a listpack. A value
+// stored as a ziplist or listpack blob is converted only when it has too many entries (it
+// "only checks the length and not max element size as this is an O(N) scan"); a counted
+// one, or a zipmap, also when an element is too long.
+func (m *memEstimator) staysCompact(maxLen int64) bool {
+	if m.n > maxLen {
+		return false
+	}
+	switch m.rdbType {
+	case 12, 13, 16, 17: // zset and hash ziplists and listpacks
+		return true
+	}
+	return m.compact
+}
+
 // total finishes the estimate: MEMORY USAGE of the key.
 func (m *memEstimator) total() int64 {
 	return sdsSize(m.keyLen) + dictEntrySize + m.valueSize()
@@ -656,12 +672,12 @@ func (m *memEstimator) encoding() string {
 		}
 		return "hashtable"
 	case rdb.TypeZSet:
-		if m.compact && m.n <= zsetMaxListpackLen {
+		if m.staysCompact(zsetMaxListpackLen) {
 			return "listpack"
 		}
 		return "skiplist"
 	case rdb.TypeHash:
-		if m.compact && m.n <= hashMaxListpackLen {
+		if m.staysCompact(hashMaxListpackLen) {
 			return "listpack"
 		}
 		return "hashtable"
@@ -684,13 +700,13 @@ func (m *memEstimator) valueSize() int64 {
 		}
 		return robjSize + dictStructSize + 8*m.loadedSlots(setMaxIntsetEntries, rdbTypeSet) + m.tableBytes
 	case rdb.TypeZSet:
-		if m.compact && m.n <= zsetMaxListpackLen {
+		if m.staysCompact(zsetMaxListpackLen) {
 			return robjSize + jemallocSize(m.lpBytes)
 		}
 		return robjSize + zsetStructSize + zskiplistSize + dictStructSize + 8*dictSlots(m.n) +
 			zslHeaderAlloc + m.tableBytes + int64(math.Round(skiplistNodeExpected*float64(m.n)))
 	case rdb.TypeHash:
-		if m.compact && m.n <= hashMaxListpackLen {
+		if m.staysCompact(hashMaxListpackLen) {
 			return robjSize + jemallocSize(m.lpBytes)
 		}
 		return robjSize + dictStructSize + 8*m.loadedSlots(hashMaxListpackLen, rdbTypeHash) + m.tableBytes

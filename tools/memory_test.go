@@ -294,3 +294,110 @@ func flush(t *testing.T, c *servertest.Conn, pending *int) {
 		}
 	}
 }
+
+// TestMemoryEstimateOnFixtures loads each fixture dump into a real Redis 7.0 and compares
+// the estimate for each of its keys with MEMORY USAGE: old encodings (zipmap, ziplist,
+// linked lists, intsets) are converted as Redis converts them when it loads them.
+func TestMemoryEstimateOnFixtures(t *testing.T) {
+	servertest.RedisServerPath(t)
+	var lines []string
+	var worst float64
+	for _, path := range loadableFixtures(t) {
+		dir := t.TempDir()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "dump.rdb"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := servertest.StartRedis(t, "--dir", dir, "--dbfilename", "dump.rdb")
+		c := r.Dial(t)
+		est := estimateFileByDB(t, path)
+		for dbKey, e := range est {
+			c.Do("SELECT", strconv.Itoa(dbKey.db))
+			reply := c.Do("MEMORY", "USAGE", dbKey.key, "SAMPLES", "0")
+			real, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(reply, ":")), 10, 64)
+			if err != nil {
+				continue // expired on load
+			}
+			ratio := float64(e.memory) / float64(real)
+			worst = max(worst, math.Abs(ratio-1))
+			if math.Abs(ratio-1) > 0.20 {
+				t.Errorf("%s db %d key %q: estimate %d, MEMORY USAGE %d", filepath.Base(path), dbKey.db, dbKey.key, e.memory, real)
+			}
+			if math.Abs(ratio-1) > 0.01 {
+				lines = append(lines, fmt.Sprintf("%s %q %s: real %d estimate %d (%+.1f%%)", filepath.Base(path), dbKey.key, e.encoding, real, e.memory, (ratio-1)*100))
+			}
+		}
+	}
+	sort.Strings(lines)
+	t.Logf("worst deviation %.1f%%; keys off by more than 1%%:\n%s", worst*100, strings.Join(lines, "\n"))
+}
+
+type dbKey struct {
+	db  int
+	key string
+}
+
+func estimateFileByDB(t *testing.T, path string) map[dbKey]keyEstimate {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := rdb.NewReader(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[dbKey]keyEstimate{}
+	var m memEstimator
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		switch ev.Kind {
+		case rdb.KindKey:
+			m.begin(&ev.Header, len(ev.Key))
+		case rdb.KindEndKey:
+			out[dbKey{ev.DB, string(ev.Key)}] = keyEstimate{memory: m.total(), encoding: m.encoding()}
+		case rdb.KindEOF:
+			return out
+		default:
+			m.add(&ev)
+		}
+	}
+}
+
+// loadableFixtures are the fixture dumps that Redis 7.0 loads without a module.
+func loadableFixtures(t *testing.T) []string {
+	var out []string
+	for _, p := range fixturePaths(t) {
+		base := filepath.Base(p)
+		if strings.HasPrefix(base, "corrupt_") || strings.Contains(base, "module") {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// fixturePaths lists the RDB fixtures of the rdb package.
+func fixturePaths(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, dir := range []string{"redis-assets", "rdb-tools"} {
+		m, err := filepath.Glob(filepath.Join("..", "rdb", "testdata", dir, "*.rdb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m...)
+	}
+	if len(out) == 0 {
+		t.Fatal("no fixtures under ../rdb/testdata")
+	}
+	sort.Strings(out)
+	return out
+}

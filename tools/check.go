@@ -1,0 +1,215 @@
+package tools
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/stratadb/strata/rdb"
+)
+
+// CheckOptions configures Check.
+type CheckOptions struct {
+	// Now is the time keys are counted as already expired at (redis-check-rdb uses the
+	// clock); zero means time.Now().
+	Now      time.Time
+	Progress Progress
+}
+
+// DBCheck is what Check counted in one database.
+type DBCheck struct {
+	DB             int
+	Keys           int64
+	Expires        int64
+	AlreadyExpired int64
+	// HintKeys and HintExpires are the RESIZEDB size hints the file gave, -1 when none.
+	HintKeys, HintExpires int64
+}
+
+// CheckReport is the verdict of Check on one file.
+type CheckReport struct {
+	Path       string
+	Size       int64
+	Version    int
+	Valkey     bool
+	Aux        []AuxField
+	DBs        []DBCheck
+	Functions  int
+	ModuleKeys map[string]int64
+	ModuleAux  []string
+	// Checksum is the stored CRC64; ChecksumStatus says whether it was verified.
+	Checksum       uint64
+	ChecksumStatus string
+	// Read is how many bytes the reader consumed; Trailing the bytes after the RDB's end.
+	Read     int64
+	Trailing int64
+	// Err is the first problem; nil when the file is sound. ErrOffset is its byte offset
+	// and ErrKey the key being read (when ErrInKey).
+	Err       error
+	ErrOffset int64
+	ErrKey    []byte
+	ErrInKey  bool
+}
+
+// OK reports whether the file is sound.
+func (c *CheckReport) OK() bool { return c.Err == nil }
+
+// Keys is the number of keys read.
+func (c *CheckReport) Keys() int64 {
+	var n int64
+	for _, db := range c.DBs {
+		n += db.Keys
+	}
+	return n
+}
+
+// Check reads a whole RDB file as redis-check-rdb does: every structure is walked and
+// bounds-checked, every key decoded, empty collections refused, and the CRC64 compared at
+// the end. It stops at the first problem and reports its byte offset and key.
+func Check(path string, opts CheckOptions) *CheckReport {
+	rep := &CheckReport{Path: path, ModuleKeys: map[string]int64{}}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	src, err := OpenRDB(path)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	defer src.Close()
+	rep.Size, rep.Version, rep.Valkey = src.Size, src.Version(), src.Valkey()
+	progress := opts.Progress
+	if progress == nil {
+		progress = NoProgress{}
+	}
+	dbs := map[int]*DBCheck{}
+	db := func(n int) *DBCheck {
+		d := dbs[n]
+		if d == nil {
+			d = &DBCheck{DB: n, HintKeys: -1, HintExpires: -1}
+			dbs[n] = d
+		}
+		return d
+	}
+	nowMs := now.UnixMilli()
+	countKey := func(ev *rdb.Event) {
+		d := db(ev.DB)
+		d.Keys++
+		if at := ev.Header.ExpireAt; at != 0 {
+			d.Expires++
+			if at < nowMs {
+				d.AlreadyExpired++
+			}
+		}
+	}
+	err = drive(src, progress, func(ev *rdb.Event) error {
+		switch ev.Kind {
+		case rdb.KindAux:
+			rep.Aux = append(rep.Aux, AuxField{slices.Clone(ev.Field), slices.Clone(ev.Value)})
+		case rdb.KindSelectDB:
+			db(ev.DB)
+		case rdb.KindResizeDB:
+			d := db(ev.DB)
+			d.HintKeys, d.HintExpires = int64(ev.DBSize), int64(ev.ExpiresSize)
+		case rdb.KindKey:
+			countKey(ev)
+		case rdb.KindModuleSkipped:
+			if ev.Key == nil {
+				rep.ModuleAux = append(rep.ModuleAux, ev.Module)
+			} else {
+				countKey(ev)
+				rep.ModuleKeys[ev.Module]++
+			}
+		case rdb.KindFunction:
+			rep.Functions++
+		case rdb.KindEOF:
+			rep.Checksum = ev.Checksum
+			switch {
+			case rep.Version < 5:
+				rep.ChecksumStatus = "none (RDB versions before 5 have no checksum)"
+			case ev.Checksum == 0:
+				rep.ChecksumStatus = "not computed (the file was saved with rdbchecksum no)"
+			default:
+				rep.ChecksumStatus = fmt.Sprintf("OK (%#016x)", ev.Checksum)
+			}
+		}
+		return nil
+	})
+	rep.Read = src.Offset()
+	for _, d := range dbs {
+		rep.DBs = append(rep.DBs, *d)
+	}
+	slices.SortFunc(rep.DBs, func(a, b DBCheck) int { return a.DB - b.DB })
+	if err != nil {
+		rep.Err = err
+		var ce *rdb.CorruptError
+		if errors.As(err, &ce) {
+			rep.ErrOffset, rep.ErrKey, rep.ErrInKey = ce.Offset, []byte(ce.Key), ce.InKey
+		} else {
+			rep.ErrOffset = rep.Read
+		}
+		return rep
+	}
+	rep.Trailing = rep.Size - rep.Read
+	return rep
+}
+
+// Write prints the report.
+func (c *CheckReport) Write(out io.Writer) error {
+	w := bufio.NewWriter(out)
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "%-13s", label)
+		fmt.Fprintf(w, format, args...)
+		w.WriteByte('\n')
+	}
+	line("file", "%s (%d bytes)", c.Path, c.Size)
+	if c.Version > 0 {
+		family := ""
+		if c.Valkey {
+			family = " (Valkey)"
+		}
+		line("rdb version", "%d%s", c.Version, family)
+	}
+	for _, a := range c.Aux {
+		line("aux", "%s = %s", displayText(a.Name, 200), displayText(a.Value, 200))
+	}
+	for _, d := range c.DBs {
+		s := fmt.Sprintf("%s, %d with an expiry (%d already expired)",
+			countNoun(d.Keys, "key", "keys"), d.Expires, d.AlreadyExpired)
+		if d.HintKeys >= 0 && (d.HintKeys != d.Keys || d.HintExpires != d.Expires) && c.Err == nil {
+			s += fmt.Sprintf("; its RESIZEDB hint said %d and %d", d.HintKeys, d.HintExpires)
+		}
+		line("db "+strconv.Itoa(d.DB), "%s", s)
+	}
+	if c.Functions > 0 {
+		line("functions", "%s", countNoun(int64(c.Functions), "library", "libraries"))
+	}
+	for _, name := range sortedKeys(c.ModuleKeys) {
+		line("module", "%s: %s skipped (the module is needed to decode them)", name,
+			countNoun(c.ModuleKeys[name], "value", "values"))
+	}
+	for _, name := range c.ModuleAux {
+		line("module aux", "%s: skipped", name)
+	}
+	if c.Err != nil {
+		line("FAILED", "%v", c.Err)
+		line("offset", "%d", c.ErrOffset)
+		if c.ErrInKey {
+			line("key", "%s", strconv.Quote(string(c.ErrKey)))
+		}
+		line("keys read", "%d before the problem", c.Keys())
+		return w.Flush()
+	}
+	line("checksum", "%s", c.ChecksumStatus)
+	if c.Trailing > 0 {
+		line("note", "%d bytes follow the end of the RDB (an AOF tail after a preamble?)", c.Trailing)
+	}
+	line("OK", "%s in %s, %d bytes read", countNoun(c.Keys(), "key", "keys"),
+		countNoun(int64(len(c.DBs)), "database", "databases"), c.Read)
+	return w.Flush()
+}

@@ -1,0 +1,181 @@
+package tools
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/rdb"
+)
+
+// EventSource is a dump as a stream of rdb.Events, pulled one at a time. The inspector and
+// the key dumper consume nothing else, so any source of events can feed them: an RDB file
+// (*rdb.Reader, the only one so far) and, once the exporter exists, a Strata data
+// directory (`strata inspect --dir`), which will produce the same events from a Pebble
+// snapshot. Next returns io.EOF after the KindEOF event. A source may also report how far
+// it has read (OffsetReporter), for progress bars and for the --min-size decision of the
+// key dumper, and which RDB version it reads (VersionReporter).
+type EventSource interface {
+	Next() (rdb.Event, error)
+}
+
+// OffsetReporter is an EventSource that knows how many bytes of its input it consumed.
+type OffsetReporter interface {
+	Offset() int64
+}
+
+// VersionReporter is an EventSource that reads a versioned file.
+type VersionReporter interface {
+	Version() int
+}
+
+// RDBFile is an RDB file opened for reading as an EventSource.
+type RDBFile struct {
+	*rdb.Reader
+	Path string
+	Size int64
+	file *os.File
+}
+
+// OpenRDB opens an RDB file. The reader checks the CRC64 at the end and, as Redis's own
+// checker does, refuses empty collections.
+func OpenRDB(path string) (*RDBFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory, not an RDB file", path)
+	}
+	rd, err := rdb.NewReader(f, nil)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &RDBFile{Reader: rd, Path: path, Size: st.Size(), file: f}, nil
+}
+
+// Close closes the file.
+func (f *RDBFile) Close() error { return f.file.Close() }
+
+// Filter selects keys. The zero value (with DB -1) selects every key.
+type Filter struct {
+	// DB is the database number, -1 for all.
+	DB int
+	// Match is a glob pattern with Redis's semantics (KEYS, SCAN MATCH); empty matches all.
+	Match string
+	// Type is a type name as TYPE answers it (string, list, set, zset, hash, stream) or
+	// "module"; empty for all.
+	Type string
+	// MinSize keeps only keys that take at least this many bytes in the dump.
+	MinSize int64
+}
+
+// typeByName maps the names Filter.Type accepts to types.
+var typeByName = map[string]rdb.ValueType{
+	"string": rdb.TypeString, "list": rdb.TypeList, "set": rdb.TypeSet, "zset": rdb.TypeZSet,
+	"hash": rdb.TypeHash, "stream": rdb.TypeStream, "module": rdb.TypeModule,
+}
+
+// keySelector applies a Filter's name, database and type tests to a key as it starts;
+// MinSize is known only at its end.
+type keySelector struct {
+	db      int
+	match   []byte
+	typ     rdb.ValueType
+	minSize int64
+}
+
+func newKeySelector(f Filter) (keySelector, error) {
+	s := keySelector{db: f.DB, minSize: f.MinSize}
+	if f.Match != "" {
+		s.match = []byte(f.Match)
+	}
+	if f.Type != "" {
+		t, ok := typeByName[f.Type]
+		if !ok {
+			return s, fmt.Errorf("unknown type %q (string, list, set, zset, hash, stream or module)", f.Type)
+		}
+		s.typ = t
+	}
+	if f.MinSize < 0 {
+		return s, fmt.Errorf("minimum size %d is negative", f.MinSize)
+	}
+	return s, nil
+}
+
+func (s *keySelector) admits(db int, key []byte, typ rdb.ValueType) bool {
+	if s.db >= 0 && db != s.db {
+		return false
+	}
+	if s.typ != 0 && typ != s.typ {
+		return false
+	}
+	return s.match == nil || engine.GlobMatch(s.match, key, false)
+}
+
+// Progress is told how far a long run has come. ProgressBar draws it; NoProgress ignores it.
+type Progress interface {
+	// Update reports the bytes of input consumed and the keys seen so far.
+	Update(bytes, keys int64)
+	// Finish ends the display.
+	Finish()
+}
+
+// NoProgress shows nothing.
+type NoProgress struct{}
+
+func (NoProgress) Update(int64, int64) {}
+func (NoProgress) Finish()             {}
+
+// progressEvery is how many events pass between two progress updates.
+const progressEvery = 1 << 12
+
+// drive pulls every event of src into sink, reporting progress. It stops at the end of
+// the dump (nil), at the first error of the source, or at the first error of the sink.
+func drive(src EventSource, p Progress, sink func(ev *rdb.Event) error) error {
+	if p == nil {
+		p = NoProgress{}
+	}
+	defer p.Finish()
+	off, _ := src.(OffsetReporter)
+	var events, keys int64
+	for {
+		ev, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			if off != nil {
+				p.Update(off.Offset(), keys)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ev.Kind == rdb.KindKey || (ev.Kind == rdb.KindModuleSkipped && ev.Key != nil) {
+			keys++
+		}
+		if err := sink(&ev); err != nil {
+			return err
+		}
+		if events++; events%progressEvery == 0 && off != nil {
+			p.Update(off.Offset(), keys)
+		}
+	}
+}
+
+// isElement reports whether an event is one element of a collection.
+func isElement(k rdb.Kind) bool {
+	switch k {
+	case rdb.KindListItem, rdb.KindSetMember, rdb.KindZSetMember, rdb.KindHashField, rdb.KindStreamEntry:
+		return true
+	}
+	return false
+}
