@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -72,21 +73,38 @@ func (c *CheckReport) Keys() int64 {
 // the end. It stops at the first problem and reports its byte offset and key.
 func Check(path string, opts CheckOptions) *CheckReport {
 	rep := &CheckReport{Path: path, ModuleKeys: map[string]int64{}}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	src, err := OpenRDB(path)
+	f, err := os.Open(path)
 	if err != nil {
 		rep.Err = err
 		return rep
 	}
-	defer src.Close()
-	rep.Size, rep.Version, rep.Valkey = src.Size, src.Version(), src.Valkey()
-	progress := opts.Progress
-	if progress == nil {
-		progress = NoProgress{}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		rep.Err = err
+		return rep
 	}
+	if st.IsDir() {
+		rep.Err = fmt.Errorf("%s is a directory, not an RDB file", path)
+		return rep
+	}
+	rep.Size = st.Size()
+	checkRDB(rep, f, opts)
+	return rep
+}
+
+// checkRDB reads an RDB file of rep.Size bytes from in and fills in the verdict.
+func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	rd, err := rdb.NewReader(in, &rdb.ReaderOptions{Size: rep.Size})
+	if err != nil {
+		rep.Err = err
+		return
+	}
+	rep.Version, rep.Valkey = rd.Version(), rd.Valkey()
 	dbs := map[int]*DBCheck{}
 	db := func(n int) *DBCheck {
 		d := dbs[n]
@@ -107,7 +125,7 @@ func Check(path string, opts CheckOptions) *CheckReport {
 			}
 		}
 	}
-	err = drive(src, progress, func(ev *rdb.Event) error {
+	err = drive(rd, opts.Progress, func(ev *rdb.Event) error {
 		switch ev.Kind {
 		case rdb.KindAux:
 			rep.Aux = append(rep.Aux, AuxField{slices.Clone(ev.Field), slices.Clone(ev.Value)})
@@ -140,7 +158,7 @@ func Check(path string, opts CheckOptions) *CheckReport {
 		}
 		return nil
 	})
-	rep.Read = src.Offset()
+	rep.Read = rd.Offset()
 	for _, d := range dbs {
 		rep.DBs = append(rep.DBs, *d)
 	}
@@ -153,10 +171,9 @@ func Check(path string, opts CheckOptions) *CheckReport {
 		} else {
 			rep.ErrOffset = rep.Read
 		}
-		return rep
+		return
 	}
 	rep.Trailing = rep.Size - rep.Read
-	return rep
 }
 
 // Write prints the report.

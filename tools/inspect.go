@@ -17,7 +17,7 @@ type InspectOptions struct {
 	// Top is how many keys each biggest-keys list and the prefix list hold (default 10).
 	Top int
 	// PrefixSep separates the segments of key names (default ":"); PrefixDepth is how many
-	// leading segments make a key's prefix (default 1, 0 turns prefixes off).
+	// leading segments make a key's prefix (0: no prefix report; the command's default is 1).
 	PrefixSep   string
 	PrefixDepth int
 	// MaxPrefixes bounds the distinct prefixes counted (default 200000); keys whose prefix

@@ -251,6 +251,14 @@ func appendKeyStats(b []byte, k *KeyStats) []byte {
 	return append(b, '}')
 }
 
+// closeJSONList ends a list whose items stood on lines of their own.
+func closeJSONList(b []byte, items int) []byte {
+	if items == 0 {
+		return append(b, ']')
+	}
+	return append(b, "\n  ]"...)
+}
+
 // writeJSON writes the report as one JSON document (indented by hand, so that key names
 // and values keep the binary-safe rules of jsontext.go).
 func writeJSON(w io.Writer, r *Report) error {
@@ -298,7 +306,7 @@ func writeJSON(w io.Writer, r *Report) error {
 		b = appendStats(b, &s.Stats)
 		b = append(b, '}')
 	}
-	b = append(b, "\n  ]"...)
+	b = closeJSONList(b, len(r.Groups))
 	for _, sec := range []struct {
 		name string
 		keys []KeyStats
@@ -313,7 +321,7 @@ func writeJSON(w io.Writer, r *Report) error {
 			b = append(b, "\n    "...)
 			b = appendKeyStats(b, &sec.keys[i])
 		}
-		b = append(b, "\n  ]"...)
+		b = closeJSONList(b, len(sec.keys))
 	}
 	b = append(b, ",\n  \"prefixes\": {\"separator\":"...)
 	b = appendJSONString(b, []byte(r.PrefixSep))
@@ -335,7 +343,8 @@ func writeJSON(w io.Writer, r *Report) error {
 		b = appendStats(b, &p.Stats)
 		b = append(b, '}')
 	}
-	b = append(b, "\n  ]},\n  \"module_values\": {"...)
+	b = closeJSONList(b, len(r.Prefixes))
+	b = append(b, "},\n  \"module_values\": {"...)
 	for i, name := range sortedKeys(r.ModuleKeys) {
 		if i > 0 {
 			b = append(b, ',')

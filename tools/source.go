@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/rdb"
@@ -39,9 +43,10 @@ type RDBFile struct {
 	file *os.File
 }
 
-// OpenRDB opens an RDB file. The reader checks the CRC64 at the end and, as Redis's own
-// checker does, refuses empty collections.
-func OpenRDB(path string) (*RDBFile, error) {
+// OpenRDB opens an RDB file. With nil options the reader checks the CRC64 at the end and,
+// as redis-check-rdb does, refuses empty collections; SkipEmptyKeys reads the file as
+// redis-server loads it, dropping them.
+func OpenRDB(path string, opts *rdb.ReaderOptions) (*RDBFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -55,7 +60,7 @@ func OpenRDB(path string) (*RDBFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s is a directory, not an RDB file", path)
 	}
-	rd, err := rdb.NewReader(f, nil)
+	rd, err := rdb.NewReader(f, opts)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -66,10 +71,10 @@ func OpenRDB(path string) (*RDBFile, error) {
 // Close closes the file.
 func (f *RDBFile) Close() error { return f.file.Close() }
 
-// Filter selects keys. The zero value (with DB -1) selects every key.
+// Filter selects keys. The zero value selects every key.
 type Filter struct {
-	// DB is the database number, -1 for all.
-	DB int
+	// DBs are the database numbers to look at; none means all.
+	DBs []int
 	// Match is a glob pattern with Redis's semantics (KEYS, SCAN MATCH); empty matches all.
 	Match string
 	// Type is a type name as TYPE answers it (string, list, set, zset, hash, stream) or
@@ -88,14 +93,14 @@ var typeByName = map[string]rdb.ValueType{
 // keySelector applies a Filter's name, database and type tests to a key as it starts;
 // MinSize is known only at its end.
 type keySelector struct {
-	db      int
+	dbs     []int
 	match   []byte
 	typ     rdb.ValueType
 	minSize int64
 }
 
 func newKeySelector(f Filter) (keySelector, error) {
-	s := keySelector{db: f.DB, minSize: f.MinSize}
+	s := keySelector{dbs: f.DBs, minSize: f.MinSize}
 	if f.Match != "" {
 		s.match = []byte(f.Match)
 	}
@@ -113,7 +118,7 @@ func newKeySelector(f Filter) (keySelector, error) {
 }
 
 func (s *keySelector) admits(db int, key []byte, typ rdb.ValueType) bool {
-	if s.db >= 0 && db != s.db {
+	if len(s.dbs) > 0 && !slices.Contains(s.dbs, db) {
 		return false
 	}
 	if s.typ != 0 && typ != s.typ {
@@ -178,4 +183,25 @@ func isElement(k rdb.Kind) bool {
 		return true
 	}
 	return false
+}
+
+// ParseByteSize reads a byte count as Redis's configuration does (memtoll): a number with
+// an optional b, k, kb, m, mb, g or gb suffix, any case (k = 1000, kb = 1024).
+func ParseByteSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mul := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mul    int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"b", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mul = strings.TrimSuffix(t, u.suffix), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mul {
+		return 0, fmt.Errorf("%q is not a size in bytes", s)
+	}
+	return n * mul, nil
 }

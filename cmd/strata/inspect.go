@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stratadb/strata/rdb"
 	"github.com/stratadb/strata/tools"
 )
 
@@ -29,7 +28,8 @@ and encoding the keys, the keys with an expiry, the bytes they take in the file 
 memory Redis 7.0 would use for them (an estimate of MEMORY USAGE); the biggest keys by
 size in the file, by element count and by estimated memory; and the key prefixes that
 take the most. With --keys it prints every selected key and its value as JSON lines
-instead. Output goes to stdout; progress and warnings go to stderr.`,
+instead. Empty collections, which Redis skips when it loads a dump, are skipped too
+('strata check' reports them). Output goes to stdout; progress and warnings go to stderr.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if asJSON {
@@ -46,12 +46,12 @@ instead. Output goes to stdout; progress and warnings go to stderr.`,
 			if keys && cmd.Flags().Changed("format") && format != tools.FormatJSON {
 				return errors.New("--keys prints JSON lines; it has no table or csv form")
 			}
-			n, err := parseSize(minSize)
+			n, err := tools.ParseByteSize(minSize)
 			if err != nil {
 				return fmt.Errorf("--min-size: %w", err)
 			}
 			opts.Filter.MinSize = n
-			src, err := tools.OpenRDB(args[0])
+			src, err := tools.OpenRDB(args[0], &rdb.ReaderOptions{SkipEmptyKeys: true})
 			if err != nil {
 				return err
 			}
@@ -82,7 +82,7 @@ instead. Output goes to stdout; progress and warnings go to stderr.`,
 	f.StringVar(&opts.PrefixSep, "prefix-sep", ":", "separator of key name segments")
 	f.IntVar(&opts.PrefixDepth, "prefix-depth", 1, "leading segments that make a key's prefix (0: no prefix report)")
 	f.IntVar(&opts.MaxPrefixes, "max-prefixes", 200000, "distinct prefixes counted before the rest are lumped together")
-	f.IntVar(&opts.Filter.DB, "db", -1, "only this database")
+	f.IntSliceVar(&opts.Filter.DBs, "db", nil, "only this database (repeat or comma-separate for several)")
 	f.StringVar(&opts.Filter.Match, "match", "", "only keys matching this glob pattern (Redis syntax)")
 	f.StringVar(&opts.Filter.Type, "type", "", "only keys of this type: string, list, set, zset, hash, stream, module")
 	f.StringVar(&minSize, "min-size", "0", "only keys taking at least this many bytes in the dump (e.g. 4096, 10kb, 1mb)")
@@ -91,26 +91,4 @@ instead. Output goes to stdout; progress and warnings go to stderr.`,
 	f.BoolVar(&keys, "keys", false, "print every selected key and its value as JSON lines")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar, even on a terminal")
 	return cmd
-}
-
-// parseSize reads a byte count the way Redis's config does (memtoll): a number with an
-// optional k, kb, m, mb, g or gb suffix (k = 1000, kb = 1024).
-func parseSize(s string) (int64, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	units := []struct {
-		suffix string
-		mul    int64
-	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"b", 1}}
-	mul := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mul = strings.TrimSuffix(s, u.suffix), u.mul
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mul {
-		return 0, fmt.Errorf("%q is not a size in bytes", s)
-	}
-	return n * mul, nil
 }
