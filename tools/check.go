@@ -69,8 +69,12 @@ func (c *CheckReport) Keys() int64 {
 }
 
 // Check reads a whole RDB file as redis-check-rdb does: every structure is walked and
-// bounds-checked, every key decoded, empty collections refused, and the CRC64 compared at
-// the end. It stops at the first problem and reports its byte offset and key.
+// bounds-checked, every key decoded, empty collections refused, stream consumer groups
+// cross-checked (streamGroupCheck), and the CRC64 compared at the end. It stops at the
+// first problem and reports its byte offset and key. Unlike redis-check-rdb it does not
+// look for duplicate members of sets, sorted sets and hashes stored element by element:
+// that would hold a whole collection in memory, and the CRC64 already vouches for a file
+// that Redis wrote.
 func Check(path string, opts CheckOptions) *CheckReport {
 	rep := &CheckReport{Path: path, ModuleKeys: map[string]int64{}}
 	f, err := os.Open(path)
@@ -114,6 +118,7 @@ func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
 		}
 		return d
 	}
+	var groups streamGroupCheck
 	nowMs := now.UnixMilli()
 	countKey := func(ev *rdb.Event) {
 		d := db(ev.DB)
@@ -136,6 +141,12 @@ func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
 			d.HintKeys, d.HintExpires = int64(ev.DBSize), int64(ev.ExpiresSize)
 		case rdb.KindKey:
 			countKey(ev)
+			groups.reset()
+		case rdb.KindStreamGroup, rdb.KindStreamPending, rdb.KindStreamConsumer:
+			if detail := groups.add(ev); detail != "" {
+				return &rdb.CorruptError{Offset: rd.Offset(), Key: string(ev.Key), InKey: true,
+					What: "stream consumer group", Detail: detail, Err: rdb.ErrCorrupt}
+			}
 		case rdb.KindModuleSkipped:
 			if ev.Key == nil {
 				rep.ModuleAux = append(rep.ModuleAux, ev.Module)
@@ -174,6 +185,64 @@ func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
 		return
 	}
 	rep.Trailing = rep.Size - rep.Read
+}
+
+// streamGroupCheck holds what Redis cross-checks when it loads a stream's consumer
+// groups: group names are unique, a group's pending entries are unique, and every entry a
+// consumer owns is one of its group's pending entries, once. It holds one group's pending
+// entries at a time.
+type streamGroupCheck struct {
+	names     map[string]bool
+	pending   map[rdb.StreamID]bool
+	consumers map[string]bool
+	group     []byte
+}
+
+func (g *streamGroupCheck) reset() {
+	clear(g.names)
+	clear(g.pending)
+	clear(g.consumers)
+}
+
+// add checks one event and returns what is wrong with it, or "".
+func (g *streamGroupCheck) add(ev *rdb.Event) string {
+	if g.names == nil {
+		g.names, g.pending, g.consumers = map[string]bool{}, map[rdb.StreamID]bool{}, map[string]bool{}
+	}
+	switch ev.Kind {
+	case rdb.KindStreamGroup:
+		if g.names[string(ev.Group.Name)] {
+			return fmt.Sprintf("duplicated consumer group name %q", ev.Group.Name)
+		}
+		g.names[string(ev.Group.Name)] = true
+		g.group = append(g.group[:0], ev.Group.Name...)
+		clear(g.pending)
+		clear(g.consumers)
+	case rdb.KindStreamPending:
+		id := ev.Pending.ID
+		if g.pending[id] {
+			return fmt.Sprintf("group %q lists pending entry %d-%d twice", g.group, id.Ms, id.Seq)
+		}
+		g.pending[id] = true
+	case rdb.KindStreamConsumer:
+		c := &ev.Consumer
+		if g.consumers[string(c.Name)] {
+			return fmt.Sprintf("group %q has consumer %q twice", g.group, c.Name)
+		}
+		g.consumers[string(c.Name)] = true
+		seen := make(map[rdb.StreamID]bool, len(c.Pending))
+		for _, id := range c.Pending {
+			if _, ok := g.pending[id]; !ok {
+				return fmt.Sprintf("consumer %q of group %q owns %d-%d, which is not among the group's pending entries",
+					c.Name, g.group, id.Ms, id.Seq)
+			}
+			if seen[id] {
+				return fmt.Sprintf("consumer %q of group %q owns %d-%d twice", c.Name, g.group, id.Ms, id.Seq)
+			}
+			seen[id] = true
+		}
+	}
+	return ""
 }
 
 // Write prints the report.

@@ -305,3 +305,44 @@ func cutPoints(n int) []int {
 	}
 	return out
 }
+
+func TestStreamGroupCheck(t *testing.T) {
+	id := func(ms uint64) rdb.StreamID { return rdb.StreamID{Ms: ms} }
+	group := func(name string) rdb.Event {
+		return rdb.Event{Kind: rdb.KindStreamGroup, Group: rdb.StreamGroup{Name: []byte(name)}}
+	}
+	pending := func(ms uint64) rdb.Event {
+		return rdb.Event{Kind: rdb.KindStreamPending, Pending: rdb.StreamPending{ID: id(ms)}}
+	}
+	consumer := func(name string, ids ...uint64) rdb.Event {
+		c := rdb.Event{Kind: rdb.KindStreamConsumer, Consumer: rdb.StreamConsumer{Name: []byte(name)}}
+		for _, ms := range ids {
+			c.Consumer.Pending = append(c.Consumer.Pending, id(ms))
+		}
+		return c
+	}
+	for _, c := range []struct {
+		name string
+		evs  []rdb.Event
+		want string
+	}{
+		{"sound", []rdb.Event{group("g"), pending(1), pending(2), consumer("a", 1), consumer("b", 2), group("h"), consumer("a")}, ""},
+		{"group twice", []rdb.Event{group("g"), group("g")}, "duplicated consumer group"},
+		{"pending twice", []rdb.Event{group("g"), pending(1), pending(1)}, "twice"},
+		{"consumer twice", []rdb.Event{group("g"), consumer("a"), consumer("a")}, "consumer \"a\" twice"},
+		{"not pending", []rdb.Event{group("g"), pending(1), consumer("a", 2)}, "not among"},
+		{"owned twice", []rdb.Event{group("g"), pending(1), consumer("a", 1, 1)}, "owns 1-0 twice"},
+		{"pending of the other group", []rdb.Event{group("g"), pending(1), group("h"), consumer("a", 1)}, "not among"},
+	} {
+		var g streamGroupCheck
+		got := ""
+		for i := range c.evs {
+			if got = g.add(&c.evs[i]); got != "" {
+				break
+			}
+		}
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -30,7 +30,7 @@ func NewProgressBar(w io.Writer, total int64, label string) *ProgressBar {
 		progressbar.OptionShowTotalBytes(true),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetWidth(24),
-		progressbar.OptionThrottle(progressRedraw),
+		progressbar.OptionShowCount(),
 		progressbar.OptionUseIECUnits(true),
 		progressbar.OptionClearOnFinish(),
 	)
