@@ -130,7 +130,13 @@ func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
 			}
 		}
 	}
-	err = drive(rd, opts.Progress, func(ev *rdb.Event) error {
+	pump := newPump(rd, opts.Progress)
+	defer pump.finish()
+	for {
+		var ev *rdb.Event
+		if ev, err = pump.next(); ev == nil || err != nil {
+			break
+		}
 		switch ev.Kind {
 		case rdb.KindAux:
 			rep.Aux = append(rep.Aux, AuxField{slices.Clone(ev.Field), slices.Clone(ev.Value)})
@@ -144,7 +150,7 @@ func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
 			groups.reset()
 		case rdb.KindStreamGroup, rdb.KindStreamPending, rdb.KindStreamConsumer:
 			if detail := groups.add(ev); detail != "" {
-				return &rdb.CorruptError{Offset: rd.Offset(), Key: string(ev.Key), InKey: true,
+				err = &rdb.CorruptError{Offset: rd.Offset(), Key: string(ev.Key), InKey: true,
 					What: "stream consumer group", Detail: detail, Err: rdb.ErrCorrupt}
 			}
 		case rdb.KindModuleSkipped:
@@ -167,8 +173,10 @@ func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
 				rep.ChecksumStatus = fmt.Sprintf("OK (%#016x)", ev.Checksum)
 			}
 		}
-		return nil
-	})
+		if err != nil {
+			break
+		}
+	}
 	rep.Read = rd.Offset()
 	for _, d := range dbs {
 		rep.DBs = append(rep.DBs, *d)

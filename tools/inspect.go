@@ -226,9 +226,21 @@ func Inspect(src EventSource, opts InspectOptions) (*Report, error) {
 	if f, ok := src.(*RDBFile); ok {
 		in.rep.Source, in.rep.SourceSize = f.Path, f.Size
 	}
-	err = drive(src, opts.Progress, in.event)
+	err = in.run(src)
 	in.finish()
 	return in.rep, err
+}
+
+func (in *inspector) run(src EventSource) error {
+	pump := newPump(src, in.opts.Progress)
+	defer pump.finish()
+	for {
+		ev, err := pump.next()
+		if ev == nil || err != nil {
+			return err
+		}
+		in.event(ev)
+	}
 }
 
 func newInspector(opts InspectOptions) (*inspector, error) {
@@ -257,7 +269,7 @@ func newInspector(opts InspectOptions) (*inspector, error) {
 	return in, nil
 }
 
-func (in *inspector) event(ev *rdb.Event) error {
+func (in *inspector) event(ev *rdb.Event) {
 	switch ev.Kind {
 	case rdb.KindKey:
 		in.startKey(ev)
@@ -267,7 +279,7 @@ func (in *inspector) event(ev *rdb.Event) error {
 		if ev.Key == nil {
 			in.rep.Warnings = append(in.rep.Warnings,
 				fmt.Sprintf("module auxiliary data of %s skipped", ev.Module))
-			return nil
+			return
 		}
 		in.startKey(ev)
 		in.cur.Encoding = ev.Module
@@ -290,7 +302,6 @@ func (in *inspector) event(ev *rdb.Event) error {
 			in.mem.add(ev)
 		}
 	}
-	return nil
 }
 
 func (in *inspector) startKey(ev *rdb.Event) {

@@ -50,11 +50,21 @@ func DumpKeys(w io.Writer, src EventSource, opts DumpOptions) error {
 	}
 	d := &keyDumper{out: bufio.NewWriterSize(w, 64<<10), sel: sel}
 	d.off, _ = src.(OffsetReporter)
-	if err := drive(src, opts.Progress, d.event); err != nil {
-		d.out.Flush()
-		return err
+	pump := newPump(src, opts.Progress)
+	defer pump.finish()
+	for {
+		ev, err := pump.next()
+		if err == nil && ev != nil {
+			err = d.event(ev)
+		}
+		if err != nil {
+			d.out.Flush()
+			return err
+		}
+		if ev == nil {
+			return d.out.Flush()
+		}
 	}
-	return d.out.Flush()
 }
 
 // dumpFlushAt is the size at which the line being built goes out.

@@ -488,7 +488,9 @@ func (m *memEstimator) add(ev *rdb.Event) {
 		m.addSetMember(ev.Value)
 	case rdb.KindZSetMember:
 		m.n++
-		m.lpBytes += lpEntrySize(ev.Value) + lpEntrySize(scoreText(m.scoreBuf[:0], ev.Score))
+		if m.n <= zsetMaxListpackLen { // past that the listpack's size no longer matters
+			m.lpBytes += lpEntrySize(ev.Value) + lpEntrySize(scoreText(m.scoreBuf[:0], ev.Score))
+		}
 		if len(ev.Value) > zsetMaxListpackVal {
 			m.compact = false
 			m.markLoose()
@@ -496,7 +498,9 @@ func (m *memEstimator) add(ev *rdb.Event) {
 		m.tableBytes += sdsSize(int64(len(ev.Value))) + dictEntrySize
 	case rdb.KindHashField:
 		m.n++
-		m.lpBytes += lpEntrySize(ev.Field) + lpEntrySize(ev.Value)
+		if m.n <= hashMaxListpackLen {
+			m.lpBytes += lpEntrySize(ev.Field) + lpEntrySize(ev.Value)
+		}
 		if len(ev.Field) > hashMaxListpackVal || len(ev.Value) > hashMaxListpackVal {
 			m.compact = false
 			m.markLoose()

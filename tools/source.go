@@ -144,37 +144,63 @@ func (NoProgress) Finish()             {}
 // progressEvery is how many events pass between two progress updates.
 const progressEvery = 1 << 12
 
-// drive pulls every event of src into sink, reporting progress. It stops at the end of
-// the dump (nil), at the first error of the source, or at the first error of the sink.
-func drive(src EventSource, p Progress, sink func(ev *rdb.Event) error) error {
+// eventPump pulls the events of a source one at a time and reports progress. It holds the
+// current event in itself and hands out its address: a consumer that keeps the pump in a
+// local variable and calls its own methods directly keeps the event on the stack, so
+// that each event costs a plain copy, not a heap copy with write barriers. An *RDBFile
+// is read through its *rdb.Reader directly, sparing an interface call and a copy.
+type eventPump struct {
+	src          EventSource
+	rd           *rdb.Reader
+	off          OffsetReporter
+	progress     Progress
+	events, keys int64
+	ev           rdb.Event
+}
+
+func newPump(src EventSource, p Progress) eventPump {
 	if p == nil {
 		p = NoProgress{}
 	}
-	defer p.Finish()
-	off, _ := src.(OffsetReporter)
-	var events, keys int64
-	for {
-		ev, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			if off != nil {
-				p.Update(off.Offset(), keys)
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if ev.Kind == rdb.KindKey || (ev.Kind == rdb.KindModuleSkipped && ev.Key != nil) {
-			keys++
-		}
-		if err := sink(&ev); err != nil {
-			return err
-		}
-		if events++; events%progressEvery == 0 && off != nil {
-			p.Update(off.Offset(), keys)
-		}
+	pump := eventPump{src: src, progress: p}
+	pump.off, _ = src.(OffsetReporter)
+	switch s := src.(type) {
+	case *RDBFile:
+		pump.rd = s.Reader
+	case *rdb.Reader:
+		pump.rd = s
 	}
+	return pump
 }
+
+// next returns the next event, or nil after the last one.
+func (p *eventPump) next() (*rdb.Event, error) {
+	var err error
+	if p.rd != nil {
+		p.ev, err = p.rd.Next()
+	} else {
+		p.ev, err = p.src.Next()
+	}
+	if errors.Is(err, io.EOF) {
+		if p.off != nil {
+			p.progress.Update(p.off.Offset(), p.keys)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.ev.Kind == rdb.KindKey || (p.ev.Kind == rdb.KindModuleSkipped && p.ev.Key != nil) {
+		p.keys++
+	}
+	if p.events++; p.events%progressEvery == 0 && p.off != nil {
+		p.progress.Update(p.off.Offset(), p.keys)
+	}
+	return &p.ev, nil
+}
+
+// finish ends the progress display.
+func (p *eventPump) finish() { p.progress.Finish() }
 
 // isElement reports whether an event is one element of a collection.
 func isElement(k rdb.Kind) bool {
