@@ -286,7 +286,8 @@ func TestTruncatedInputs(t *testing.T) {
 	}
 }
 
-// cutPoints is every length below n for small inputs, and about 400 spread over a big one.
+// cutPoints is every length below n for small inputs, and for a big one the first and
+// last 32 and about 100 spread between them.
 func cutPoints(n int) []int {
 	if n <= 4096 {
 		out := make([]int, n)
@@ -296,11 +297,10 @@ func cutPoints(n int) []int {
 		return out
 	}
 	var out []int
-	for i := 0; i < 64; i++ {
+	for i := 0; i < 32; i++ {
 		out = append(out, i, n-1-i)
 	}
-	step := n / 300
-	for i := 64; i < n-64; i += step {
+	for i := 32; i < n-32; i += n / 100 {
 		out = append(out, i)
 	}
 	return out

@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -500,5 +503,77 @@ func TestDumpKeysStreams(t *testing.T) {
 	}
 	if g := v.Groups[1]; g.Name != "mygroup2" || len(g.Pending) != 0 || g.Consumers == nil || len(g.Consumers) != 0 {
 		t.Fatalf("second group: %+v", g)
+	}
+}
+
+// hugeKeySource makes up a dump of one hash with n fields of 100 bytes, without a file,
+// and counts the bytes such a file would have had as its offset.
+type hugeKeySource struct {
+	n, i  int64
+	off   int64
+	key   []byte
+	field []byte
+	value []byte
+	step  int
+}
+
+func (s *hugeKeySource) Offset() int64 { return s.off }
+
+func (s *hugeKeySource) Next() (rdb.Event, error) {
+	h := rdb.KeyHeader{Type: rdb.TypeHash, Encoding: "hashtable", Len: s.n, Idle: -1, Freq: -1, RDBType: 4, Offset: 9}
+	switch {
+	case s.step == 0:
+		s.step++
+		s.off = 20
+		return rdb.Event{Kind: rdb.KindKey, Key: s.key, Header: h}, nil
+	case s.i < s.n:
+		s.i++
+		s.field = strconv.AppendInt(s.field[:0], s.i, 10)
+		s.off += int64(len(s.field) + len(s.value) + 2)
+		return rdb.Event{Kind: rdb.KindHashField, Key: s.key, Field: s.field, Value: s.value}, nil
+	case s.step == 1:
+		s.step++
+		return rdb.Event{Kind: rdb.KindEndKey, Key: s.key, Header: h, Size: s.off - 9}, nil
+	case s.step == 2:
+		s.step++
+		return rdb.Event{Kind: rdb.KindEOF}, nil
+	}
+	return rdb.Event{}, io.EOF
+}
+
+// TestHugeKeyMemoryIsBounded pushes a hash of a million fields (about 110 MB of data)
+// through the inspector and the key dumper: what they allocate does not grow with it. A
+// key held back for --min-size costs its JSON until its size in the dump reaches the
+// minimum (1 MiB here), then streams.
+func TestHugeKeyMemoryIsBounded(t *testing.T) {
+	const n = 1 << 20
+	value := []byte(strings.Repeat("v", 100))
+	for _, c := range []struct {
+		name  string
+		bound uint64
+		run   func(src EventSource) error
+	}{
+		{"inspect", 1 << 20, func(src EventSource) error {
+			rep, err := Inspect(src, InspectOptions{PrefixDepth: 1})
+			if err == nil && rep.TopByElements[0].Elements != n {
+				err = fmt.Errorf("counted %d elements", rep.TopByElements[0].Elements)
+			}
+			return err
+		}},
+		{"keys", 1 << 20, func(src EventSource) error { return DumpKeys(io.Discard, src, DumpOptions{}) }},
+		{"keys --min-size", 8 << 20, func(src EventSource) error {
+			return DumpKeys(io.Discard, src, DumpOptions{Filter: Filter{MinSize: 1 << 20}})
+		}},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		if err := c.run(&hugeKeySource{n: n, key: []byte("huge"), value: value}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > c.bound {
+			t.Errorf("%s allocated %d bytes for a key of %d fields", c.name, alloc, n)
+		}
 	}
 }
