@@ -45,6 +45,8 @@ type CheckReport struct {
 	// Checksum is the stored CRC64; ChecksumStatus says whether it was verified.
 	Checksum       uint64
 	ChecksumStatus string
+	// DupsUnchecked counts the collections too big to be checked for duplicates whole.
+	DupsUnchecked int64
 	// Read is how many bytes the reader consumed; Trailing the bytes after the RDB's end.
 	Read     int64
 	Trailing int64
@@ -71,10 +73,9 @@ func (c *CheckReport) Keys() int64 {
 // Check reads a whole RDB file as redis-check-rdb does: every structure is walked and
 // bounds-checked, every key decoded, empty collections refused, stream consumer groups
 // cross-checked (streamGroupCheck), and the CRC64 compared at the end. It stops at the
-// first problem and reports its byte offset and key. Unlike redis-check-rdb it does not
-// look for duplicate members of sets, sorted sets and hashes stored element by element:
-// that would hold a whole collection in memory, and the CRC64 already vouches for a file
-// that Redis wrote.
+// first problem and reports its byte offset and key. Sets, sorted sets and hashes are
+// checked for duplicate members, as Redis checks them when it loads them (dupCheck), up to
+// a memory budget per key.
 func Check(path string, opts CheckOptions) *CheckReport {
 	rep := &CheckReport{Path: path, ModuleKeys: map[string]int64{}}
 	f, err := os.Open(path)
@@ -119,6 +120,7 @@ func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
 		return d
 	}
 	var groups streamGroupCheck
+	var dups dupCheck
 	nowMs := now.UnixMilli()
 	countKey := func(ev *rdb.Event) {
 		d := db(ev.DB)
@@ -148,6 +150,16 @@ func checkRDB(rep *CheckReport, in io.Reader, opts CheckOptions) {
 		case rdb.KindKey:
 			countKey(ev)
 			groups.reset()
+			dups.start(&ev.Header)
+		case rdb.KindSetMember, rdb.KindHashField, rdb.KindZSetMember:
+			if what := dups.add(ev); what != "" {
+				err = &rdb.CorruptError{Offset: rd.Offset(), Key: string(ev.Key), InKey: true,
+					What: dups.encoding, Detail: what, Err: rdb.ErrCorrupt}
+			}
+		case rdb.KindEndKey:
+			if dups.over {
+				rep.DupsUnchecked++
+			}
 		case rdb.KindStreamGroup, rdb.KindStreamPending, rdb.KindStreamConsumer:
 			if detail := groups.add(ev); detail != "" {
 				err = &rdb.CorruptError{Offset: rd.Offset(), Key: string(ev.Key), InKey: true,
@@ -253,6 +265,58 @@ func (g *streamGroupCheck) add(ev *rdb.Event) string {
 	return ""
 }
 
+// The budget of the duplicate check for one collection: past either bound the rest of it
+// is not checked (CheckReport.DupsUnchecked counts such keys).
+const (
+	dupMaxElements = 1 << 20
+	dupMaxBytes    = 64 << 20
+)
+
+// dupCheck finds a member of a set or sorted set, or a field of a hash, that comes twice in
+// one key. It holds the key's elements, up to the budget.
+type dupCheck struct {
+	encoding string
+	seen     map[string]struct{}
+	bytes  int64
+	active bool
+	over   bool
+}
+
+func (d *dupCheck) start(h *rdb.KeyHeader) {
+	t := h.Type
+	d.encoding = h.Encoding
+	if d.seen == nil {
+		d.seen = map[string]struct{}{}
+	}
+	if len(d.seen) > 0 {
+		clear(d.seen)
+	}
+	d.bytes, d.over = 0, false
+	d.active = t == rdb.TypeSet || t == rdb.TypeZSet || t == rdb.TypeHash
+}
+
+// add returns what is wrong with the element, or "".
+func (d *dupCheck) add(ev *rdb.Event) string {
+	if !d.active || d.over {
+		return ""
+	}
+	b, what := ev.Value, "member"
+	if ev.Kind == rdb.KindHashField {
+		b, what = ev.Field, "field"
+	}
+	if _, dup := d.seen[string(b)]; dup {
+		return fmt.Sprintf("%s %q comes twice", what, b)
+	}
+	if len(d.seen) >= dupMaxElements || d.bytes+int64(len(b)) > dupMaxBytes {
+		d.over = true
+		clear(d.seen)
+		return ""
+	}
+	d.seen[string(b)] = struct{}{}
+	d.bytes += int64(len(b))
+	return ""
+}
+
 // Write prints the report.
 func (c *CheckReport) Write(out io.Writer) error {
 	w := bufio.NewWriter(out)
@@ -300,6 +364,10 @@ func (c *CheckReport) Write(out io.Writer) error {
 		return w.Flush()
 	}
 	line("checksum", "%s", c.ChecksumStatus)
+	if c.DupsUnchecked > 0 {
+		line("note", "%s too big to check whole for duplicate members (over %d elements or %d MiB)",
+			countNoun(c.DupsUnchecked, "collection", "collections"), dupMaxElements, dupMaxBytes>>20)
+	}
 	if c.Trailing > 0 {
 		line("note", "%d bytes follow the end of the RDB (an AOF tail after a preamble?)", c.Trailing)
 	}

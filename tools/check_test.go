@@ -346,3 +346,45 @@ func TestStreamGroupCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckDuplicates finds a member or field twice in one key, as Redis does when it
+// loads the key (and redis-check-rdb with it).
+func TestCheckDuplicates(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		key  func(d *dumpBuilder)
+		want string
+	}{
+		{"set", func(d *dumpBuilder) { d.key(0, "s", rdb.TypeSet, 0, items(rdb.KindSetMember, "a", "b", "a")...) }, `member "a" comes twice`},
+		{"big set", func(d *dumpBuilder) {
+			var m []string
+			for i := 0; i < 600; i++ {
+				m = append(m, strconv.Itoa(i))
+			}
+			d.key(0, "s", rdb.TypeSet, 0, items(rdb.KindSetMember, append(m, "17")...)...)
+		}, `member "17" comes twice`},
+		{"hash", func(d *dumpBuilder) { d.key(0, "h", rdb.TypeHash, 0, hashFields("f", "1", "g", "2", "f", "3")...) }, `field "f" comes twice`},
+		{"zset", func(d *dumpBuilder) { d.key(0, "z", rdb.TypeZSet, 0, zsetMembers("m", 1.0, "m", 2.0)...) }, `member "m" comes twice`},
+		{"list may repeat", func(d *dumpBuilder) { d.key(0, "l", rdb.TypeList, 0, items(rdb.KindListItem, "a", "a")...) }, ""},
+	} {
+		d := newDump(t)
+		d.str(0, "before", "x", 0)
+		c.key(d)
+		path := d.file()
+		rep := Check(path, CheckOptions{})
+		if c.want == "" {
+			if !rep.OK() {
+				t.Errorf("%s: %v", c.name, rep.Err)
+			}
+			continue
+		}
+		if rep.OK() || !strings.Contains(rep.Err.Error(), c.want) || !rep.ErrInKey || rep.Keys() != 2 {
+			t.Errorf("%s: %v (key %q, %d keys)", c.name, rep.Err, rep.ErrKey, rep.Keys())
+		}
+		if bin, err := exec.LookPath("redis-check-rdb"); err == nil {
+			if v := runRedisCheck(t, bin, path); v.ok {
+				t.Errorf("%s: redis-check-rdb finds no problem", c.name)
+			}
+		}
+	}
+}

@@ -130,10 +130,11 @@ func (g *gen) smallKey(i int64) error {
 	case 8: // tags and follower ids
 		n := 3 + r.IntN(700)
 		return g.key(fmt.Sprintf("tags:%d", i), rdb.TypeSet, int64(n), 0, func() error {
-			for j := 0; j < n; j++ {
-				v := []byte(strconv.Itoa(r.IntN(1 << 30)))
+			base := r.IntN(1 << 30)
+			for j := 0; j < n; j++ { // members are unique: Redis refuses a set with duplicates
+				v := []byte(strconv.Itoa(base + j))
 				if j%5 == 0 {
-					v = append(g.value(8), v...)
+					v = append(append(g.value(8), ':'), v...)
 				}
 				if err := g.write(rdb.Event{Kind: rdb.KindSetMember, Value: v}); err != nil {
 					return err
@@ -145,7 +146,7 @@ func (g *gen) smallKey(i int64) error {
 		n := 5 + r.IntN(400)
 		return g.key(fmt.Sprintf("rank:%d", i), rdb.TypeZSet, int64(n), 0, func() error {
 			for j := 0; j < n; j++ {
-				m := append(g.value(6+r.IntN(20)), strconv.Itoa(j)...)
+				m := append(append(g.value(6+r.IntN(20)), ':'), strconv.Itoa(j)...) // ':' is not in the text
 				if err := g.write(rdb.Event{Kind: rdb.KindZSetMember, Value: m, Score: float64(r.IntN(1e6)) / 10}); err != nil {
 					return err
 				}
@@ -180,7 +181,7 @@ func (g *gen) bigKey(size int64, typ string) error {
 		return g.key("big:"+typ, t, n, 0, func() error {
 			var v []byte
 			for j := int64(0); j < n; j++ {
-				v = strconv.AppendInt(append(v[:0], g.value(elem-12)...), j, 10)
+				v = strconv.AppendInt(append(append(v[:0], g.value(elem-12)...), ':'), j, 10)
 				if err := g.write(rdb.Event{Kind: kind, Value: v}); err != nil {
 					return err
 				}
@@ -191,7 +192,7 @@ func (g *gen) bigKey(size int64, typ string) error {
 		return g.key("big:zset", rdb.TypeZSet, n, 0, func() error {
 			var v []byte
 			for j := int64(0); j < n; j++ {
-				v = strconv.AppendInt(append(v[:0], g.value(elem-20)...), j, 10)
+				v = strconv.AppendInt(append(append(v[:0], g.value(elem-20)...), ':'), j, 10)
 				if err := g.write(rdb.Event{Kind: rdb.KindZSetMember, Value: v, Score: r.Float64()}); err != nil {
 					return err
 				}
