@@ -277,9 +277,9 @@ const (
 type dupCheck struct {
 	encoding string
 	seen     map[string]struct{}
-	bytes  int64
-	active bool
-	over   bool
+	bytes    int64
+	active   bool
+	over     bool
 }
 
 func (d *dupCheck) start(h *rdb.KeyHeader) {
