@@ -21,7 +21,7 @@ file="$dir/big.rdb"
 if [ ! -f "$file" ]; then
 	"$dir/rdbgen" -o "$file" -size "$size" -big "$big" -big-type hash
 fi
-bytes=$(stat -c %s "$file")
+bytes=$(stat -L -c %s "$file")
 cat "$file" >/dev/null
 echo "file $file: $bytes bytes; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-28s %8s %8s %10s %10s %10s\n' tool wall_s cpu_s MB/s_wall MB/s_cpu peak_RSS_MB

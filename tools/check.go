@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"slices"
@@ -75,7 +76,7 @@ func (c *CheckReport) Keys() int64 {
 // cross-checked (streamGroupCheck), and the CRC64 compared at the end. It stops at the
 // first problem and reports its byte offset and key. Sets, sorted sets and hashes are
 // checked for duplicate members, as Redis checks them when it loads them (dupCheck), up to
-// a memory budget per key.
+// two million elements per key.
 func Check(path string, opts CheckOptions) *CheckReport {
 	rep := &CheckReport{Path: path, ModuleKeys: map[string]int64{}}
 	f, err := os.Open(path)
@@ -265,34 +266,38 @@ func (g *streamGroupCheck) add(ev *rdb.Event) string {
 	return ""
 }
 
-// The budget of the duplicate check for one collection: past either bound the rest of it
-// is not checked (CheckReport.DupsUnchecked counts such keys).
-const (
-	dupMaxElements = 1 << 20
-	dupMaxBytes    = 64 << 20
-)
+// The budget of the duplicate check for one collection: past it the rest of the
+// collection is not checked (CheckReport.DupsUnchecked counts such keys).
+const dupMaxElements = 1 << 21
 
 // dupCheck finds a member of a set or sorted set, or a field of a hash, that comes twice in
-// one key. It holds the key's elements, up to the budget.
+// one key. It keeps a 128-bit fingerprint of each element (two 64-bit hashes with random
+// seeds), not the element: 16 bytes an element whatever its size, no allocation per
+// element, and two different elements share a fingerprint with a probability of about
+// n^2/2^129, 10^-26 for two million elements.
 type dupCheck struct {
 	encoding string
-	seen     map[string]struct{}
-	bytes    int64
+	seeds    [2]maphash.Seed
+	seen     map[[2]uint64]struct{}
 	active   bool
 	over     bool
 }
 
 func (d *dupCheck) start(h *rdb.KeyHeader) {
-	t := h.Type
-	d.encoding = h.Encoding
 	if d.seen == nil {
-		d.seen = map[string]struct{}{}
+		d.seen = map[[2]uint64]struct{}{}
+		d.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	}
-	if len(d.seen) > 0 {
+	switch n := len(d.seen); {
+	case n > 1024 || d.over:
+		// Clearing costs what the map once held: a big collection's map is not kept for
+		// the small ones after it.
+		d.seen = map[[2]uint64]struct{}{}
+	case n > 0:
 		clear(d.seen)
 	}
-	d.bytes, d.over = 0, false
-	d.active = t == rdb.TypeSet || t == rdb.TypeZSet || t == rdb.TypeHash
+	d.encoding, d.over = h.Encoding, false
+	d.active = h.Type == rdb.TypeSet || h.Type == rdb.TypeZSet || h.Type == rdb.TypeHash
 }
 
 // add returns what is wrong with the element, or "".
@@ -304,16 +309,16 @@ func (d *dupCheck) add(ev *rdb.Event) string {
 	if ev.Kind == rdb.KindHashField {
 		b, what = ev.Field, "field"
 	}
-	if _, dup := d.seen[string(b)]; dup {
+	fp := [2]uint64{maphash.Bytes(d.seeds[0], b), maphash.Bytes(d.seeds[1], b)}
+	if _, dup := d.seen[fp]; dup {
 		return fmt.Sprintf("%s %q comes twice", what, b)
 	}
-	if len(d.seen) >= dupMaxElements || d.bytes+int64(len(b)) > dupMaxBytes {
+	if len(d.seen) >= dupMaxElements {
 		d.over = true
-		clear(d.seen)
+		d.seen = map[[2]uint64]struct{}{}
 		return ""
 	}
-	d.seen[string(b)] = struct{}{}
-	d.bytes += int64(len(b))
+	d.seen[fp] = struct{}{}
 	return ""
 }
 
@@ -365,8 +370,8 @@ func (c *CheckReport) Write(out io.Writer) error {
 	}
 	line("checksum", "%s", c.ChecksumStatus)
 	if c.DupsUnchecked > 0 {
-		line("note", "%s too big to check whole for duplicate members (over %d elements or %d MiB)",
-			countNoun(c.DupsUnchecked, "collection", "collections"), dupMaxElements, dupMaxBytes>>20)
+		line("note", "%s of more than %d elements checked for duplicate members in part",
+			countNoun(c.DupsUnchecked, "collection", "collections"), dupMaxElements)
 	}
 	if c.Trailing > 0 {
 		line("note", "%d bytes follow the end of the RDB (an AOF tail after a preamble?)", c.Trailing)
