@@ -177,7 +177,7 @@ func newPump(src EventSource, p Progress) eventPump {
 func (p *eventPump) next() (*rdb.Event, error) {
 	var err error
 	if p.rd != nil {
-		p.ev, err = p.rd.Next()
+		err = p.rd.NextInto(&p.ev)
 	} else {
 		p.ev, err = p.src.Next()
 	}
