@@ -36,7 +36,7 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 }
 
 // execute runs one command as Redis's processCommand does, in its order of checks: the
-// command exists, its arity, authentication; then it runs.
+// command exists, its arity, authentication, the ACL; then it runs.
 func (s *Server) execute(c *Client, args [][]byte) {
 	cmd := s.lookup(c, args)
 	if cmd == nil {
@@ -47,9 +47,14 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		c.Error(engine.ErrWrongArity(cmd.Name))
 		return
 	}
-	if !c.authed && !cmd.Has(FlagNoAuth) && s.authRequired() {
+	if !cmd.Has(FlagNoAuth) && c.authRequired() {
 		cmd.stats.rejected.Add(1)
 		c.Error(engine.ErrNoAuth)
+		return
+	}
+	if err := s.checkPermission(c, cmd, args, aclCtxTopLevel); err != nil {
+		cmd.stats.rejected.Add(1)
+		c.Error(err)
 		return
 	}
 	s.call(c, cmd, args)
