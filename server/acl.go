@@ -699,58 +699,34 @@ func splitArgs(line string) []string {
 			return out
 		}
 		var cur []byte
-		inq, insq := false, false
+		var quote byte // the open quote, if any
 		for done := false; !done; {
 			c := at(p)
 			switch {
-			case inq:
-				switch {
-				case c == '\\' && at(p+1) == 'x' && isHex(at(p+2)) && isHex(at(p+3)):
-					cur = append(cur, unhex(at(p+2))<<4|unhex(at(p+3)))
-					p += 3
-				case c == '\\' && at(p+1) != 0:
-					p++
-					e := map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', 'b': '\b', 'a': '\a'}[at(p)]
-					if e == 0 {
-						e = at(p)
-					}
-					cur = append(cur, e)
-				case c == '"':
-					if at(p+1) != 0 && !isSpace(at(p+1)) {
-						return nil
-					}
-					done = true
-				case c == 0:
-					return nil
-				default:
-					cur = append(cur, c)
+			case quote == '"' && c == '\\' && at(p+1) == 'x' && isHex(at(p+2)) && isHex(at(p+3)):
+				cur = append(cur, unhex(at(p+2))<<4|unhex(at(p+3)))
+				p += 3
+			case quote == '"' && c == '\\' && at(p+1) != 0:
+				p++
+				cur = append(cur, unescape(at(p)))
+			case quote == '\'' && c == '\\' && at(p+1) == '\'':
+				p++
+				cur = append(cur, '\'')
+			case quote != 0 && c == quote:
+				if at(p+1) != 0 && !isSpace(at(p+1)) {
+					return nil // a closing quote must end the argument
 				}
-			case insq:
-				switch {
-				case c == '\\' && at(p+1) == '\'':
-					p++
-					cur = append(cur, '\'')
-				case c == '\'':
-					if at(p+1) != 0 && !isSpace(at(p+1)) {
-						return nil
-					}
-					done = true
-				case c == 0:
-					return nil
-				default:
-					cur = append(cur, c)
-				}
+				done = true
+			case quote != 0 && c == 0:
+				return nil // unterminated quotes
+			case quote != 0:
+				cur = append(cur, c)
+			case c == 0 || isSpace(c):
+				done = true
+			case c == '"' || c == '\'':
+				quote = c
 			default:
-				switch {
-				case c == 0 || isSpace(c):
-					done = true
-				case c == '"':
-					inq = true
-				case c == '\'':
-					insq = true
-				default:
-					cur = append(cur, c)
-				}
+				cur = append(cur, c)
 			}
 			if c != 0 {
 				p++
@@ -758,6 +734,23 @@ func splitArgs(line string) []string {
 		}
 		out = append(out, string(cur))
 	}
+}
+
+// unescape is the byte a backslash escape in double quotes stands for.
+func unescape(c byte) byte {
+	switch c {
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	case 'b':
+		return '\b'
+	case 'a':
+		return '\a'
+	}
+	return c
 }
 
 func isHex(c byte) bool {
