@@ -4,10 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -225,6 +222,7 @@ type aclLogEntry struct {
 
 // aclSystem holds the server's users and ACL log.
 type aclSystem struct {
+	table    *Table
 	cmds     []*Command // by aclID: every command and subcommand of the table
 	top      []*Command // top-level commands, sorted by name
 	words    int        // length of a selector's command set
@@ -250,7 +248,7 @@ type aclSystem struct {
 // newACL builds the ACL system over a command table: it numbers the commands, and creates
 // the default user (on, nopass, every command, key and channel).
 func newACL(t *Table) *aclSystem {
-	a := &aclSystem{}
+	a := &aclSystem{table: t}
 	for _, c := range t.All() {
 		a.top = append(a.top, c)
 		c.aclID = len(a.cmds)
@@ -455,24 +453,7 @@ func (a *aclSystem) setSelector(sel *aclSelector, op string) error {
 }
 
 // lookup finds a command by its full name ("get", "config|get"), as ACL rules name them.
-func (a *aclSystem) lookup(name string) *Command {
-	if len(a.cmds) == 0 {
-		return nil
-	}
-	top, sub, isSub := strings.Cut(strings.ToLower(name), "|")
-	i := sort.Search(len(a.top), func(i int) bool { return a.top[i].Name >= top })
-	if i == len(a.top) || a.top[i].Name != top {
-		return nil
-	}
-	c := a.top[i]
-	if !isSub {
-		return c
-	}
-	if strings.Contains(sub, "|") {
-		return nil
-	}
-	return c.Subs[sub]
-}
+func (a *aclSystem) lookup(name string) *Command { return a.table.lookupFullName(name) }
 
 // allowCommand is "+name", "+container|sub" and "+name|first-arg".
 func (a *aclSystem) allowCommand(sel *aclSelector, name string) error {
@@ -1084,8 +1065,9 @@ func (s *Server) checkPermission(c *Client, cmd *Command, args [][]byte, ctx acl
 		object = string(args[pos])
 	}
 	self := &Ctx{Client: c, Cmd: cmd, Args: args}
-	if ctx == aclCtxScript {
-		self = &c.x // the client-info of the client running the script, as Redis logs it
+	if ctx == aclCtxScript || ctx == aclCtxExec {
+		// Redis's client-info names the client's last command: EXEC or the script's EVAL.
+		self = &c.x
 	}
 	s.acl.addLog(reason, ctx, object, u.name, c.infoLine(self))
 	name := aclReasonNames[reason]
@@ -1163,232 +1145,4 @@ func (s *Server) authenticateClient(x *Ctx, name, pass []byte, ctx aclContext) b
 	}
 	s.acl.addLog(aclDeniedAuth, ctx, string(x.Args[0]), string(name), x.infoLine(x))
 	return false
-}
-
-// ---- the ACL log ----
-
-const aclLogGroupingWindow = 60 * time.Second
-
-// addLog records a denial: an entry within the last ten that has the same reason, context,
-// object and user and is at most a minute old is bumped instead of adding a new one.
-func (a *aclSystem) addLog(reason aclReason, ctx aclContext, object, username, cinfo string) {
-	now := time.Now()
-	a.logMu.Lock()
-	defer a.logMu.Unlock()
-	for i, e := range a.log {
-		if i == 10 {
-			break
-		}
-		age := now.Sub(e.ctime)
-		if e.reason == reason && aclContextNames[e.context] == aclContextNames[ctx] && age <= aclLogGroupingWindow &&
-			age >= -aclLogGroupingWindow && e.object == object && e.username == username {
-			e.count++
-			e.cinfo, e.ctime = cinfo, now
-			copy(a.log[1:i+1], a.log[:i])
-			a.log[0] = e
-			return
-		}
-	}
-	e := &aclLogEntry{count: 1, reason: reason, context: ctx, object: object, username: username, ctime: now, cinfo: cinfo}
-	a.log = append([]*aclLogEntry{e}, a.log...)
-	if max := a.logMax.Load(); int64(len(a.log)) > max {
-		a.log = a.log[:max]
-	}
-}
-
-// ---- loading and saving the ACL file ----
-
-// loadFile reads an ACL file as Redis's ACLLoadFromFile: every line is "user <name> rules..."
-// or blank. With any error nothing changes and the problems are returned in one line;
-// otherwise the users are replaced (the default user keeps its identity and takes the file's
-// rules, or fresh ones when the file has none), and the users that were replaced are returned
-// so that their clients can be disconnected.
-func (a *aclSystem) loadFile(path string) ([]*aclUser, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("Error loading ACLs, opening file '%s': %s", path, strerror(err))
-	}
-	var problems strings.Builder
-	states := map[string]*aclUserState{}
-	for i, line := range strings.Split(string(data), "\n") {
-		n := i + 1
-		line = strings.Trim(line, " \t\r\n")
-		if line == "" {
-			continue
-		}
-		argv := strings.Split(line, " ")
-		if argv[0] != "user" || len(argv) < 2 {
-			fmt.Fprintf(&problems, "%s:%d should start with user keyword followed by the username. ", path, n)
-			continue
-		}
-		name := argv[1]
-		if hasSpaces(name) {
-			fmt.Fprintf(&problems, "'%s:%d: username '%s' contains invalid characters. ", path, n, name)
-			continue
-		}
-		if states[name] != nil {
-			fmt.Fprintf(&problems, "WARNING: Duplicate user '%s' found on line %d. ", name, n)
-			continue
-		}
-		st := a.newUserState()
-		states[name] = st
-		rules, _, ok := mergeSelectorArgs(argv[2:])
-		if !ok {
-			// Redis 7.0.15 crashes here; the message is the one its code means to give.
-			fmt.Fprintf(&problems, "%s:%d: Unmatched parenthesis in selector definition.", path, n)
-			continue
-		}
-		reported := false
-		for _, r := range rules {
-			r = strings.Trim(r, "\t\r\n")
-			err := a.setUser(st, r)
-			switch {
-			case err == nil:
-			case err == engine.ErrACLUnknownName:
-				fmt.Fprintf(&problems, "%s:%d: Error in applying operation '%s': %s. ", path, n, r, err)
-			case !reported:
-				// Other errors may quote a password: only the first is reported, without it.
-				fmt.Fprintf(&problems, "%s:%d: %s. ", path, n, err)
-				reported = true
-			}
-		}
-	}
-	if problems.Len() > 0 {
-		return nil, errors.New(problems.String() + engine.ErrACLFileRejected.Error())
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	old := a.usersSnapshot()
-	users := make(map[string]*aclUser, len(states))
-	for name, st := range states {
-		if name == "default" {
-			continue
-		}
-		u := &aclUser{name: name}
-		u.state.Store(st.seal())
-		users[name] = u
-	}
-	if st := states["default"]; st != nil {
-		a.def.state.Store(st.seal())
-	} else {
-		a.def.state.Store(a.defaultState())
-	}
-	users["default"] = a.def
-	a.users.Store(&users)
-	var replaced []*aclUser
-	for _, u := range old {
-		if u != a.def {
-			replaced = append(replaced, u)
-		}
-	}
-	return replaced, nil
-}
-
-// strerror is how C's strerror names an error: Go's errno texts, capitalized.
-func strerror(err error) string {
-	msg := err.Error()
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		msg = pe.Err.Error()
-	}
-	if msg == "" {
-		return msg
-	}
-	return strings.ToUpper(msg[:1]) + msg[1:]
-}
-
-// saveFile writes every user as an ACL file line, through a temporary file renamed over path.
-func (a *aclSystem) saveFile(path string) error {
-	var b strings.Builder
-	for _, u := range a.sortedUsers() {
-		b.WriteString("user " + u.name + " " + a.describeUser(u.state.Load()) + "\n")
-	}
-	tmp := fmt.Sprintf("%s.tmp-%d-%d", path, os.Getpid(), time.Now().UnixMilli())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(b.String())
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-// killUserClients disconnects every client authenticated as one of users; the calling client
-// (self, may be nil) is closed once its reply is sent.
-func (s *Server) killUserClients(self *Client, users ...*aclUser) {
-	if len(users) == 0 {
-		return
-	}
-	gone := make(map[*aclUser]bool, len(users))
-	for _, u := range users {
-		gone[u] = true
-	}
-	for _, c := range s.Clients() {
-		if !gone[c.user.Load()] {
-			continue
-		}
-		if c == self {
-			c.closing = true
-		} else {
-			c.kill()
-		}
-	}
-}
-
-// killRevokedSubscribers disconnects the subscribers authenticated as u whose channels or
-// patterns the new rules st no longer allow (Redis's ACLKillPubsubClientsIfNeeded).
-func (s *Server) killRevokedSubscribers(self *Client, u *aclUser, old, st *aclUserState) {
-	if s.acl.subscriptions == nil {
-		return
-	}
-	var upcoming []string
-	for _, sel := range st.selectors {
-		if sel.allChannels {
-			return
-		}
-		upcoming = append(upcoming, sel.channels...)
-	}
-	kept := true
-	for _, sel := range old.selectors {
-		kept = kept && !sel.allChannels
-		for _, ch := range sel.channels {
-			found := false
-			for _, p := range upcoming {
-				found = found || p == ch
-			}
-			kept = kept && found
-		}
-	}
-	if kept {
-		return
-	}
-	for _, c := range s.Clients() {
-		if c.user.Load() != u {
-			continue
-		}
-		channels, patterns := s.acl.subscriptions(c)
-		revoked := false
-		for _, p := range patterns {
-			revoked = revoked || !channelAllowed(upcoming, []byte(p), true)
-		}
-		for _, ch := range channels {
-			revoked = revoked || !channelAllowed(upcoming, []byte(ch), false)
-		}
-		if !revoked {
-			continue
-		}
-		if c == self {
-			c.closing = true
-		} else {
-			c.kill()
-		}
-	}
 }
