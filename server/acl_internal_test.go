@@ -1,10 +1,18 @@
 package server
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"math/rand"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -310,5 +318,105 @@ func TestACLDefaultUserAndRequirePass(t *testing.T) {
 	}
 	if !strings.Contains(engine.ErrACLSetUser("a\nb", engine.ErrACLSyntax).Error(), "'a b'") {
 		t.Fatal("newlines in quoted rules become spaces")
+	}
+}
+
+// TestACLKillRevokedSubscribers: when ACL SETUSER takes channels away from a user, its
+// subscribers whose subscriptions the new rules no longer allow are disconnected; the others
+// stay. Pub/sub is not in this tree yet: the subscriptions come from the hook it will set.
+func TestACLKillRevokedSubscribers(t *testing.T) {
+	cfg := conf.NewTable().Default()
+	cfg.Bind, cfg.Port, cfg.Dir = []string{"127.0.0.1"}, 0, t.TempDir()
+	s, err := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	subs := map[string][2][]string{} // client name: channels, patterns
+	var mu sync.Mutex
+	s.acl.subscriptions = func(c *Client) ([]string, []string) {
+		c.mu.Lock()
+		name := c.name
+		c.mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		return subs[name][0], subs[name][1]
+	}
+	do := func(c net.Conn, args ...string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte(b.String())); err != nil {
+			return err.Error()
+		}
+		buf := make([]byte, 512)
+		n, err := c.Read(buf)
+		if err != nil {
+			return "closed"
+		}
+		return string(buf[:n])
+	}
+	dial := func(name string, channels, patterns []string) net.Conn {
+		c, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if got := do(c, "AUTH", "sub", "pw"); got != "+OK\r\n" {
+			t.Fatalf("AUTH: %q", got)
+		}
+		do(c, "CLIENT", "SETNAME", name)
+		mu.Lock()
+		subs[name] = [2][]string{channels, patterns}
+		mu.Unlock()
+		return c
+	}
+	admin, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if got := do(admin, "ACL", "SETUSER", "sub", "on", ">pw", "+@all", "~*", "&news.*", "&sport", "&p.*"); got != "+OK\r\n" {
+		t.Fatal(got)
+	}
+	news := dial("news", []string{"news.uk"}, nil)
+	sport := dial("sport", []string{"sport"}, nil)
+	pattern := dial("pattern", nil, []string{"p.*"})
+	idle := dial("idle", nil, nil)
+
+	// Adding channels keeps everyone.
+	do(admin, "ACL", "SETUSER", "sub", "&more")
+	for _, c := range []net.Conn{news, sport, pattern, idle} {
+		if got := do(c, "PING"); got != "+PONG\r\n" {
+			t.Fatalf("adding a channel disconnected a subscriber: %q", got)
+		}
+	}
+	// Taking sport and the pattern away disconnects their subscribers only.
+	do(admin, "ACL", "SETUSER", "sub", "resetchannels", "&news.*", "&p.x")
+	for name, c := range map[string]net.Conn{"news": news, "idle": idle} {
+		if got := do(c, "PING"); got != "+PONG\r\n" {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+	for name, c := range map[string]net.Conn{"sport": sport, "pattern": pattern} {
+		if got := do(c, "PING"); got != "closed" {
+			t.Errorf("%s kept its connection: %q", name, got)
+		}
+	}
+	// From all channels to a list: subscribers outside it go.
+	do(admin, "ACL", "SETUSER", "sub", "allchannels")
+	other := dial("other", []string{"weather"}, nil)
+	do(admin, "ACL", "SETUSER", "sub", "resetchannels", "&news.*")
+	if got := do(other, "PING"); got != "closed" {
+		t.Errorf("revoking allchannels kept a subscriber of another channel: %q", got)
+	}
+	if got := do(news, "PING"); got != "+PONG\r\n" {
+		t.Errorf("news: %q", got)
 	}
 }
