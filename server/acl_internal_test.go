@@ -420,3 +420,32 @@ func TestACLKillRevokedSubscribers(t *testing.T) {
 		t.Errorf("news: %q", got)
 	}
 }
+
+// BenchmarkACLPermission measures the check dispatch makes before every command: for an
+// unrestricted user (the default) and for a user with key patterns and a selector.
+func BenchmarkACLPermission(b *testing.B) {
+	tab := newTable()
+	for _, register := range commandGroups {
+		register(tab)
+	}
+	a := newACL(tab)
+	restricted, _, err := a.applyRules(nil, []string{"on", "-@all", "+@read", "%R~user:*", "~cache:*", "(+set ~tmp:*)"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := tab.Lookup("get")
+	args := argsOf("get cache:42")
+	for _, bc := range []struct {
+		name string
+		st   *aclUserState
+	}{{"default", a.def.state.Load()}, {"restricted", restricted}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if r, _ := a.permission(bc.st, get, args); r != aclOK {
+					b.Fatal(r)
+				}
+			}
+		})
+	}
+}

@@ -24,6 +24,8 @@ type KeySpec struct {
 	Notes string
 	Begin BeginSearch
 	Find  FindKeys
+
+	parsed keyFlags // Flags, parsed once by the table (permission checks read them per call)
 }
 
 // BeginSearch locates a spec's first key: at Index, or right after Keyword, which is searched
@@ -106,6 +108,9 @@ func (f keyFlags) names() []string {
 }
 
 func (k *KeySpec) flags() keyFlags {
+	if k.parsed != 0 {
+		return k.parsed
+	}
 	f, _ := parseKeyFlags(k.Flags) // validated by prepareKeySpecs
 	return f
 }
@@ -139,7 +144,10 @@ func (c *Command) prepareKeySpecs() {
 		}
 	}
 	if c.Specs != nil {
-		c.specs = c.Specs
+		c.specs = append([]KeySpec(nil), c.Specs...) // a copy: Specs may be shared (redisKeySpecs)
+		for i := range c.specs {
+			c.specs[i].parsed = c.specs[i].flags()
+		}
 		movable := false
 		for i := range c.specs {
 			if !c.specs[i].indexRange() {
@@ -163,6 +171,9 @@ func (c *Command) prepareKeySpecs() {
 	}
 	if c.Keys != nil {
 		c.specs = append(c.specs, KeySpec{Flags: c.derivedKeyFlags(), Find: FindKeys{Unknown: true}})
+	}
+	for i := range c.specs {
+		c.specs[i].parsed = c.specs[i].flags()
 	}
 }
 
