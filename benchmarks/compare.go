@@ -24,6 +24,7 @@ type compareOptions struct {
 	runs           int
 	only           string
 	scale          float64
+	dataScale      float64
 	cpuProfile     string
 	profileSeconds int
 	profilePipe    int
@@ -61,7 +62,7 @@ func compare(o compareOptions) error {
 	// Group the selected workloads by server config: one pair of servers per config.
 	var configs []serverConfig
 	byConfig := map[serverConfig][]workload{}
-	for _, w := range workloads() {
+	for _, w := range workloads(o.dataScale) {
 		if !strings.Contains(w.name, o.only) {
 			continue
 		}
@@ -86,6 +87,14 @@ func compare(o compareOptions) error {
 				return err
 			}
 			servers[kind] = s
+		}
+		if cfg.preloadKeys > 0 {
+			for _, kind := range serverKinds {
+				if err := preloadServer(ctx, servers[kind], cfg); err != nil {
+					stopAll(servers)
+					return err
+				}
+			}
 		}
 		for run := range o.runs {
 			for _, w := range byConfig[cfg] {
@@ -112,9 +121,11 @@ func compare(o compareOptions) error {
 			}
 		}
 		if o.cpuProfile != "" && i == 0 {
-			if err := profileStrata(ctx, servers["strata"], strataBin, o); err != nil {
-				stopAll(servers)
-				return err
+			for _, test := range []string{"get", "set"} {
+				if err := profileStrata(ctx, servers["strata"], strataBin, test, o); err != nil {
+					stopAll(servers)
+					return err
+				}
 			}
 		}
 		if err := stopAll(servers); err != nil {
@@ -139,12 +150,66 @@ func printTable(samples map[string]map[string]map[string][]result, order []strin
 	fmt.Fprintln(tw, "workload\tcommand\tredis ops/s\tstrata ops/s\tstrata/redis\tredis p50/p99\tstrata p50/p99\t")
 	for _, key := range order {
 		name, test, _ := strings.Cut(key, "\x00")
-		r, s := median(samples[name][test]["redis"]), median(samples[name][test]["strata"])
+		rs, ss := samples[name][test]["redis"], samples[name][test]["strata"]
+		if len(rs) == 0 || len(ss) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%d runs\t%d runs\t-\t\t\t\n", name, test, len(rs), len(ss))
+			continue
+		}
+		r, s := median(rs), median(ss)
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.0f\t%.2f\t%.3f/%.3f\t%.3f/%.3f\t\n", name, test,
 			r.opsPerSec, s.opsPerSec, s.opsPerSec/r.opsPerSec, r.p50, r.p99, s.p50, s.p99)
 	}
 	tw.Flush()
+
+	fmt.Printf("\ntargets (strata/redis)\n\n")
+	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tcommand\tmeasure\tratio\ttarget\t\t")
+	for _, tg := range targets() {
+		rs := samples[tg.workload][tg.test]
+		if len(rs["redis"]) == 0 || len(rs["strata"]) == 0 {
+			continue
+		}
+		r, s := median(rs["redis"]), median(rs["strata"])
+		measure, ratio, ok, want := "ops/s", s.opsPerSec/r.opsPerSec, false, ""
+		if tg.maxP99 > 0 {
+			measure, ratio = "p99", s.p99/r.p99
+			ok, want = ratio <= tg.maxP99, fmt.Sprintf("<= %.1f", tg.maxP99)
+		} else {
+			ok, want = ratio >= tg.minOps, fmt.Sprintf(">= %.1f", tg.minOps)
+		}
+		verdict := "met"
+		if !ok {
+			verdict = "SHORT"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t%s\t\n", tg.workload, tg.test, measure, ratio, want, verdict)
+	}
+	tw.Flush()
 	fmt.Printf("\nload average after: %s\n", loadAverage())
+}
+
+// preloadServer writes the config's keyspace into s. On Strata with a hot tier smaller than
+// the data, it then waits (bounded) for Pebble's compactions to catch up, so that the runs
+// measure reads rather than the tail of the load.
+func preloadServer(ctx context.Context, s *serverProc, cfg serverConfig) error {
+	start := time.Now()
+	if err := preload(ctx, s.addr, cfg.preloadKeys, cfg.preloadSize); err != nil {
+		return fmt.Errorf("preloading %s: %w", s.kind, err)
+	}
+	fmt.Fprintf(os.Stderr, "preloaded %s with %d keys of %d bytes in %s\n", s.kind, cfg.preloadKeys,
+		cfg.preloadSize, time.Since(start).Round(time.Millisecond))
+	if s.kind != "strata" {
+		return nil
+	}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		debt, err := infoField(s.addr, "memory", "strata_compaction_debt")
+		if err != nil {
+			return err
+		}
+		if debt == "0" || debt == "" {
+			break
+		}
+	}
+	return nil
 }
 
 func printMachine(o compareOptions) {
@@ -216,9 +281,15 @@ func startServer(kind string, cfg serverConfig, dir, strataBin string, o compare
 			return nil, err
 		}
 		s.pprofAddr = "127.0.0.1:" + strconv.Itoa(pp)
-		s.cmd = exec.Command(strataBin, "server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		args := []string{"server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
 			"--dir", filepath.Join(dir, "data"), "--appendfsync", cfg.appendfsync,
-			"--debug-pprof-addr", s.pprofAddr)
+			"--debug-pprof-addr", s.pprofAddr}
+		if cfg.maxmemory != "" {
+			args = append(args, "--maxmemory", cfg.maxmemory)
+		}
+		s.cmd = exec.Command(strataBin, args...)
+		// As Redis here: no snapshots; a full tier evicts (Strata's default is noeviction).
+		s.cmd.Env = append(os.Environ(), "STRATA_SAVE=", "STRATA_MAXMEMORY_POLICY=allkeys-lru")
 		logf, err := os.Create(filepath.Join(dir, "strata.log"))
 		if err != nil {
 			return nil, err
@@ -287,9 +358,11 @@ func stopAll(servers map[string]*serverProc) error {
 }
 
 // profileStrata records a CPU profile of strata (through its --debug-pprof-addr) while
-// redis-benchmark loops on the profiled load, then prints `go tool pprof -top` of it.
-func profileStrata(ctx context.Context, s *serverProc, strataBin string, o compareOptions) error {
-	load := profileLoad(o.profilePipe)
+// redis-benchmark loops on the profiled load (test is get or set), then prints `go tool pprof
+// -top` of it. The profile is saved to -cpuprofile with the test's name added before the
+// extension.
+func profileStrata(ctx context.Context, s *serverProc, strataBin, test string, o compareOptions) error {
+	load := profileLoad(test, o.profilePipe)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	bench := exec.CommandContext(ctx, o.redisBenchmark, append(load.args(s.addr), "-l", "-q")...)
@@ -297,7 +370,8 @@ func profileStrata(ctx context.Context, s *serverProc, strataBin string, o compa
 		return err
 	}
 	defer bench.Wait()
-	fmt.Fprintf(os.Stderr, "profiling strata for %ds under SET -c %d -P %d ...\n", o.profileSeconds, load.clients, load.pipeline)
+	name := strings.ToUpper(test)
+	fmt.Fprintf(os.Stderr, "profiling strata for %ds under %s -c %d -P %d ...\n", o.profileSeconds, name, load.clients, load.pipeline)
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprofAddr, o.profileSeconds)
 	resp, err := http.Get(url)
 	if err != nil {
@@ -307,7 +381,9 @@ func profileStrata(ctx context.Context, s *serverProc, strataBin string, o compa
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("fetching the profile: %s", resp.Status)
 	}
-	f, err := os.Create(o.cpuProfile)
+	ext := filepath.Ext(o.cpuProfile)
+	path := strings.TrimSuffix(o.cpuProfile, ext) + "-" + test + ext
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
@@ -319,10 +395,10 @@ func profileStrata(ctx context.Context, s *serverProc, strataBin string, o compa
 		return err
 	}
 	cancel()
-	top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", strataBin, o.cpuProfile).CombinedOutput()
+	top, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", strataBin, path).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go tool pprof: %v\n%s", err, top)
 	}
-	fmt.Printf("\nCPU profile of strata under SET -c %d -P %d saved to %s\n\n%s\n", load.clients, load.pipeline, o.cpuProfile, top)
+	fmt.Printf("\nCPU profile of strata under %s -c %d -P %d saved to %s\n\n%s\n", name, load.clients, load.pipeline, path, top)
 	return nil
 }

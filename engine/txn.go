@@ -58,7 +58,18 @@ type Txn struct {
 	clearDBs   []uint16 // the physical databases FLUSHDB emptied
 	guards     []uint64 // sweep-queue guards of direct copies, released when the Txn ends
 	reads      int      // Pebble point reads and iterators opened since Begin (tests count them)
+
+	// With deferred durability (DeferDurability), Commit returns once the batch is applied and
+	// visible; its log write (and fsync under appendfsync always) is awaited by WaitDurable,
+	// which a connection calls once before it writes the replies of a pipelined burst. The
+	// batches wait in unsynced until then.
+	deferDurable bool
+	unsynced     []*pebble.Batch
 }
+
+// maxUnsynced bounds the batches a Txn keeps awaiting their log write: a longer pipeline
+// waits every maxUnsynced commands (by then the first of them are long written).
+const maxUnsynced = 64
 
 // cacheOp is a metadata change for the hot tier: a new value, or a removal (val == nil).
 type cacheOp struct {
@@ -96,7 +107,11 @@ func (t *Txn) AddKey(key []byte) {
 
 // Lock takes the latch and the key stripes. The Txn's time is read here. It fails only with
 // ErrClosed, once the engine has closed.
-func (t *Txn) Lock() error {
+func (t *Txn) Lock() error { return t.LockAt(time.Now()) }
+
+// LockAt is Lock with the Txn's time given: a caller that has just read the clock (the start
+// of the command, for its statistics) spares a second read.
+func (t *Txn) LockAt(now time.Time) error {
 	if t.mode == LockGlobal {
 		t.e.latch.Lock()
 	} else {
@@ -115,7 +130,7 @@ func (t *Txn) Lock() error {
 	}
 	t.locked = true
 	t.db = t.e.dbmap[t.ldb]
-	t.now = time.Now().UnixMilli()
+	t.now = now.UnixMilli()
 	return nil
 }
 
@@ -169,20 +184,68 @@ func (t *Txn) Commit() error {
 					t.batch.Merge(countKey(t.kbuf[:0], d.db, countExpires), encodeCount(d.expires), nil)
 				}
 			}
-			err = t.batch.Commit(pebble.Sync)
+			if t.deferDurable {
+				err = t.e.pdb.ApplyNoSyncWait(t.batch, pebble.Sync)
+			} else {
+				err = t.batch.Commit(pebble.Sync)
+			}
 			if err == nil {
 				t.applyCache()
 				t.publish()
+				if t.deferDurable {
+					t.unsynced = append(t.unsynced, t.batch)
+					t.batch = nil
+				}
 			} else {
 				t.dropCache()
 			}
 		}
-		t.batch.Close()
-		t.batch = nil
+		if t.batch != nil {
+			t.batch.Close()
+			t.batch = nil
+		}
 	}
 	t.release()
+	if len(t.unsynced) >= maxUnsynced {
+		err = errors.Join(err, t.WaitDurable())
+	}
 	return err
 }
+
+// DeferDurability makes Commit return as soon as the batch is applied (and visible to other
+// commands), without waiting for the write-ahead log: the caller must call WaitDurable before
+// it acknowledges the writes. A connection defers the durability of every command of a
+// pipelined burst and waits once, before the burst's replies go out: sixteen pipelined SETs
+// then share one log write (one fsync under appendfsync always) instead of waiting for one
+// each, and acknowledge exactly what they did before.
+//
+// What other commands see is unchanged: Pebble makes a batch visible before its log write
+// completes whether or not the committer waits for it.
+func (t *Txn) DeferDurability(on bool) {
+	if !on && len(t.unsynced) > 0 {
+		t.WaitDurable()
+	}
+	t.deferDurable = on
+}
+
+// WaitDurable waits until every batch committed with deferred durability is in the
+// write-ahead log as appendfsync asks (written; fsynced under always). An error means the log
+// failed: the writes must not be acknowledged.
+func (t *Txn) WaitDurable() error {
+	var first error
+	for i, b := range t.unsynced {
+		if err := b.SyncWait(); err != nil && first == nil {
+			first = err
+		}
+		b.Close()
+		t.unsynced[i] = nil
+	}
+	t.unsynced = t.unsynced[:0]
+	return first
+}
+
+// Unsynced reports whether commits are waiting for WaitDurable.
+func (t *Txn) Unsynced() bool { return len(t.unsynced) > 0 }
 
 // Abort drops the Txn's writes and releases its locks.
 func (t *Txn) Abort() {

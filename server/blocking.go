@@ -431,6 +431,9 @@ func (s *Server) commitServing(t *engine.Txn, global bool) error {
 	}
 	s.serveIn(t, &r, first)
 	err := t.Commit()
+	if err == nil && len(r.served) > 0 {
+		err = t.WaitDurable() // a served waiter's reply acknowledges the writes made for it
+	}
 	s.deliver(&r, err)
 	if len(r.deferred) > 0 {
 		s.serveDeferred(r.deferred)

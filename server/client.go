@@ -37,7 +37,10 @@ type Client struct {
 	lower   []byte // scratch: the lowercased command name
 	closing bool   // close after this burst (QUIT, errors)
 	inBurst bool   // between the first command of a read burst and its flush
-	tx      txState
+	// clock is when the last command ended (or the burst began): the next command's start
+	// and time, so that each command reads the clock once (see Server.account).
+	clock time.Time
+	tx    txState
 	// blocked is set by a blocking command that found nothing: the dispatcher then waits for
 	// it, holding no lock (see blocking.go). denyBlocking makes blocking commands answer as
 	// their non-blocking forms instead; EXEC and scripts set it while their commands run.
@@ -85,6 +88,7 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 		addr:    rc.RemoteAddr(),
 		fd:      socketFD(gc.raw()),
 	}
+	c.txn.DeferDurability(true) // endBurst waits for the log once per burst
 	// As in Redis, a connection made while the default user needs no password is
 	// authenticated: setting requirepass later does not lock out the clients connected.
 	c.setDefaultUser()
@@ -109,20 +113,31 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 // beginBurst marks the connection goroutine busy: pushes now wait behind its replies.
 func (c *Client) beginBurst() {
 	c.s.stats.reads.Add(1)
+	c.clock = time.Now()
 	c.mu.Lock()
 	c.busy = true
-	c.lastSeen = time.Now()
+	c.lastSeen = c.clock
 	c.mu.Unlock()
 }
 
 // endBurst writes the burst's replies, then the pushes that arrived meanwhile, in one go.
+// The burst's commands committed without waiting for the write-ahead log (see
+// engine.Txn.DeferDurability); their log write is awaited here, once, before any reply
+// acknowledges them. If the log failed, nothing is acknowledged: the connection closes.
 func (c *Client) endBurst() {
+	if c.txn.Unsynced() {
+		if err := c.txn.WaitDurable(); err != nil {
+			c.s.log.Error("write-ahead log failed; closing the client unanswered", "err", err)
+			c.out = c.out[:0]
+			c.closing = true
+		}
+	}
 	c.wmu.Lock()
 	c.mu.Lock()
 	pushes := c.pending
 	c.pending = nil
 	c.busy = false
-	c.lastSeen = time.Now()
+	c.lastSeen = c.clock // the end of the burst's last command
 	c.mu.Unlock()
 	var err error
 	switch {

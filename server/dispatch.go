@@ -110,7 +110,7 @@ func appendLower(dst, b []byte) []byte {
 // call runs a command that passed the checks: it takes the command's locks, runs the handler
 // and commits its writes as one batch.
 func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
-	start := time.Now()
+	start := c.clock // the end of the previous command: one clock read per command (account)
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
@@ -124,7 +124,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		t.Begin(c.db, mode)
 		cmd.addKeys(t, args)
-		if err := t.Lock(); err != nil {
+		if err := t.LockAt(start); err != nil {
 			// The engine closed under us: the server is shutting down.
 			c.closing = true
 			return
@@ -141,9 +141,6 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		x.Txn = nil
 	}
 	s.account(c, cmd, start, mark)
-	if c.blocked != nil {
-		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
-	}
 }
 
 // CallInTxn runs cmd inside t, a Txn the caller has already locked with every key cmd needs
@@ -192,12 +189,15 @@ func (cmd *Command) addKeys(t *engine.Txn, args [][]byte) {
 }
 
 // account records what one command did: calls, time, failures, the client's last command.
+// Its clock read ends the command and starts the next one of the burst (c.clock).
 func (s *Server) account(c *Client, cmd *Command, start time.Time, mark int) {
+	end := time.Now()
+	c.clock = end
 	if c.lastCmd.Load() != cmd {
 		c.lastCmd.Store(cmd)
 	}
 	cmd.stats.calls.Add(1)
-	cmd.stats.usec.Add(time.Since(start).Microseconds())
+	cmd.stats.usec.Add(end.Sub(start).Microseconds())
 	if len(c.out) > mark && c.out[mark] == '-' {
 		cmd.stats.failed.Add(1) // the command replied with an error (failed_calls)
 	}
@@ -205,6 +205,7 @@ func (s *Server) account(c *Client, cmd *Command, start time.Time, mark int) {
 	c.publish()
 	if c.blocked != nil {
 		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+		c.clock = time.Now()
 	}
 }
 
