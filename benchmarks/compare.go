@@ -51,11 +51,9 @@ func compare(o compareOptions) error {
 	if err != nil {
 		return err
 	}
-	strataBin := filepath.Join(work, "strata")
-	build := exec.Command("go", "build", "-o", strataBin, "./cmd/strata")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building strata: %w", err)
+	strataBin, err := buildStrata(root, work)
+	if err != nil {
+		return err
 	}
 	printMachine(o)
 
@@ -231,6 +229,17 @@ func loadAverage() string {
 	return strings.Join(f[:3], " ")
 }
 
+// buildStrata builds cmd/strata of the module at root into dir.
+func buildStrata(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "strata")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/strata")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building strata: %w", err)
+	}
+	return bin, nil
+}
+
 func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -249,6 +258,7 @@ type serverProc struct {
 	cmd       *exec.Cmd
 	addr      string
 	pprofAddr string // strata only
+	dir       string // strata only: its data and strata.log
 	exited    chan struct{}
 }
 
@@ -276,35 +286,51 @@ func startServer(kind string, cfg serverConfig, dir, strataBin string, o compare
 			"--dir", dir, "--appendonly", "yes", "--appendfsync", cfg.appendfsync, "--save", "",
 			"--logfile", filepath.Join(dir, "redis.log"))
 	case "strata":
-		pp, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		s.pprofAddr = "127.0.0.1:" + strconv.Itoa(pp)
-		args := []string{"server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--dir", filepath.Join(dir, "data"), "--appendfsync", cfg.appendfsync,
-			"--debug-pprof-addr", s.pprofAddr}
+		var env []string
 		if cfg.maxmemory != "" {
-			args = append(args, "--maxmemory", cfg.maxmemory)
+			env = append(env, "STRATA_MAXMEMORY="+cfg.maxmemory)
 		}
-		s.cmd = exec.Command(strataBin, args...)
-		// As Redis here: no snapshots; a full tier evicts (Strata's default is noeviction).
-		s.cmd.Env = append(os.Environ(), "STRATA_SAVE=", "STRATA_MAXMEMORY_POLICY=allkeys-lru")
-		logf, err := os.Create(filepath.Join(dir, "strata.log"))
-		if err != nil {
-			return nil, err
-		}
-		s.cmd.Stderr = logf
+		return startStrata(dir, strataBin, port, cfg.appendfsync, env)
 	}
+	return s, s.launch(dir)
+}
+
+// startStrata starts strata on port with its data, log (strata.log) and profiler address
+// under dir. As Redis in these runs it takes no snapshots, and a full hot tier evicts
+// (Strata's default policy is noeviction); env adds STRATA_* settings (or GODEBUG).
+func startStrata(dir, strataBin string, port int, appendfsync string, env []string) (*serverProc, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &serverProc{kind: "strata", addr: "127.0.0.1:" + strconv.Itoa(port), dir: dir, exited: make(chan struct{})}
+	pp, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.pprofAddr = "127.0.0.1:" + strconv.Itoa(pp)
+	s.cmd = exec.Command(strataBin, "server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--dir", filepath.Join(dir, "data"), "--appendfsync", appendfsync, "--debug-pprof-addr", s.pprofAddr)
+	s.cmd.Env = append(append(os.Environ(), "STRATA_SAVE=", "STRATA_MAXMEMORY_POLICY=allkeys-lru"), env...)
+	logf, err := os.Create(filepath.Join(dir, "strata.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.cmd.Stderr = logf
+	return s, s.launch(dir)
+}
+
+// launch starts the prepared command and waits until the server answers.
+func (s *serverProc) launch(dir string) error {
+	kind := s.kind
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", kind, err)
+		return fmt.Errorf("start %s: %w", kind, err)
 	}
 	go func() { s.cmd.Wait(); close(s.exited) }()
 	if err := s.waitPing(30 * time.Second); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%s did not start (logs in %s): %w", kind, dir, err)
+		return fmt.Errorf("%s did not start (logs in %s): %w", kind, dir, err)
 	}
-	return s, nil
+	return nil
 }
 
 // waitPing polls until the server answers PING: a benchmark may poll, a test may not.

@@ -213,36 +213,47 @@ func infoField(addr, section, field string) (string, error) {
 
 // preload writes keys [0, n) with values of size bytes, pipelined over a few connections.
 func preload(ctx context.Context, addr string, n, size int) error {
-	const conns, depth = 4, 256
+	return pipelined(ctx, addr, 4, 256, n, func() func(i int) [][]byte {
+		set := []byte("SET")
+		var k, v []byte
+		return func(i int) [][]byte {
+			k, v = keyName(k[:0], uint64(i)), valueOf(v[:0], uint64(i), size)
+			return [][]byte{set, k, v}
+		}
+	})
+}
+
+// pipelined sends commands 0..n-1 over conns connections (each takes a contiguous share),
+// depth at a time, and fails at the first error reply. newCmd makes, once per connection, the
+// function that builds command i (it may reuse its buffers from one call to the next).
+func pipelined(ctx context.Context, addr string, conns, depth, n int, newCmd func() func(i int) [][]byte) error {
 	var wg sync.WaitGroup
 	errs := make([]error, conns)
 	for c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[c] = preloadRange(ctx, addr, uint64(c*n/conns), uint64((c+1)*n/conns), size, depth)
+			errs[c] = pipelineRange(ctx, addr, c*n/conns, (c+1)*n/conns, depth, newCmd())
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-func preloadRange(ctx context.Context, addr string, lo, hi uint64, size, depth int) error {
+func pipelineRange(ctx context.Context, addr string, lo, hi, depth int, cmd func(i int) [][]byte) error {
 	rc, err := dialRESP(addr)
 	if err != nil {
 		return err
 	}
 	defer rc.close()
-	set := []byte("SET")
-	var k, v, buf []byte
+	var buf []byte
 	for i := lo; i < hi; {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		end := min(hi, i+uint64(depth))
+		end := min(hi, i+depth)
 		for j := i; j < end; j++ {
-			k, v = keyName(k[:0], j), valueOf(v[:0], j, size)
-			rc.send(set, k, v)
+			rc.send(cmd(j)...)
 		}
 		if err := rc.w.Flush(); err != nil {
 			return err
@@ -252,9 +263,10 @@ func preloadRange(ctx context.Context, addr string, lo, hi uint64, size, depth i
 			if err != nil {
 				return err
 			}
-			if kind != '+' {
-				return fmt.Errorf("preload SET: %c%s", kind, body)
+			if kind == '-' {
+				return fmt.Errorf("%s: %s", cmd(i)[0], body)
 			}
+			buf = body[:0]
 		}
 	}
 	return nil

@@ -22,10 +22,21 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "compare" {
-		fmt.Fprintln(os.Stderr, "usage: go run ./benchmarks compare [flags]  (-h for the flags)")
+	sub := map[string]func([]string) error{
+		"compare": compareMain, "strings": scaleStrings, "collection": scaleCollection, "gc": scaleGC,
+		"compression": compressionMain,
+	}
+	if len(os.Args) < 2 || sub[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: go run ./benchmarks compare|strings|collection|gc|compression [flags]  (-h for the flags)")
 		os.Exit(2)
 	}
+	if err := sub[os.Args[1]](os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, os.Args[1]+":", err)
+		os.Exit(1)
+	}
+}
+
+func compareMain(args []string) error {
 	fs := flag.NewFlagSet("compare", flag.ExitOnError)
 	var o compareOptions
 	fs.IntVar(&o.runs, "runs", 3, "runs of each workload against each server (the median is reported)")
@@ -38,9 +49,6 @@ func main() {
 	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "redis-server binary")
 	fs.StringVar(&o.redisBenchmark, "redis-benchmark", "redis-benchmark", "redis-benchmark binary")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (logs, data) and print where they are")
-	fs.Parse(os.Args[2:])
-	if err := compare(o); err != nil {
-		fmt.Fprintln(os.Stderr, "compare:", err)
-		os.Exit(1)
-	}
+	fs.Parse(args)
+	return compare(o)
 }

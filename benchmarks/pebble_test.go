@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -96,27 +94,4 @@ func setLoop(b *testing.B, e *engine.Engine, seed uint64, n, keys, size int) {
 			return
 		}
 	}
-}
-
-// waitCompactions waits until Pebble has had no flush or compaction running for a few polls
-// in a row (a benchmark may poll), at most a minute.
-func waitCompactions(e *engine.Engine) {
-	quiet := 0
-	for deadline := time.Now().Add(time.Minute); quiet < 5 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		m := e.Metrics()
-		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-	}
-}
-
-// cpuTime is the user and system CPU time the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(fmt.Sprint("getrusage: ", err))
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -80,6 +80,10 @@ type Config struct {
 	PIDFile              string `name:"pidfile" default:"" help:"Write the process id here when set."`
 
 	// Engine (Strata's own)
-	BlockCacheSize int64 `name:"block-cache-size" default:"64mb" kind:"memory" min:"1048576" max:"9223372036854775807" help:"Pebble's block cache."`
-	MemtableSize   int64 `name:"memtable-size" default:"32mb" kind:"memory" min:"1048576" max:"4294967296" help:"Pebble's memtable size."`
+	BlockCacheSize            int64  `name:"block-cache-size" default:"64mb" kind:"memory" min:"1048576" max:"9223372036854775807" help:"Pebble's block cache."`
+	MemtableSize              int64  `name:"memtable-size" default:"32mb" kind:"memory" min:"1048576" max:"4294967296" help:"Pebble's memtable size."`
+	BlockCompression          string `name:"block-compression" default:"snappy" kind:"enum" enum:"snappy|zstd|minlz|none" help:"Pebble's compression of sstable blocks."`
+	CompactionConcurrency     int    `name:"compaction-concurrency" default:"1" min:"1" max:"64" help:"Most compactions Pebble runs at once."`
+	ValueCompression          string `name:"value-compression" default:"none" kind:"enum" enum:"none|s2|zstd" live:"yes" help:"Codec of string values of at least value-compression-threshold bytes."`
+	ValueCompressionThreshold int64  `name:"value-compression-threshold" default:"4kb" kind:"memory" min:"1" max:"536870912" live:"yes" help:"Smallest string value value-compression compresses."`
 }

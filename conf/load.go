@@ -114,7 +114,7 @@ func Render(t *Table, c *Config, header string) []byte {
 	for i := range t.list {
 		d := &t.list[i]
 		b.WriteString("\n# ")
-		b.WriteString(d.Help)
+		b.WriteString(strings.ReplaceAll(d.Help, "\n", "\n# ")) // a help may run over lines
 		if d.Kind == "enum" {
 			b.WriteString("\n# One of: " + strings.Join(d.Enum, ", ") + ".")
 		}

@@ -37,6 +37,27 @@
 // indexes (8 + 8) as type fields: elements live at subkeys keyed by a uint64 index that starts in
 // the middle of the range, so pushes at either end are point writes.
 //
+// # Compressed values
+//
+// A string value may be stored compressed; the codec is named next to the bytes, never in a
+// setting, so values written under any setting stay readable. Codecs: 0 none, 1 S2, 2 zstd.
+//
+//	flags  7      4     3       2       1 0
+//	     +---...---+-------+-------+-------+
+//	     | unused  | chunk | chunk-| codec |      codec: of the inline value (0 = plain)
+//	     |         | codec | ed    |       |
+//	     +---...---+-------+-------+-------+
+//
+// An inline string whose flags carry a codec holds the value compressed after the header;
+// count is still the plain length. A chunked string with FlagChunkCodec stores every chunk as
+//
+//	chunk value:  codec (1) | bytes       (codec 0: the bytes are the plain chunk)
+//
+// and the plain chunk reads as zeros past its length, as a plain chunk does. A chunked string
+// without FlagChunkCodec has plain chunks (written before compression, or by a command that
+// writes fresh chunks without it). Each chunk is compressed on its own, so SETRANGE and SETBIT
+// still rewrite one chunk.
+//
 // # Scores
 //
 // A sorted-set score is stored as 8 bytes that sort like the doubles they encode: for a

@@ -32,6 +32,9 @@ const (
 	FlagCodecMask uint8 = 0x03
 	// FlagChunked marks a string whose bytes live in subkeys of ChunkSize bytes.
 	FlagChunked uint8 = 0x04
+	// FlagChunkCodec marks a chunked string whose every chunk value starts with a codec byte
+	// (Codec*) naming how the rest of the chunk is stored.
+	FlagChunkCodec uint8 = 0x08
 )
 
 // Value codecs named in the low bits of the flags (and in front of compressed chunks).

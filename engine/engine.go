@@ -13,6 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/stratadb/strata/encoding"
@@ -26,14 +27,25 @@ type Options struct {
 	Databases int
 	// Fsync is the appendfsync policy; change it live with SetFsyncMode.
 	Fsync FsyncMode
-	// BlockCacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	// BlockCacheSize is the bytes of Pebble's block cache for blocks. Default 64 MiB. (The
+	// cache is made 2*MemTableSize bigger: Pebble charges its memtables to it.)
 	BlockCacheSize int64
 	// MemTableSize is Pebble's memtable size in bytes. Default 32 MiB.
 	MemTableSize uint64
+	// BlockCompression is Pebble's compression of sstable blocks: "snappy" (the default),
+	// "zstd", "minlz" or "none".
+	BlockCompression string
+	// CompactionConcurrency is the most compactions Pebble runs at once. Default 1.
+	CompactionConcurrency int
 	// MaxMemory is the hot tier's budget in bytes (maxmemory). Zero means DefaultHotTier.
 	MaxMemory int64
 	// Policy is the hot tier's eviction policy (maxmemory-policy).
 	Policy EvictionPolicy
+	// ValueCompression is the codec of string values of at least ValueCompressionThreshold
+	// bytes (encoding.CodecNone, CodecS2, CodecZstd; see compress.go); change both live
+	// with SetValueCompression. A zero threshold means DefaultCompressionThreshold.
+	ValueCompression          uint8
+	ValueCompressionThreshold int64
 	// ActiveExpireInterval is how often the expiry index is walked. Default 100ms (hz 10).
 	ActiveExpireInterval time.Duration
 	// Logger receives the engine's and Pebble's logs. Default: slog.Default().
@@ -78,6 +90,7 @@ type Engine struct {
 	lastVersion atomic.Uint64
 	cursors     *cursorTable
 	hot         *hotTier
+	values      valueCodec
 	keyHits     atomic.Int64
 	keyMisses   atomic.Int64
 
@@ -99,6 +112,12 @@ type dbStats struct {
 	expires atomic.Int64
 }
 
+// blockCompressions are the names Options.BlockCompression takes.
+var blockCompressions = map[string]*sstable.CompressionProfile{
+	"": sstable.SnappyCompression, "snappy": sstable.SnappyCompression, "zstd": sstable.ZstdCompression,
+	"minlz": sstable.MinLZCompression, "none": sstable.NoCompression,
+}
+
 // Internal record names.
 const (
 	recFormat  = "format"
@@ -106,6 +125,7 @@ const (
 	recVersion = "version"
 	recCount   = "count/" // + physical db (2) + kind byte
 	recSweep   = "sweep/" // + sequence (8)
+	recValues  = "values" // bytes of string values written, plain (8) and stored (8)
 )
 
 const (
@@ -160,20 +180,33 @@ func Open(opts Options) (*Engine, error) {
 	}
 	e.fsync.Store(int32(opts.Fsync))
 	e.ConfigureMemory(opts.MaxMemory, opts.Policy)
+	e.SetValueCompression(opts.ValueCompression, opts.ValueCompressionThreshold)
 	e.fs = newWALFS(opts.FS, &e.fsync)
 
-	cache := pebble.NewCache(opts.BlockCacheSize)
+	// Pebble charges its memtables to the block cache (each reserves its size there while it
+	// lives, and two usually do: the mutable one and the one being flushed). A cache of
+	// BlockCacheSize alone would leave no room for blocks when the memtables are as big (as
+	// it did with the old defaults, 64 MB and 32 MB: every read missed), so the cache is made
+	// that much bigger: BlockCacheSize is what blocks get.
+	cache := pebble.NewCache(opts.BlockCacheSize + 2*int64(opts.MemTableSize))
 	e.cache = cache
 	po := &pebble.Options{
-		FS:                 e.fs,
-		Cache:              cache,
-		MemTableSize:       opts.MemTableSize,
-		Merger:             counterMerger,
-		Logger:             pebbleLogger{opts.Logger},
-		FormatMajorVersion: pebble.FormatNewest,
+		FS:                         e.fs,
+		Cache:                      cache,
+		MemTableSize:               opts.MemTableSize,
+		Merger:                     counterMerger,
+		CompactionConcurrencyRange: func() (int, int) { return 1, max(opts.CompactionConcurrency, 1) },
+		Logger:                     pebbleLogger{opts.Logger},
+		FormatMajorVersion:         pebble.FormatNewest,
+	}
+	blockCompression, ok := blockCompressions[opts.BlockCompression]
+	if !ok {
+		cache.Unref()
+		return nil, fmt.Errorf("engine: unknown block compression %q", opts.BlockCompression)
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].Compression = func() *sstable.CompressionProfile { return blockCompression }
 	}
 	pdb, err := pebble.Open(opts.Dir, po)
 	if err != nil {
@@ -274,6 +307,13 @@ func (e *Engine) load() error {
 				}
 			}
 		}
+	}
+
+	if v, ok, err := e.getInternal(recValues); err != nil {
+		return err
+	} else if ok && len(v) == 16 {
+		e.values.baseLogical = int64(binary.BigEndian.Uint64(v))
+		e.values.baseStored = int64(binary.BigEndian.Uint64(v[8:]))
 	}
 
 	v, ok, err := e.getInternal(recVersion)
@@ -396,6 +436,9 @@ type Stats struct {
 	CompactionDebt               uint64
 	// CompressionRatio is logical value bytes over stored bytes (1 without compression).
 	CompressionRatio float64
+	// Pebble's memory: the block cache in use, the memtables (mutable, flushing and queued),
+	// and the table cache's open sstables.
+	BlockCacheBytes, MemTableBytes, TableCacheBytes int64
 }
 
 // Stats gathers the engine's counters.
@@ -408,11 +451,30 @@ func (e *Engine) Stats() Stats {
 		DiskBytes:        m.DiskSpaceUsage(),
 		CompactionDebt:   m.Compact.EstimatedDebt,
 		CompressionRatio: e.compressionRatio(),
+		BlockCacheBytes:  m.BlockCache.Size,
+		MemTableBytes:    int64(m.MemTable.Size),
+		TableCacheBytes:  m.FileCache.Size,
 	}
 }
 
-// compressionRatio is 1 until value compression exists.
-func (e *Engine) compressionRatio() float64 { return 1 }
+// compressionRatio is the bytes of string values written over the bytes stored for them
+// (value compression only: Pebble's block compression comes on top), since the data
+// directory was created. It is persisted when the engine closes: a crash forgets the writes
+// since the last clean close, which only makes it less precise.
+func (e *Engine) compressionRatio() float64 { return e.values.ratio() }
+
+// DefaultCompressionThreshold is value-compression-threshold's default.
+const DefaultCompressionThreshold = 4096
+
+// SetValueCompression sets the codec of string values written from now on and the size from
+// which they are compressed (value-compression, value-compression-threshold). Values already
+// written keep their codec.
+func (e *Engine) SetValueCompression(codec uint8, threshold int64) {
+	if threshold <= 0 {
+		threshold = DefaultCompressionThreshold
+	}
+	e.values.configure(codec, threshold)
+}
 
 // OutOfMemory says whether the hot tier is full and its policy cannot make room (noeviction,
 // or a volatile policy with nothing volatile left): write commands that may grow the data set
@@ -449,6 +511,9 @@ func (e *Engine) Close() error {
 		b := e.pdb.NewBatch()
 		b.Set(encoding.AppendInternalKey(nil, recVersion),
 			binary.BigEndian.AppendUint64(nil, e.lastVersion.Load()), nil)
+		b.Set(encoding.AppendInternalKey(nil, recValues), binary.BigEndian.AppendUint64(
+			binary.BigEndian.AppendUint64(nil, uint64(e.values.baseLogical+e.values.logical.Load())),
+			uint64(e.values.baseStored+e.values.stored.Load())), nil)
 		err := b.Commit(pebble.Sync)
 		b.Close()
 		if serr := e.fs.syncAll(); err == nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"math"
 	"math/big"
 	"strconv"
@@ -132,17 +133,38 @@ func (t *Txn) writeString(key []byte, old *keyState, value []byte, expireAt int6
 		return
 	}
 	m.Version = t.e.newVersion()
-	m.Flags = encoding.FlagChunked
-	t.writeNewChunks(key, m.Version, value)
+	m.Flags = encoding.FlagChunked | t.e.values.chunkFlag(int64(len(value)))
+	t.writeNewChunks(key, m.Version, m.Flags, value)
 	t.putMeta(key, old, &m)
 }
 
 // stringValue returns the whole value of a string whose metadata is m.
 func (t *Txn) stringValue(key []byte, m *encoding.Meta) ([]byte, error) {
 	if m.Flags&encoding.FlagChunked == 0 {
-		return m.Rest, nil
+		return t.inlineValue(key, m)
 	}
 	return t.stringRange(key, m, 0, int64(m.Count))
+}
+
+// inlineValue returns the plain value of an inline string. Metadata read through lookup is
+// plain already; metadata decoded straight from Pebble (an export's scan) may hold its value
+// compressed, which is then decompressed into the arena, and m made plain.
+func (t *Txn) inlineValue(key []byte, m *encoding.Meta) ([]byte, error) {
+	codec := m.Flags & encoding.FlagCodecMask
+	if codec == encoding.CodecNone {
+		return m.Rest, nil
+	}
+	if m.Count > encoding.InlineMax {
+		return nil, corruptf("inline string %q of %d bytes", key, m.Count)
+	}
+	n := len(t.arena)
+	var err error
+	if t.arena, err = t.e.values.decompress(t.arena, codec, m.Rest, int(m.Count)); err != nil {
+		return nil, corruptf("value of %q: %v", key, err)
+	}
+	m.Rest = t.arena[n:len(t.arena):len(t.arena)]
+	m.Flags &^= encoding.FlagCodecMask
+	return m.Rest, nil
 }
 
 // stringRange returns bytes [off, off+n) of a string, clipped to its length. The bytes live in
@@ -154,7 +176,11 @@ func (t *Txn) stringRange(key []byte, m *encoding.Meta, off, n int64) ([]byte, e
 	}
 	n = min(n, size-off)
 	if m.Flags&encoding.FlagChunked == 0 {
-		return m.Rest[off : off+n], nil
+		v, err := t.inlineValue(key, m)
+		if err != nil || int64(len(v)) < off+n {
+			return nil, errors.Join(err, corruptf("inline string %q shorter than its length", key))
+		}
+		return v[off : off+n], nil
 	}
 	start := len(t.arena)
 	t.arena = append(t.arena, make([]byte, n)...)
@@ -167,9 +193,9 @@ func (t *Txn) readChunks(key []byte, m *encoding.Meta, off, n int64) ([]byte, er
 	return t.stringRange(key, m, off, n)
 }
 
-// writeChunks writes data at offset off of the chunked string (key, version), reading and
-// rewriting only the chunks the range touches.
-func (t *Txn) writeChunks(key []byte, version uint64, off int64, data []byte) error {
+// writeChunks writes data at offset off of the chunked string (key, version) whose metadata
+// flags are flags, reading and rewriting only the chunks the range touches.
+func (t *Txn) writeChunks(key []byte, version uint64, flags uint8, off int64, data []byte) error {
 	for len(data) > 0 {
 		idx := off / encoding.ChunkSize
 		in := off - idx*encoding.ChunkSize
@@ -179,6 +205,9 @@ func (t *Txn) writeChunks(key []byte, version uint64, off int64, data []byte) er
 		chunk := t.vbuf[:0]
 		if in != 0 || n != encoding.ChunkSize {
 			old, _, err := t.get(k) // a missing chunk reads as zeros
+			if err == nil {
+				old, err = t.plainChunk(key, flags, old)
+			}
 			if err != nil {
 				return err
 			}
@@ -189,7 +218,7 @@ func (t *Txn) writeChunks(key []byte, version uint64, off int64, data []byte) er
 		}
 		copy(chunk[in:], data[:n])
 		t.vbuf = chunk
-		t.set(k, chunk)
+		t.setChunk(k, flags, chunk)
 		data = data[n:]
 		off += n
 	}

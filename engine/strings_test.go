@@ -98,8 +98,11 @@ func TestStringsWrongType(t *testing.T) {
 // with a plain byte slice after every step. Offsets gather around chunk boundaries and the
 // inline limit, so the value keeps crossing from inline to chunked (SET makes it short again);
 // several operations share a Txn so that reads must see the Txn's own writes.
-func TestStringEditModel(t *testing.T) {
-	e := openTestEngine(t)
+func TestStringEditModel(t *testing.T) { runStringEditModel(t, openTestEngine(t), 1500) }
+
+// runStringEditModel is TestStringEditModel on e (compress_test.go runs it with compression).
+// Half the data written is compressible (runs of one byte), half is not.
+func runStringEditModel(t *testing.T, e *Engine, steps int) {
 	r := rand.New(rand.NewPCG(3, 4))
 	key := []byte("k")
 	var model []byte
@@ -114,8 +117,12 @@ func TestStringEditModel(t *testing.T) {
 			n = 1 + r.IntN(9000)
 		}
 		b := make([]byte, n)
+		compressible := r.IntN(2) == 0
 		for i := range b {
 			b[i] = byte(1 + r.IntN(255))
+			if compressible && i > 0 && r.IntN(16) != 0 {
+				b[i] = b[i-1]
+			}
 		}
 		return b
 	}
@@ -124,7 +131,7 @@ func TestStringEditModel(t *testing.T) {
 			model = append(model, make([]byte, n-int64(len(model)))...)
 		}
 	}
-	for step := 0; step < 1500; step++ {
+	for step := 0; step < steps; step++ {
 		inTxn(t, e, 0, func(tx *Txn) error {
 			for n := 1 + r.IntN(3); n > 0; n-- {
 				switch op := r.IntN(10); op {
@@ -278,9 +285,13 @@ func checkStringLayout(t *testing.T, e *Engine, key []byte, size int64) {
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		idx := int64(beUint64(it.Key()[len(prefix):]))
-		end := idx*encoding.ChunkSize + int64(len(it.Value()))
-		if len(it.Value()) > encoding.ChunkSize || end > size {
-			t.Fatalf("chunk %d holds %d bytes, past the length %d", idx, len(it.Value()), size)
+		chunk, err := tx.plainChunk(key, m.Flags, it.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := idx*encoding.ChunkSize + int64(len(chunk))
+		if len(chunk) > encoding.ChunkSize || end > size {
+			t.Fatalf("chunk %d holds %d bytes, past the length %d", idx, len(chunk), size)
 		}
 	}
 }

@@ -27,7 +27,8 @@ type stringReader struct {
 	m     encoding.Meta
 	it    *pebble.Iterator
 	kbuf  []byte
-	ended bool // the iterator ran off its upper bound
+	plain []byte // scratch: a compressed chunk, decompressed
+	ended bool   // the iterator ran off its upper bound
 }
 
 func (t *Txn) newStringReader(key []byte, m *encoding.Meta) stringReader {
@@ -85,6 +86,12 @@ func (r *stringReader) readStored(off int64, dst []byte) (bool, error) {
 			break
 		}
 		chunk, err := r.it.ValueAndErr()
+		if err == nil && r.m.Flags&encoding.FlagChunkCodec != 0 {
+			r.plain, chunk, err = r.t.e.values.plainChunk(r.plain[:0], chunk)
+			if err != nil {
+				err = corruptf("chunk %d of %q: %v", idx, r.key, err)
+			}
+		}
 		if err != nil {
 			return false, err
 		}
@@ -128,6 +135,9 @@ func (t *Txn) readString(key []byte, m *encoding.Meta, off int64, dst []byte) er
 			clear(dst)
 			t.kbuf = encoding.AppendIndexSubKey(t.kbuf[:0], t.db, key, m.Version, uint64(first))
 			chunk, _, err := t.get(t.kbuf)
+			if err == nil {
+				chunk, err = t.plainChunk(key, m.Flags, chunk)
+			}
 			if err != nil {
 				return err
 			}
@@ -146,14 +156,15 @@ func (t *Txn) readString(key []byte, m *encoding.Meta, off int64, dst []byte) er
 	return err
 }
 
-// writeNewChunks writes data as the chunks of a fresh version from offset 0. Nothing exists
-// under a fresh version, so chunks that are all zeros need not be written at all.
-func (t *Txn) writeNewChunks(key []byte, version uint64, data []byte) {
+// writeNewChunks writes data as the chunks of a fresh version (of a string whose metadata
+// flags are flags) from offset 0. Nothing exists under a fresh version, so chunks that are
+// all zeros need not be written at all.
+func (t *Txn) writeNewChunks(key []byte, version uint64, flags uint8, data []byte) {
 	for idx := uint64(0); len(data) > 0; idx++ {
 		n := min(len(data), encoding.ChunkSize)
 		if !allZero(data[:n]) {
 			t.kbuf = encoding.AppendIndexSubKey(t.kbuf[:0], t.db, key, version, idx)
-			t.set(t.kbuf, data[:n])
+			t.setChunk(t.kbuf, flags, data[:n])
 		}
 		data = data[n:]
 	}
@@ -221,8 +232,8 @@ func (e *stringEdit) grow(n int64) {
 	}
 	if !e.chunked() {
 		e.m.Version = e.t.e.newVersion()
-		e.m.Flags = e.m.Flags&^encoding.FlagCodecMask | encoding.FlagChunked
-		e.t.writeNewChunks(e.key, e.m.Version, e.val)
+		e.m.Flags = e.m.Flags&^encoding.FlagCodecMask | encoding.FlagChunked | e.t.e.values.chunkFlag(n)
+		e.t.writeNewChunks(e.key, e.m.Version, e.m.Flags, e.val)
 		e.val = nil
 	}
 	e.m.Count = uint64(n)
@@ -248,7 +259,7 @@ func (e *stringEdit) write(off int64, data []byte) error {
 		copy(e.val[off:], data)
 		return nil
 	}
-	return e.t.writeChunks(e.key, e.m.Version, off, data)
+	return e.t.writeChunks(e.key, e.m.Version, e.m.Flags, off, data)
 }
 
 // done writes the metadata when the edit changed anything.

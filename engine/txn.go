@@ -40,12 +40,14 @@ type Txn struct {
 	stripes []uint32
 	batch   *pebble.Batch
 
-	arena   []byte // values read by this Txn; reset when it ends
-	kbuf    []byte // scratch for one Pebble key
-	vbuf    []byte // scratch for one Pebble value
-	deltas  []countDelta
-	touched []dbKey
-	expired []dbKey
+	arena    []byte // values read by this Txn; reset when it ends
+	kbuf     []byte // scratch for one Pebble key
+	vbuf     []byte // scratch for one Pebble value
+	cbuf     []byte // scratch for a value's compressed form
+	chunkBuf []byte // scratch for a chunk decompressed
+	deltas   []countDelta
+	touched  []dbKey
+	expired  []dbKey
 
 	// The hot tier follows the batch: metadata changes are applied to it after the batch
 	// commits, in order (cacheOps), and a flush in the Txn clears it at commit (clearCache).
@@ -360,7 +362,7 @@ func (t *Txn) lookupIn(db uint16, key []byte) (keyState, error) {
 func (t *Txn) readMeta(mk []byte) ([]byte, bool, error) {
 	h := t.e.hot
 	if t.clearCache || t.changedInTxn(mk) {
-		return t.get(mk)
+		return t.getMeta(mk)
 	}
 	n := len(t.arena)
 	get := h.get
@@ -376,12 +378,26 @@ func (t *Txn) readMeta(mk []byte) ([]byte, bool, error) {
 	if h.complete() {
 		return nil, false, nil // every existing key is in the tier: this one does not exist
 	}
-	v, ok, err := t.get(mk)
+	v, ok, err := t.getMeta(mk)
 	if err == nil && ok && len(v) >= encoding.MetaHeaderLen {
 		volatile := v[3]|v[4]|v[5]|v[6]|v[7]|v[8]|v[9]|v[10] != 0 // the expire-at field
 		h.put(mk, v, volatile)
 	}
 	return v, ok, err
+}
+
+// getMeta reads a metadata value through the Txn's batch and returns its plain form (an
+// inline string stored compressed is decompressed into the arena; see compress.go).
+func (t *Txn) getMeta(mk []byte) ([]byte, bool, error) {
+	v, ok, err := t.get(mk)
+	if err != nil || !ok {
+		return v, ok, err
+	}
+	var plain []byte
+	if t.arena, plain, err = t.e.values.plainMeta(t.arena, v); err != nil {
+		return nil, false, corruptf("metadata %q: %v", mk, err)
+	}
+	return plain, true, nil
 }
 
 // changedInTxn says whether the Txn changed metadata key mk (its value is then in the batch).
@@ -528,9 +544,13 @@ func (t *Txn) putMeta(key []byte, old *keyState, m *encoding.Meta) {
 func (t *Txn) putMetaIn(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 	db := d.p
 	t.retire(d, key, old, m)
+	if m.Type == encoding.TypeString && m.Flags&encoding.FlagChunked == 0 {
+		m.Flags &^= encoding.FlagCodecMask // the value in m is plain; storedMeta decides
+	}
 	t.vbuf = encoding.AppendMeta(t.vbuf[:0], m)
 	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
-	t.set(t.kbuf, t.vbuf)
+	// Pebble gets the stored form (an inline string may be compressed), the tier the plain.
+	t.set(t.kbuf, t.e.values.storedMeta(t.vbuf, &t.cbuf))
 	t.recordCache(t.kbuf, t.vbuf, m.ExpireAt != 0)
 	if m.ExpireAt != 0 && (!old.exists || old.meta.ExpireAt != m.ExpireAt) {
 		t.kbuf = encoding.AppendExpiryKey(t.kbuf[:0], m.ExpireAt, db, key)

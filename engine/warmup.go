@@ -30,6 +30,7 @@ func (e *Engine) warmUp() {
 	defer it.Close()
 	var keys [][]byte
 	var stripes []uint32
+	var plainBuf []byte
 	n := 0
 	flush := func() bool {
 		if len(keys) == 0 {
@@ -48,7 +49,12 @@ func (e *Engine) warmUp() {
 				continue // deleted since the scan
 			}
 			volatile := len(v) >= encoding.MetaHeaderLen && v[3]|v[4]|v[5]|v[6]|v[7]|v[8]|v[9]|v[10] != 0
-			e.hot.put(k, v, volatile)
+			var plain []byte
+			if plainBuf, plain, err = e.values.plainMeta(plainBuf[:0], v); err == nil {
+				e.hot.put(k, plain, volatile) // the tier holds values plain (compress.go)
+			} else {
+				e.hot.loss() // corrupt: left to lookup, which reports it
+			}
 			closer.Close()
 		}
 		n += len(keys)

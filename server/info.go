@@ -345,6 +345,9 @@ func (s *Server) infoMemory(b *infoBuf) {
 		b.uint("strata_disk_bytes", es.DiskBytes)
 		b.uint("strata_compaction_debt", es.CompactionDebt)
 		b.add("strata_compression_ratio", fixed2(es.CompressionRatio))
+		b.int("strata_pebble_block_cache", es.BlockCacheBytes)
+		b.int("strata_pebble_memtables", es.MemTableBytes)
+		b.int("strata_pebble_table_cache", es.TableCacheBytes)
 	}()
 	b.zeros("mem_cluster_links", "mem_aof_buffer")
 	b.add("mem_allocator", runtime.Version()) // the Go runtime's allocator

@@ -119,6 +119,7 @@ func New(o Options) (*Server, error) {
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
 	policy, _ := engine.ParseEvictionPolicy(o.Config.MaxMemoryPolicy)
+	valueCodec, _ := engine.ParseValueCompression(o.Config.ValueCompression)
 	hooks := engine.Hooks{
 		Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
 		Touched: s.keyChanged,
@@ -126,16 +127,20 @@ func New(o Options) (*Server, error) {
 	s.watch = newWatchRegistry()
 	s.watch.chain(&hooks)
 	eng, err := engine.Open(engine.Options{
-		MaxMemory:            o.Config.MaxMemory,
-		Policy:               policy,
-		Dir:                  o.Config.Dir,
-		Databases:            o.Config.Databases,
-		Fsync:                fsync,
-		BlockCacheSize:       o.Config.BlockCacheSize,
-		MemTableSize:         uint64(o.Config.MemtableSize),
-		ActiveExpireInterval: time.Second / time.Duration(o.Config.Hz),
-		Logger:               o.Logger,
-		Hooks:                hooks,
+		MaxMemory:                 o.Config.MaxMemory,
+		Policy:                    policy,
+		Dir:                       o.Config.Dir,
+		Databases:                 o.Config.Databases,
+		Fsync:                     fsync,
+		BlockCacheSize:            o.Config.BlockCacheSize,
+		MemTableSize:              uint64(o.Config.MemtableSize),
+		BlockCompression:          o.Config.BlockCompression,
+		CompactionConcurrency:     o.Config.CompactionConcurrency,
+		ValueCompression:          valueCodec,
+		ValueCompressionThreshold: o.Config.ValueCompressionThreshold,
+		ActiveExpireInterval:      time.Second / time.Duration(o.Config.Hz),
+		Logger:                    o.Logger,
+		Hooks:                     hooks,
 	})
 	if err != nil {
 		return nil, err
@@ -223,6 +228,9 @@ func (s *Server) applyLive() {
 		}
 		if policy, ok := engine.ParseEvictionPolicy(c.MaxMemoryPolicy); ok {
 			s.eng.ConfigureMemory(c.MaxMemory, policy)
+		}
+		if codec, ok := engine.ParseValueCompression(c.ValueCompression); ok {
+			s.eng.SetValueCompression(codec, c.ValueCompressionThreshold)
 		}
 	}
 }
