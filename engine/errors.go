@@ -81,6 +81,45 @@ var (
 		"the above things in order for the server to start accepting connections from the " +
 		"outside.")
 
+	// Streams.
+	ErrStreamID              = errors.New("ERR Invalid stream ID specified as stream command argument")
+	ErrStreamIDSmall         = errors.New("ERR The ID specified in XADD is equal or smaller than the target stream top item")
+	ErrStreamIDZero          = errors.New("ERR The ID specified in XADD must be greater than 0-0")
+	ErrStreamExhausted       = errors.New("ERR The stream has exhausted the last possible ID, unable to add more items")
+	ErrStreamTooLarge        = errors.New("ERR Elements are too large to be stored")
+	ErrStreamTrimBoth        = errors.New("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")
+	ErrStreamMaxLenNeg       = errors.New("ERR The MAXLEN argument must be >= 0.")
+	ErrStreamLimitNeg        = errors.New("ERR The LIMIT argument must be >= 0.")
+	ErrStreamLimitNoTrim     = errors.New("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
+	ErrStreamXTrimNoTrim     = errors.New("ERR syntax error, XTRIM must be called with a trimming strategy")
+	ErrStreamLimitNoApprox   = errors.New("ERR syntax error, LIMIT cannot be used without the special ~ option")
+	ErrStreamStartID         = errors.New("ERR invalid start ID for the interval")
+	ErrStreamEndID           = errors.New("ERR invalid end ID for the interval")
+	ErrXReadUnbalanced       = errors.New("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
+	ErrXReadGroupOption      = errors.New("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")
+	ErrXReadNoAckOption      = errors.New("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
+	ErrXReadGroupMissing     = errors.New("ERR Missing GROUP option for XREADGROUP")
+	ErrXReadGroupDollar      = errors.New("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")
+	ErrXReadGreater          = errors.New("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
+	ErrTimeoutNotInteger     = errors.New("ERR timeout is not an integer or out of range")
+	ErrXGroupNoKey           = errors.New("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+	ErrBusyGroup             = errors.New("BUSYGROUP Consumer Group name already exists")
+	ErrEntriesRead           = errors.New("ERR value for ENTRIESREAD must be positive or -1")
+	ErrXSetIDSmall           = errors.New("ERR The ID specified in XSETID is smaller than the target stream top item")
+	ErrXSetIDGivenMaxDeleted = errors.New("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
+	ErrXSetIDEntriesAdded    = errors.New("ERR The entries_added specified in XSETID is smaller than the target stream length")
+	ErrEntriesAddedNeg       = errors.New("ERR entries_added must be positive")
+	ErrXClaimMinIdle         = errors.New("ERR Invalid min-idle-time argument for XCLAIM")
+	ErrXClaimIdle            = errors.New("ERR Invalid IDLE option argument for XCLAIM")
+	ErrXClaimTime            = errors.New("ERR Invalid TIME option argument for XCLAIM")
+	ErrXClaimRetryCount      = errors.New("ERR Invalid RETRYCOUNT option argument for XCLAIM")
+	ErrXAutoClaimMinIdle     = errors.New("ERR Invalid min-idle-time argument for XAUTOCLAIM")
+	ErrCountPositive         = errors.New("ERR COUNT must be > 0")
+	ErrXAutoClaimMemory      = errors.New("ERR Insufficient memory, failed allocating transient memory, COUNT too high.")
+	// ErrStreamBlockUnavailable answers XREAD/XREADGROUP BLOCK when there is nothing to serve at
+	// once: this build has no blocking framework yet (temporary).
+	ErrStreamBlockUnavailable = errors.New("ERR blocking is not available yet in this build: XREAD and XREADGROUP with BLOCK only answer when data is already there")
+
 	// Protocol errors; the connection is closed after them.
 	ErrProtoInvalidMultibulk = errors.New("ERR Protocol error: invalid multibulk length")
 	ErrProtoInvalidBulk      = errors.New("ERR Protocol error: invalid bulk length")
@@ -195,4 +234,37 @@ func sanitize(s string, n int) string {
 		}
 		return r
 	}, s)
+}
+
+// Stream errors that name a key, a group or a consumer. Redis formats them with %s, which stops
+// at a NUL byte, and replaces newlines with spaces.
+
+// ErrNoGroupForKey is "NOGROUP No such consumer group 'g' for key name 'k'" (XGROUP, XINFO).
+func ErrNoGroupForKey(group, key []byte) error {
+	return errors.New(sanitize("NOGROUP No such consumer group '"+cString(string(group), 1<<20)+
+		"' for key name '"+cString(string(key), 1<<20)+"'", 1<<20))
+}
+
+// ErrNoKeyOrGroup is "NOGROUP No such key 'k' or consumer group 'g'" (XPENDING, XCLAIM ...).
+func ErrNoKeyOrGroup(key, group []byte) error {
+	return errors.New(sanitize("NOGROUP No such key '"+cString(string(key), 1<<20)+
+		"' or consumer group '"+cString(string(group), 1<<20)+"'", 1<<20))
+}
+
+// ErrNoGroupXReadGroup is XREADGROUP's NOGROUP error.
+func ErrNoGroupXReadGroup(key, group []byte) error {
+	return errors.New(sanitize("NOGROUP No such key '"+cString(string(key), 1<<20)+
+		"' or consumer group '"+cString(string(group), 1<<20)+"' in XREADGROUP with GROUP option", 1<<20))
+}
+
+// ErrXClaimOption is XCLAIM's error for an option it does not know.
+func ErrXClaimOption(opt []byte) error {
+	return errors.New(sanitize("ERR Unrecognized XCLAIM option '"+cString(string(opt), 1<<20)+"'", 1<<20))
+}
+
+// ErrSubcommandSyntax is "ERR unknown subcommand or wrong number of arguments for 'sub'. Try
+// CONTAINER HELP.", sent by container commands for a bad form of a known subcommand.
+func ErrSubcommandSyntax(sub []byte, container string) error {
+	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+
+		cString(string(sub), 128)+"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
 }

@@ -142,6 +142,7 @@ var commandGroups = []func(*Table){
 	registerStringCommands,
 	registerServerCommands,
 	registerClientCommands,
+	registerStreamCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics and hands the
