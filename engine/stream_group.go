@@ -452,7 +452,7 @@ type XReadGroupArgs struct {
 // XReadGroup serves XREADGROUP for one stream. It reports whether the stream is served (an
 // explicit ID always is; ">" when the stream has entries the group has not seen) and calls fn
 // with each entry delivered; fv is nil for a pending entry whose stream entry was deleted.
-// The consumer is created when missing and its seen-time set, served or not.
+// When the stream is served, the consumer is created if missing and its seen-time set.
 func (t *Txn) XReadGroup(key []byte, a *XReadGroupArgs, fn func(id StreamID, fv [][]byte) error) (bool, error) {
 	s, g, err := t.streamGroup(key, a.Group, ErrNoGroupXReadGroup(key, a.Group))
 	if err != nil {
@@ -470,21 +470,23 @@ func (t *Txn) XReadGroup(key []byte, a *XReadGroupArgs, fn func(id StreamID, fv 
 			serve, start = true, g.LastID
 		}
 	}
+	if !serve {
+		return false, nil
+	}
+	// Redis 7.0 looks the consumer up (or creates it) only for a stream it serves.
 	c, err := s.consumer(g, a.Consumer, true)
 	if err != nil {
 		return false, err
 	}
 	c.rec.SeenTime = t.now
-	if serve {
-		start, _ = start.Next() // after max-max comes 0-0, as in Redis
-		if a.History {
-			err = s.readHistory(g, c, start, a.Count, fn)
-		} else {
-			err = s.readNew(g, c, start, a, fn)
-		}
-		if err != nil {
-			return false, err
-		}
+	start, _ = start.Next() // after max-max comes 0-0, as in Redis
+	if a.History {
+		err = s.readHistory(g, c, start, a.Count, fn)
+	} else {
+		err = s.readNew(g, c, start, a, fn)
+	}
+	if err != nil {
+		return false, err
 	}
 	s.putConsumer(g.ID, c.name, &c.rec)
 	s.putGroup(a.Group, g)
@@ -758,11 +760,18 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 	if deliveryTime < 0 || deliveryTime > now {
 		deliveryTime = now
 	}
-	c, err := s.consumer(g, consumer, true)
-	if err != nil {
-		return err
+	// As in Redis 7.0, the consumer is looked up (and created) at the first entry it claims.
+	var c *consumerState
+	claimer := func() error {
+		if c == nil {
+			var err error
+			if c, err = s.consumer(g, consumer, true); err != nil {
+				return err
+			}
+			c.rec.SeenTime = now
+		}
+		return nil
 	}
-	c.rec.SeenTime = now
 	var p encoding.StreamPending
 	for _, id := range a.IDs {
 		had, err := s.getPending(g.ID, id, &p)
@@ -785,6 +794,9 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 			if !a.Force {
 				continue
 			}
+			if err := claimer(); err != nil {
+				return err
+			}
 			// A new pending entry with no owner yet, as Redis's FORCE creates it.
 			p = encoding.StreamPending{DeliveryTime: now, DeliveryCount: 1}
 			g.Pending++
@@ -794,6 +806,9 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 		} else {
 			if a.MinIdle > 0 && now-p.DeliveryTime < a.MinIdle {
 				continue
+			}
+			if err := claimer(); err != nil {
+				return err
 			}
 			if !bytes.Equal(p.Consumer, c.name) {
 				if err := s.movePending(g, id, p.Consumer, c); err != nil {
@@ -818,7 +833,9 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 			return err
 		}
 	}
-	s.putConsumer(g.ID, c.name, &c.rec)
+	if c != nil {
+		s.putConsumer(g.ID, c.name, &c.rec)
+	}
 	s.putGroup(group, g)
 	return nil
 }
@@ -833,12 +850,8 @@ func (t *Txn) XAutoClaim(key, group, consumer []byte, minIdle int64, start Strea
 		return StreamID{}, nil, err
 	}
 	defer s.save()
-	now := t.now
-	c, err := s.consumer(g, consumer, true)
-	if err != nil {
-		return StreamID{}, nil, err
-	}
-	c.rec.SeenTime = now
+	c := &consumerState{name: consumer} // loaded at the first entry claimed, as in Redis 7.0
+	loaded := false
 	lo, hi := s.groupRange(encoding.StreamPELKind, g.ID)
 	base := len(lo)
 	lo = encoding.AppendStreamID(lo, start)
@@ -863,7 +876,7 @@ func (t *Txn) XAutoClaim(key, group, consumer []byte, minIdle int64, start Strea
 		attempts--
 		v, err := it.ValueAndErr()
 		if err == nil {
-			err = s.autoClaimOne(g, c, it.Key()[base:], v, minIdle, justID, &deleted, &count, fn)
+			err = s.autoClaimOne(g, c, &loaded, it.Key()[base:], v, minIdle, justID, &deleted, &count, fn)
 		}
 		if err != nil {
 			it.Close()
@@ -883,13 +896,15 @@ func (t *Txn) XAutoClaim(key, group, consumer []byte, minIdle int64, start Strea
 	if err := it.Close(); err != nil {
 		return StreamID{}, nil, err
 	}
-	s.putConsumer(g.ID, c.name, &c.rec)
+	if loaded {
+		s.putConsumer(g.ID, c.name, &c.rec)
+	}
 	s.putGroup(group, g)
 	return next, deleted, nil
 }
 
 // autoClaimOne is XAUTOCLAIM's step on one pending entry (its ID and record).
-func (s *stream) autoClaimOne(g *encoding.StreamGroup, c *consumerState, idb, v []byte, minIdle int64, justID bool,
+func (s *stream) autoClaimOne(g *encoding.StreamGroup, c *consumerState, loaded *bool, idb, v []byte, minIdle int64, justID bool,
 	deleted *[]StreamID, count *int64, fn func(id StreamID, fv [][]byte) error) error {
 	var p encoding.StreamPending
 	id, err := encoding.DecodeStreamID(idb)
@@ -906,11 +921,23 @@ func (s *stream) autoClaimOne(g *encoding.StreamGroup, c *consumerState, idb, v 
 	if !exists {
 		*deleted = append(*deleted, id)
 		*count--
-		return s.dropPending(g, id, p.Consumer, c)
+		var owner *consumerState
+		if *loaded {
+			owner = c
+		}
+		return s.dropPending(g, id, p.Consumer, owner)
 	}
 	now := s.t.now
 	if minIdle > 0 && now-p.DeliveryTime < minIdle {
 		return nil
+	}
+	if !*loaded {
+		loadedC, err := s.consumer(g, c.name, true)
+		if err != nil {
+			return err
+		}
+		*c, *loaded = *loadedC, true
+		c.rec.SeenTime = now
 	}
 	if !bytes.Equal(p.Consumer, c.name) {
 		if err := s.movePending(g, id, p.Consumer, c); err != nil {
