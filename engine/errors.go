@@ -43,6 +43,13 @@ var (
 	ErrBitPosBit      = errors.New("ERR The bit argument must be 1 or 0.")
 	ErrLCSIdxLen      = errors.New("ERR If you want both the length and indexes, please just use IDX.")
 	ErrLCSStrings     = errors.New("ERR The specified keys must contain string values")
+
+	// Strings and bitmaps.
+	ErrDecrOverflow     = errors.New("ERR decrement would overflow")
+	ErrBitfieldOverflow = errors.New("ERR Invalid OVERFLOW type specified")
+	ErrLCSTooLong       = errors.New("ERR String too long for LCS")
+	ErrLCSTableSize     = errors.New("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+
 	ErrNoAuth         = errors.New("NOAUTH Authentication required.")
 	ErrWrongPass      = errors.New("WRONGPASS invalid username-password pair or user is disabled.")
 	ErrAuthNoPassword = errors.New("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
@@ -63,6 +70,26 @@ var (
 	ErrInvalidClientID = errors.New("ERR Invalid client ID")
 	ErrClientIDRange   = errors.New("ERR client-id should be greater than 0")
 	ErrMaxAgeRange     = errors.New("ERR maxage should be greater than 0")
+	// The keyspace: DB indexes (MOVE, COPY, SWAPDB), EXPIRE's options, OBJECT's policies.
+	ErrIntRange        = errors.New("ERR value is out of range, value must between -2147483648 and 2147483647")
+	ErrInvalidFirstDB  = errors.New("ERR invalid first DB index")
+	ErrInvalidSecondDB = errors.New("ERR invalid second DB index")
+	ErrGTAndLT         = errors.New("ERR GT and LT options at the same time are not compatible")
+	ErrLFUNotSelected  = errors.New("ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLFUSelected = errors.New("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	// Hashes, sets and HyperLogLog.
+	ErrHashNotInteger = errors.New("ERR hash value is not an integer")
+	ErrHashNotFloat   = errors.New("ERR hash value is not a float")
+	ErrNaNOrInfArg    = errors.New("ERR value is NaN or Infinity")
+	ErrOutOfRange     = errors.New("ERR value is out of range")
+	ErrCountRange     = errors.New("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+	ErrLimitNegative  = errors.New("ERR LIMIT can't be negative")
+	ErrNotHLL         = errors.New("WRONGTYPE Key is not a valid HyperLogLog string value.")
+	ErrHLLCorrupt     = errors.New("INVALIDOBJ Corrupted HLL object detected")
+	ErrHLLNotSparse   = errors.New("ERR HLL encoding is not sparse")
+	ErrPFDebugNoKey   = errors.New("ERR The specified key does not exist")
 
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
@@ -80,6 +107,10 @@ var (
 		"up an authentication password for the default user. NOTE: You only need to do one of " +
 		"the above things in order for the server to start accepting connections from the " +
 		"outside.")
+
+	// SHUTDOWN.
+	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
+	ErrShutdownFailed       = errors.New("ERR Errors trying to SHUTDOWN. Check logs.")
 
 	// Streams.
 	ErrStreamID              = errors.New("ERR Invalid stream ID specified as stream command argument")
@@ -130,6 +161,10 @@ var (
 	ErrProtoBigBulkCount     = errors.New("ERR Protocol error: too big bulk count string")
 	ErrProtoUnbalanced       = errors.New("ERR Protocol error: unbalanced quotes in request")
 )
+
+// ErrUndeclaredKey is returned when a command touches a key it did not lock: a bug in a key
+// spec for a single command; for a script, the signal to run it again under the global latch.
+var ErrUndeclaredKey = errors.New("ERR internal error: a key was accessed without being declared")
 
 // ErrCorrupt is returned when stored data does not decode: a bug or a damaged disk, never
 // user input. The message names what was being read.
@@ -214,9 +249,16 @@ func ErrInvalidExpire(cmd string) error {
 	return errors.New("ERR invalid expire time in '" + cmd + "' command")
 }
 
+// ErrUnsupportedOption is what EXPIRE and friends answer to an unknown flag (newlines in it
+// become spaces, as Redis's addReplyErrorFormat makes them; C's %s ends it at a NUL byte).
+// ErrPFDebugUnknown is PFDEBUG's reply to an unknown subcommand.
+func ErrPFDebugUnknown(sub string) error {
+	return errors.New(sanitize("ERR Unknown PFDEBUG subcommand '"+sub+"'", 1<<20))
+}
+
 // ErrUnknownOption is what several commands answer to an unknown flag.
 func ErrUnsupportedOption(opt string) error {
-	return errors.New("ERR Unsupported option " + opt)
+	return errors.New(sanitize("ERR Unsupported option "+cString(opt, len(opt)), len(opt)+32))
 }
 
 // sanitize cuts s to at most n bytes and replaces the characters Redis replaces in error

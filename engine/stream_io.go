@@ -150,8 +150,7 @@ type StreamImporter struct {
 }
 
 // ImportStream starts replacing whatever key holds with an imported stream expiring at expireAt
-// (unix ms, 0 = never). The Txn must hold key's write lock (or the global latch) from here to
-// its commit.
+// (unix ms, 0 = never). The Txn must hold key's write lock (or the global latch).
 func (t *Txn) ImportStream(key []byte, expireAt int64) (*StreamImporter, error) {
 	ks, err := t.lookup(key)
 	if err != nil {
@@ -386,22 +385,8 @@ func (im *StreamImporter) Finish() error {
 	im.m.Rest = encoding.AppendStreamFields(nil, &im.f)
 	t.putMeta(im.key, &im.old, &im.m)
 	t.del(im.guard)
-	t.e.endGuardAfterTxn(im.key, im.seq)
+	t.guards = append(t.guards, im.seq) // released when the Txn ends, after its commit
 	return nil
-}
-
-// endGuardAfterTxn ends a sweep guard once the Txn holding key's locks (or the global latch)
-// has committed and let go: until then the sweeper must not collect the version the Txn is
-// about to make live. After a commit the guard record is gone; after an abort it is swept.
-func (e *Engine) endGuardAfterTxn(key []byte, seq uint64) {
-	stripe := []uint32{e.locks.stripeOf(key)}
-	go func() {
-		e.latch.RLock()
-		e.locks.lock(stripe, false)
-		e.locks.unlock(stripe, false)
-		e.latch.RUnlock()
-		e.guardEnd(seq)
-	}()
 }
 
 // Discard abandons the import: what was written is left to the sweeper.

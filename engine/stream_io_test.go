@@ -42,9 +42,9 @@ func (c streamCopier) StreamConsumer(m StreamConsumerMeta) error   { return c.im
 // delivery times and counts, and consumers exports, imports under another key (replacing a
 // string there) and exports again to the same parts; the imported stream answers the same.
 func TestStreamExportImport(t *testing.T) {
-	e := openStreamEngine(t)
+	e := openTestEngine(t)
 	src, dst := []byte("src"), []byte("dst")
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		for i := 1; i <= 350; i++ {
 			f := fv("f", fmt.Sprint(i))
 			if i%7 == 0 {
@@ -80,7 +80,7 @@ func TestStreamExportImport(t *testing.T) {
 		return err
 	})
 	var before, after streamRecorder
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if ok, err := tx.ExportStream(src, &before); !ok || err != nil {
 			return fmt.Errorf("export: %v %v", ok, err)
 		}
@@ -94,7 +94,7 @@ func TestStreamExportImport(t *testing.T) {
 		}
 		return im.Finish()
 	})
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		if _, err := tx.ExportStream(dst, &after); err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func TestStreamExportImport(t *testing.T) {
 
 // TestStreamImportRejects: parts that do not fit together are refused, and nothing appears.
 func TestStreamImportRejects(t *testing.T) {
-	e := openStreamEngine(t)
+	e := openTestEngine(t)
 	for name, feed := range map[string]func(im *StreamImporter) error{
 		"entries out of order": func(im *StreamImporter) error {
 			im.Entry(id(2, 0), fv("f", "v"))
@@ -147,7 +147,7 @@ func TestStreamImportRejects(t *testing.T) {
 		},
 		"no meta": func(im *StreamImporter) error { return im.Finish() },
 	} {
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			im, err := tx.ImportStream([]byte("k"), 0)
 			if err != nil {
 				return err
@@ -181,10 +181,10 @@ func TestStreamImportRejects(t *testing.T) {
 // TestStreamImportLarge crosses the import's batch size, so part of the stream is in Pebble
 // before the metadata commits.
 func TestStreamImportLarge(t *testing.T) {
-	e := openStreamEngine(t)
+	e := openTestEngine(t)
 	val := strings.Repeat("v", 200)
 	const n = 30000
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		im, err := tx.ImportStream([]byte("big"), 0)
 		if err != nil {
 			return err
@@ -202,7 +202,7 @@ func TestStreamImportLarge(t *testing.T) {
 		}
 		return im.Finish()
 	})
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		checkStreamInvariants(t, tx, []byte("big"))
 		info, err := tx.XInfoStream([]byte("big"), false, 0)
 		if err != nil {

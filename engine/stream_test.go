@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -13,33 +11,6 @@ import (
 
 	"github.com/stratadb/strata/encoding"
 )
-
-func openStreamEngine(t testing.TB) *Engine {
-	t.Helper()
-	e, err := Open(Options{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
-
-// inTxn runs fn as one command and commits it.
-func inTxn(t testing.TB, e *Engine, fn func(tx *Txn) error) {
-	t.Helper()
-	tx := e.NewTxn()
-	tx.Begin(0, LockWrite)
-	if err := tx.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	err := fn(tx)
-	if cerr := tx.Commit(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 func id(ms, seq uint64) StreamID { return StreamID{Ms: ms, Seq: seq} }
 
@@ -202,7 +173,7 @@ func (m *streamModel) sorted() []StreamID {
 // TestStreamModel runs random operations on one stream and checks every reply against a plain
 // model, and the stored records against each other, after each step.
 func TestStreamModel(t *testing.T) {
-	e := openStreamEngine(t)
+	e := openTestEngine(t)
 	key := []byte("s")
 	m := &streamModel{entries: map[StreamID]string{}, groups: map[string]*groupModel{}}
 	r := rand.New(rand.NewPCG(7, 11))
@@ -211,7 +182,7 @@ func TestStreamModel(t *testing.T) {
 		gname := []byte("g" + strconv.Itoa(r.IntN(2)))
 		cname := []byte(names[r.IntN(len(names))])
 		g := m.groups[string(gname)]
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			op := r.IntN(20)
 			switch {
 			case op < 10:
@@ -370,7 +341,7 @@ func TestStreamModel(t *testing.T) {
 			}
 			return nil
 		})
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			if _, ok, _ := tx.StreamLastID(key); !ok {
 				return nil
 			}
@@ -407,13 +378,13 @@ func (m *streamModel) sortedPending(g *groupModel, consumer string) []StreamID {
 // TestStreamLagAccounting: while a stream only grows and groups only read, entries-read is the
 // number of entries up to the group's last-delivered ID and lag the number after it, exactly.
 func TestStreamLagAccounting(t *testing.T) {
-	e := openStreamEngine(t)
+	e := openTestEngine(t)
 	key := []byte("s")
 	r := rand.New(rand.NewPCG(3, 4))
 	var ids []StreamID
 	read := map[string]int{} // entries each group has been delivered
 	for step := 0; step < 600; step++ {
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			switch r.IntN(4) {
 			case 0, 1:
 				sid := id(uint64(step+1), 0)
@@ -441,7 +412,7 @@ func TestStreamLagAccounting(t *testing.T) {
 			}
 			return nil
 		})
-		inTxn(t, e, func(tx *Txn) error {
+		inTxn(t, e, 0, func(tx *Txn) error {
 			if len(read) == 0 {
 				return nil
 			}
@@ -488,7 +459,7 @@ func radixNodesBruteForce(keys [][]byte) uint64 {
 }
 
 func TestStreamRadixNodes(t *testing.T) {
-	e := openStreamEngine(t)
+	e := openTestEngine(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	big := bytes.Repeat([]byte("x"), 4000) // one entry per node
 	for round := 0; round < 20; round++ {
@@ -502,14 +473,14 @@ func TestStreamRadixNodes(t *testing.T) {
 				last.Seq += []uint64{1, 255, 256, 1 << 33}[r.IntN(4)]
 			}
 			sid := last
-			inTxn(t, e, func(tx *Txn) error {
+			inTxn(t, e, 0, func(tx *Txn) error {
 				_, _, err := tx.XAdd(key, &XAddArgs{ID: sid, IDGiven: true, SeqGiven: true}, [][]byte{[]byte("f"), big})
 				return err
 			})
 			live = append(live, sid)
 		}
 		for len(live) > 0 {
-			inTxn(t, e, func(tx *Txn) error {
+			inTxn(t, e, 0, func(tx *Txn) error {
 				info, err := tx.XInfoStream(key, false, 0)
 				if err != nil {
 					return err
@@ -532,10 +503,10 @@ func TestStreamRadixNodes(t *testing.T) {
 
 // TestStreamSweep: a deleted stream's entries, nodes, groups and pending lists all go.
 func TestStreamSweep(t *testing.T) {
-	e := openStreamEngine(t)
+	e := openTestEngine(t)
 	key := []byte("s")
 	var prefix []byte
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		for i := 1; i <= 1000; i++ {
 			if _, _, err := tx.XAdd(key, &XAddArgs{ID: id(uint64(i), 0), IDGiven: true, SeqGiven: true}, fv("f", "v")); err != nil {
 				return err
@@ -550,7 +521,7 @@ func TestStreamSweep(t *testing.T) {
 		prefix = s.prefix
 		return err
 	})
-	inTxn(t, e, func(tx *Txn) error { _, err := tx.Delete(key); return err })
+	inTxn(t, e, 0, func(tx *Txn) error { _, err := tx.Delete(key); return err })
 	if err := e.sweep(); err != nil {
 		t.Fatal(err)
 	}
@@ -567,9 +538,9 @@ func TestStreamSweep(t *testing.T) {
 // TestStreamTrimInOneTxn: the range deletions of a trim are seen by reads in the same command
 // (XADD with MAXLEN ~ then recomputing the first entry).
 func TestStreamTrimInOneTxn(t *testing.T) {
-	e := openStreamEngine(t)
+	e := openTestEngine(t)
 	key := []byte("s")
-	inTxn(t, e, func(tx *Txn) error {
+	inTxn(t, e, 0, func(tx *Txn) error {
 		for i := 1; i <= 450; i++ {
 			a := &XAddArgs{ID: id(uint64(i), 0), IDGiven: true, SeqGiven: true,
 				Trim: XTrimArgs{Strategy: TrimMaxLen, Approx: true, MaxLen: 120, Limit: StreamApproxLimit}}

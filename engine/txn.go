@@ -46,6 +46,8 @@ type Txn struct {
 	deltas  []countDelta
 	touched []dbKey
 	expired []dbKey
+	guards  []uint64 // sweep-queue guards of direct copies, released when the Txn ends
+	reads   int      // Pebble point reads and iterators opened since Begin (tests count them)
 }
 
 type countDelta struct {
@@ -67,6 +69,7 @@ func (t *Txn) Begin(db int, mode LockMode) {
 	t.ldb = db
 	t.mode = mode
 	t.stripes = t.stripes[:0]
+	t.reads = 0
 }
 
 // AddKey adds a key the command will touch, in any database.
@@ -97,6 +100,26 @@ func (t *Txn) Lock() error {
 	t.db = t.e.dbmap[t.ldb]
 	t.now = time.Now().UnixMilli()
 	return nil
+}
+
+// holds reports whether the Txn holds key's stripe. Every key a command touches must be locked
+// first; a key outside the lock plan is a wrong key spec in a single command, or an undeclared
+// key in a script, which then runs again under the global latch.
+func (t *Txn) holds(key []byte) bool {
+	s := t.e.locks.stripeOf(key)
+	lo, hi := 0, len(t.stripes)
+	for lo < hi {
+		m := (lo + hi) / 2
+		switch {
+		case t.stripes[m] == s:
+			return true
+		case t.stripes[m] < s:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return false
 }
 
 // SelectDB switches the logical database of the following operations (SELECT inside MULTI).
@@ -175,6 +198,10 @@ func (t *Txn) release() {
 		}
 		t.locked = false
 	}
+	for _, g := range t.guards {
+		t.e.guardEnd(g)
+	}
+	t.guards = t.guards[:0]
 	t.deltas = t.deltas[:0]
 	t.touched = t.touched[:0]
 	t.expired = t.expired[:0]
@@ -207,6 +234,9 @@ func (t *Txn) lookup(key []byte) (keyState, error) {
 
 func (t *Txn) lookupIn(db uint16, key []byte) (keyState, error) {
 	var ks keyState
+	if t.mode != LockGlobal && !t.holds(key) {
+		return ks, ErrUndeclaredKey
+	}
 	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
 	v, ok, err := t.get(t.kbuf)
 	if err != nil || !ok {
@@ -228,6 +258,7 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 		closer interface{ Close() error }
 		err    error
 	)
+	t.reads++
 	if t.batch != nil {
 		v, closer, err = t.batch.Get(k)
 	} else {
@@ -246,6 +277,7 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 
 // iter opens an iterator over [lower, upper) that sees the Txn's own writes.
 func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
+	t.reads++
 	o := &pebble.IterOptions{LowerBound: lower, UpperBound: upper}
 	if t.batch != nil {
 		return t.batch.NewIter(o)
@@ -364,7 +396,7 @@ func (t *Txn) retire(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 		t.del(t.kbuf)
 	}
 	if hasElements(&old.meta) && (m == nil || m.Version != old.meta.Version) {
-		t.queueSweep(db, key, old.meta.Version, old.meta.Count)
+		t.queueSweep(db, key, old.meta.Version, elementCount(&old.meta))
 	}
 }
 

@@ -883,13 +883,6 @@ func cmdXGroup(x *Ctx) {
 	}
 }
 
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // ---- XACK, XPENDING, XCLAIM, XAUTOCLAIM ----
 
 func cmdXAck(x *Ctx) {

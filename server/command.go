@@ -71,7 +71,13 @@ const (
 	LockNone
 	// LockGlobal: the latch exclusively (FLUSHALL, SWAPDB ...).
 	LockGlobal
+	// LockKeysWrite: write locks on the command's keys although it is flagged readonly:
+	// PFCOUNT writes the cardinality it computed back into the value, as Redis does.
+	LockKeysWrite
 )
+
+// writesKeys says whether the command takes write locks on its keys.
+func (c *Command) writesKeys() bool { return c.Has(FlagWrite) || c.Lock == LockKeysWrite }
 
 type cmdStats struct {
 	calls, usec, rejected, failed atomic.Int64

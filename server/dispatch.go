@@ -23,7 +23,10 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 		c.beginBurst()
 	}
 	if c.killed.Load() {
-		return // CLIENT KILL: the socket is closed, nothing more runs
+		// CLIENT KILL: the socket is closed, nothing more runs. End the burst so that whatever
+		// it holds for the burst (the drain lock) is released.
+		c.inBurst = false
+		return
 	}
 	s.execute(c, rcmd.Args)
 	if c.closing || len(rc.PeekPipeline()) == 0 {
@@ -89,28 +92,12 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
-	if c.lastCmd.Load() != cmd {
-		c.lastCmd.Store(cmd)
-	}
 	if cmd.Lock == LockNone {
 		s.runHandler(x, mark)
 	} else {
 		t := c.txn
-		mode := engine.LockRead
-		switch {
-		case cmd.Lock == LockGlobal:
-			mode = engine.LockGlobal
-		case cmd.Has(FlagWrite):
-			mode = engine.LockWrite
-		}
-		t.Begin(c.db, mode)
-		if cmd.Keys != nil {
-			for _, i := range cmd.Keys(args) {
-				t.AddKey(args[i])
-			}
-		} else {
-			cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
-		}
+		t.Begin(c.db, cmd.lockMode())
+		cmd.addKeys(t, args)
 		if err := t.Lock(); err != nil {
 			// The engine closed under us: the server is shutting down.
 			c.closing = true
@@ -125,6 +112,54 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			}
 		}
 		x.Txn = nil
+	}
+	s.account(c, cmd, start, mark)
+}
+
+// CallInTxn runs cmd inside t, a Txn the caller has already locked with every key cmd needs
+// (EXEC, scripts): the reply goes to c's output and the caller commits t. It reports false
+// when the handler panicked (the reply is then an error and t has been aborted).
+func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte) bool {
+	start := time.Now()
+	x := &c.x
+	saved := *x
+	x.Cmd, x.Args, x.Txn = cmd, args, nil
+	if cmd.Lock != LockNone {
+		x.Txn = t
+	}
+	mark := len(c.out)
+	ok := s.runHandler(x, mark)
+	*x = saved
+	s.account(c, cmd, start, mark)
+	return ok
+}
+
+// lockMode is the engine lock mode the command's table entry asks for.
+func (cmd *Command) lockMode() engine.LockMode {
+	switch {
+	case cmd.Lock == LockGlobal:
+		return engine.LockGlobal
+	case cmd.writesKeys():
+		return engine.LockWrite
+	}
+	return engine.LockRead
+}
+
+// addKeys adds cmd's keys in args to t's lock plan.
+func (cmd *Command) addKeys(t *engine.Txn, args [][]byte) {
+	if cmd.Keys != nil {
+		for _, i := range cmd.Keys(args) {
+			t.AddKey(args[i])
+		}
+		return
+	}
+	cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
+}
+
+// account records what one command did: calls, time, failures, the client's last command.
+func (s *Server) account(c *Client, cmd *Command, start time.Time, mark int) {
+	if c.lastCmd.Load() != cmd {
+		c.lastCmd.Store(cmd)
 	}
 	cmd.stats.calls.Add(1)
 	cmd.stats.usec.Add(time.Since(start).Microseconds())

@@ -52,7 +52,7 @@ func infoSections(t *testing.T, text string) (titles []string, fields map[string
 
 func info(t *testing.T, c *servertest.Conn, args ...string) string {
 	t.Helper()
-	reply := parseReply(t, c.Do(append([]string{"INFO"}, args...)...))
+	reply := parseValue(t, c.Do(append([]string{"INFO"}, args...)...))
 	text, ok := reply.(string)
 	if !ok {
 		t.Fatalf("INFO %v: %v", args, reply)

@@ -72,8 +72,12 @@ type Server struct {
 	replID        string // INFO replication's master_replid
 	startupMemory uint64 // heap in use once the server was built (INFO used_memory_startup)
 
+	// drain is held shared by every read burst of commands while it runs and exclusively by
+	// Shutdown, which so waits for the commands in flight; closing refuses later bursts.
+	drain     sync.RWMutex
 	closing   atomic.Bool
 	closeOnce sync.Once
+	stopping  chan struct{} // closed when shutdown begins
 	done      chan struct{}
 	closeErr  error
 }
@@ -90,13 +94,14 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	s := &Server{
-		log:     o.Logger,
-		ctab:    o.Table,
-		cfgPath: o.ConfigPath,
-		cfg:     o.Config,
-		clients: map[int64]*Client{},
-		started: time.Now(),
-		done:    make(chan struct{}),
+		log:      o.Logger,
+		ctab:     o.Table,
+		cfgPath:  o.ConfigPath,
+		cfg:      o.Config,
+		clients:  map[int64]*Client{},
+		started:  time.Now(),
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	var rid [40]byte
 	rand.Read(rid[:])
@@ -142,6 +147,12 @@ var commandGroups = []func(*Table){
 	registerStringCommands,
 	registerServerCommands,
 	registerClientCommands,
+	registerShutdownCommands,
+	registerKeyspaceCommands,
+	registerHashCommands,
+	registerSetCommands,
+	registerHyperLogLogCommands,
+	registerBitmapCommands,
 	registerStreamCommands,
 }
 
@@ -217,7 +228,7 @@ func (s *Server) Start() error {
 
 // serve runs a redcon server on ln (wrapped in the protocol guard).
 func (s *Server) serve(ln net.Listener) {
-	rs := redcon.NewServer(ln.Addr().String(), s.serveRESP, s.accept, s.closed)
+	rs := redcon.NewServer(ln.Addr().String(), s.serveDraining, s.accept, s.closed)
 	s.servers = append(s.servers, rs)
 	s.addrs = append(s.addrs, ln.Addr())
 	s.serveWG.Add(1)
@@ -312,13 +323,55 @@ func (s *Server) stopListeners() {
 	}
 }
 
-// Shutdown stops accepting, closes every client, waits for commands in flight to finish (they
-// hold the engine's latch) and closes the engine. It is safe to call more than once.
+// serveDraining is redcon's handler: it admits each read burst of commands unless the server
+// is shutting down, and holds drain while the burst runs, so that Shutdown can wait for the
+// commands in flight to run and their replies to be sent. A burst that arrives once shutdown
+// has begun runs nothing: the connection is closed, and no command is half applied.
+func (s *Server) serveDraining(rc redcon.Conn, cmd redcon.Command) {
+	c, ok := rc.Context().(*Client)
+	if !ok || c.closing {
+		// After QUIT, SHUTDOWN or a fatal error nothing more runs, as in Redis, not even the
+		// rest of a pipeline redcon already parsed.
+		return
+	}
+	if !c.inBurst {
+		s.drain.RLock()
+		if s.closing.Load() {
+			s.drain.RUnlock()
+			c.closing = true
+			rc.Close()
+			return
+		}
+	}
+	s.serveRESP(rc, cmd)
+	if !c.inBurst {
+		s.drain.RUnlock()
+	}
+}
+
+// Shutdown stops the server cleanly: it refuses new connections and new commands, waits (up
+// to ctx) for the commands in flight to finish and their replies to be sent, closes every
+// connection and closes the engine, which fsyncs the write-ahead log and closes Pebble. It is
+// safe to call more than once and from several goroutines; every call returns when the server
+// is down.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
-		s.log.Info("shutting down")
-		s.stopListeners()
+		close(s.stopping)
+		s.log.Info("shutting down: finishing the commands in flight")
+		drained := make(chan struct{})
+		go func() {
+			// Lock waits for the bursts in flight; later ones see closing and run nothing.
+			s.drain.Lock()
+			s.drain.Unlock()
+			close(drained)
+		}()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			s.log.Warn("shutdown: commands still running at the deadline; closing their connections")
+		}
+		s.stopListeners() // also closes every connection
 		waited := make(chan struct{})
 		go func() { s.serveWG.Wait(); close(waited) }()
 		select {
@@ -328,12 +381,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeErr = s.eng.Close()
 		if s.closeErr == nil {
 			s.log.Info("shutdown complete; data is on disk")
+		} else {
+			s.log.Error("shutdown: closing the data directory failed", "err", s.closeErr)
 		}
 		close(s.done)
 	})
 	<-s.done
 	return s.closeErr
 }
+
+// Stopping is closed when shutdown begins (SHUTDOWN, or a call to Shutdown).
+func (s *Server) Stopping() <-chan struct{} { return s.stopping }
 
 // Done is closed once the server has shut down (SHUTDOWN, or Shutdown).
 func (s *Server) Done() <-chan struct{} { return s.done }
