@@ -40,10 +40,17 @@
 // # Streams
 //
 // A stream's metadata count is the number of subkeys it owns (not XLEN); its type fields
-// (StreamFields, 104 bytes) are:
+// (StreamFields, 160 bytes) are:
 //
 //	length (8) | last-generated ID (16) | recorded-first ID (16) | max-deleted ID (16)
-//	| entries-added (8) | groups (8) | nodes (8) | tail node master ID (16) | next gid (8)
+//	| entries-added (8) | groups (8) | nodes (8) | head node master ID (16)
+//	| tail node master ID (16) | tail live (8) | tail deleted (8) | tail bytes (8)
+//	| tail last ID (16) | next gid (8)
+//
+// The tail node's counters are kept here, not in its record, so that XADD writes one entry and
+// the metadata (which it writes anyway) rather than rewriting a node record per entry; the
+// record catches up when another node becomes the tail. Scans start at the recorded-first ID
+// and trims at the head node, so that what trimming deleted is never walked over.
 //
 // IDs are 16 bytes, ms (8) then seq (8), big-endian, so byte order is ID order. Every other part
 // of a stream is a subkey of its version whose member starts with a kind byte; each kind is one
@@ -56,7 +63,7 @@
 //	                                         bytes | last ID (16) | master fields (as an entry)
 //	'g' | group name                         group: gid (8) | last-delivered ID (16) |
 //	                                         entries-read (8, -1 unknown) | pending (8) |
-//	                                         consumers (8)
+//	                                         consumers (8) | pending floor ID (16)
 //	'p' | gid (8) | ms | seq                 pending entry: delivery time ms (8) |
 //	                                         delivery count (8) | consumer name
 //	'c' | gid (8) | consumer name            consumer: seen-time ms (8) | active-time ms (8,

@@ -61,7 +61,9 @@ func TestLayouts(t *testing.T) {
 			f := StreamFields{Length: num("length"), LastID: parseStreamID(t, arg("last")),
 				FirstID: parseStreamID(t, arg("first")), MaxDeletedID: parseStreamID(t, arg("maxdel")),
 				EntriesAdded: num("added"), Groups: num("groups"), Nodes: num("nodes"),
-				TailNode: parseStreamID(t, arg("tail")), NextGroupID: num("nextgid")}
+				HeadNode: parseStreamID(t, arg("head")), TailNode: parseStreamID(t, arg("tail")),
+				TailLive: num("tail-live"), TailDeleted: num("tail-deleted"), TailBytes: num("tail-bytes"),
+				TailLastID: parseStreamID(t, arg("tail-last")), NextGroupID: num("nextgid")}
 			m := Meta{Type: TypeStream, Version: num("version"), Count: num("count"), Rest: AppendStreamFields(nil, &f)}
 			return describeStreamMeta(AppendMeta(nil, &m))
 		case "decode-meta":
@@ -253,7 +255,12 @@ func describeStreamMeta(b []byte) string {
 		{8, fmt.Sprintf("entries-added %d", f.EntriesAdded)},
 		{8, fmt.Sprintf("groups %d", f.Groups)},
 		{8, fmt.Sprintf("nodes %d", f.Nodes)},
+		{16, "head node " + f.HeadNode.String()},
 		{16, "tail node " + f.TailNode.String()},
+		{8, fmt.Sprintf("tail live %d", f.TailLive)},
+		{8, fmt.Sprintf("tail deleted %d", f.TailDeleted)},
+		{8, fmt.Sprintf("tail bytes %d", f.TailBytes)},
+		{16, "tail last ID " + f.TailLastID.String()},
 		{8, fmt.Sprintf("next gid %d", f.NextGroupID)},
 	} {
 		row(&out, r[:fld.n], fld.note)

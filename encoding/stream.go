@@ -122,20 +122,29 @@ func AppendStreamCPELPrefix(dst []byte, gid uint64, name []byte) []byte {
 // StreamFields are the type fields of a stream's metadata. Count in the metadata header is the
 // number of subkeys the stream owns (entries, nodes, groups, pending entries, consumers), so that
 // the sweeper and copies know what a version holds; Length is XLEN.
+//
+// The tail node's counters live here rather than in its node record, which XADD would otherwise
+// rewrite with every entry; the tail's record holds its master fields and is brought up to date
+// when another node becomes the tail.
 type StreamFields struct {
 	Length       uint64
 	LastID       StreamID // last-generated-id
-	FirstID      StreamID // recorded-first-entry-id
+	FirstID      StreamID // recorded-first-entry-id: no live entry is below it
 	MaxDeletedID StreamID // max-deleted-entry-id
 	EntriesAdded uint64
 	Groups       uint64
 	Nodes        uint64   // radix-tree-keys: node records
+	HeadNode     StreamID // master ID of the first node (when Nodes > 0)
 	TailNode     StreamID // master ID of the last node (when Nodes > 0)
-	NextGroupID  uint64   // the gid the next group gets
+	TailLive     uint64   // the tail node's counters (StreamNode's)
+	TailDeleted  uint64
+	TailBytes    uint64
+	TailLastID   StreamID
+	NextGroupID  uint64 // the gid the next group gets
 }
 
 // StreamFieldsLen is the encoded length of StreamFields.
-const StreamFieldsLen = 8 + 16 + 16 + 16 + 8 + 8 + 8 + 16 + 8
+const StreamFieldsLen = 8 + 16 + 16 + 16 + 8 + 8 + 8 + 16 + 16 + 8 + 8 + 8 + 16 + 8
 
 // AppendStreamFields appends the stream type fields.
 func AppendStreamFields(dst []byte, f *StreamFields) []byte {
@@ -146,7 +155,12 @@ func AppendStreamFields(dst []byte, f *StreamFields) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, f.EntriesAdded)
 	dst = binary.BigEndian.AppendUint64(dst, f.Groups)
 	dst = binary.BigEndian.AppendUint64(dst, f.Nodes)
+	dst = AppendStreamID(dst, f.HeadNode)
 	dst = AppendStreamID(dst, f.TailNode)
+	dst = binary.BigEndian.AppendUint64(dst, f.TailLive)
+	dst = binary.BigEndian.AppendUint64(dst, f.TailDeleted)
+	dst = binary.BigEndian.AppendUint64(dst, f.TailBytes)
+	dst = AppendStreamID(dst, f.TailLastID)
 	return binary.BigEndian.AppendUint64(dst, f.NextGroupID)
 }
 
@@ -156,15 +170,21 @@ func DecodeStreamFields(b []byte, f *StreamFields) error {
 		return ErrCorrupt
 	}
 	u := binary.BigEndian.Uint64
+	id := func(at int) StreamID { return StreamID{u(b[at:]), u(b[at+8:])} }
 	f.Length = u(b)
-	f.LastID = StreamID{u(b[8:]), u(b[16:])}
-	f.FirstID = StreamID{u(b[24:]), u(b[32:])}
-	f.MaxDeletedID = StreamID{u(b[40:]), u(b[48:])}
+	f.LastID = id(8)
+	f.FirstID = id(24)
+	f.MaxDeletedID = id(40)
 	f.EntriesAdded = u(b[56:])
 	f.Groups = u(b[64:])
 	f.Nodes = u(b[72:])
-	f.TailNode = StreamID{u(b[80:]), u(b[88:])}
-	f.NextGroupID = u(b[96:])
+	f.HeadNode = id(80)
+	f.TailNode = id(96)
+	f.TailLive = u(b[112:])
+	f.TailDeleted = u(b[120:])
+	f.TailBytes = u(b[128:])
+	f.TailLastID = id(136)
+	f.NextGroupID = u(b[152:])
 	return nil
 }
 
@@ -248,10 +268,13 @@ type StreamGroup struct {
 	EntriesRead int64 // -1: unknown
 	Pending     uint64
 	Consumers   uint64
+	// PELFloor is at or below the group's lowest pending ID. Scans of the pending list start
+	// there, so that entries acknowledged in order are never walked over again.
+	PELFloor StreamID
 }
 
 // StreamGroupLen is the encoded length of a group record.
-const StreamGroupLen = 8 + 16 + 8 + 8 + 8
+const StreamGroupLen = 8 + 16 + 8 + 8 + 8 + 16
 
 // AppendStreamGroup appends a group record.
 func AppendStreamGroup(dst []byte, g *StreamGroup) []byte {
@@ -259,7 +282,8 @@ func AppendStreamGroup(dst []byte, g *StreamGroup) []byte {
 	dst = AppendStreamID(dst, g.LastID)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(g.EntriesRead))
 	dst = binary.BigEndian.AppendUint64(dst, g.Pending)
-	return binary.BigEndian.AppendUint64(dst, g.Consumers)
+	dst = binary.BigEndian.AppendUint64(dst, g.Consumers)
+	return AppendStreamID(dst, g.PELFloor)
 }
 
 // DecodeStreamGroup decodes a group record.
@@ -273,6 +297,7 @@ func DecodeStreamGroup(b []byte, g *StreamGroup) error {
 	g.EntriesRead = int64(u(b[24:]))
 	g.Pending = u(b[32:])
 	g.Consumers = u(b[40:])
+	g.PELFloor = StreamID{u(b[48:]), u(b[56:])}
 	return nil
 }
 

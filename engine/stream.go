@@ -122,6 +122,17 @@ func (s *stream) entryExists(id StreamID) (bool, error) {
 // scan calls fn with each entry whose ID is in [lo, hi], ascending (or descending with rev),
 // at most count of them (count <= 0: all). fv is reused between calls. fn returns false to stop.
 func (s *stream) scan(lo, hi StreamID, rev bool, count int64, fn func(id StreamID, fv [][]byte) (bool, error)) error {
+	// No live entry is below FirstID or above LastID: starting there keeps a scan from walking
+	// over what trimming deleted (dead keys stay in the memtable until it is flushed).
+	if s.f.Length == 0 {
+		return nil
+	}
+	if lo.Less(s.f.FirstID) {
+		lo = s.f.FirstID
+	}
+	if s.f.LastID.Less(hi) {
+		hi = s.f.LastID
+	}
 	if hi.Less(lo) {
 		return nil
 	}
@@ -169,9 +180,14 @@ func (s *stream) scan(lo, hi StreamID, rev bool, count int64, fn func(id StreamI
 
 // edgeID returns the first (or last) live entry's ID; ok is false when the stream is empty.
 func (s *stream) edgeID(last bool) (StreamID, bool, error) {
+	return s.firstFrom(StreamID{}, last)
+}
+
+// firstFrom returns the first live entry at or after from (or, with last, the last entry).
+func (s *stream) firstFrom(from StreamID, last bool) (StreamID, bool, error) {
 	var out StreamID
 	found := false
-	err := s.scan(StreamID{}, encoding.MaxStreamID, last, 1, func(id StreamID, _ [][]byte) (bool, error) {
+	err := s.scan(from, encoding.MaxStreamID, last, 1, func(id StreamID, _ [][]byte) (bool, error) {
 		out, found = id, true
 		return false, nil
 	})
@@ -194,12 +210,40 @@ func (s *stream) getNode(master StreamID, n *encoding.StreamNode) (bool, error) 
 	if err := encoding.DecodeStreamNode(v, n); err != nil {
 		return false, corruptf("stream node of %q: %v", s.key, err)
 	}
+	s.tailCounters(master, n)
 	return true, nil
 }
 
+// isTail says whether master names the tail node, whose counters live in the metadata.
+func (s *stream) isTail(master StreamID) bool { return s.f.Nodes > 0 && master == s.f.TailNode }
+
+// tailCounters puts the metadata's counters into the tail node's record as read.
+func (s *stream) tailCounters(master StreamID, n *encoding.StreamNode) {
+	if s.isTail(master) {
+		n.Live, n.Deleted, n.Bytes, n.LastID = s.f.TailLive, s.f.TailDeleted, s.f.TailBytes, s.f.TailLastID
+	}
+}
+
+// putNode stores a node's changed counters: in the metadata for the tail, else in its record.
 func (s *stream) putNode(master StreamID, n *encoding.StreamNode) {
+	if s.isTail(master) {
+		s.f.TailLive, s.f.TailDeleted, s.f.TailBytes, s.f.TailLastID = n.Live, n.Deleted, n.Bytes, n.LastID
+		s.dirty = true
+		return
+	}
+	s.writeNode(master, n)
+}
+
+func (s *stream) writeNode(master StreamID, n *encoding.StreamNode) {
 	s.vb = encoding.AppendStreamNode(s.vb[:0], n)
 	s.t.set(s.idKey(encoding.StreamNodeKind, master), s.vb)
+}
+
+// setTail makes master (whose record is up to date) the tail node.
+func (s *stream) setTail(master StreamID, n *encoding.StreamNode) {
+	s.f.TailNode = master
+	s.f.TailLive, s.f.TailDeleted, s.f.TailBytes, s.f.TailLastID = n.Live, n.Deleted, n.Bytes, n.LastID
+	s.dirty = true
 }
 
 // nodeAt finds the node holding ID id: the one with the greatest master ID <= id (or, with
@@ -213,7 +257,7 @@ func (s *stream) nodeAt(id StreamID, after bool, n *encoding.StreamNode) (Stream
 		}
 		lower, upper = s.kindBounds(encoding.StreamNodeKind, next, encoding.MaxStreamID)
 	} else {
-		lower, upper = s.kindBounds(encoding.StreamNodeKind, StreamID{}, id)
+		lower, upper = s.kindBounds(encoding.StreamNodeKind, s.f.HeadNode, id)
 	}
 	it, err := s.t.iter(lower, upper)
 	if err != nil {
@@ -241,6 +285,7 @@ func (s *stream) nodeAt(id StreamID, after bool, n *encoding.StreamNode) (Stream
 	if err != nil {
 		return StreamID{}, false, corruptf("stream node of %q: %v", s.key, err)
 	}
+	s.tailCounters(master, n)
 	return master, true, nil
 }
 
@@ -464,22 +509,30 @@ func (s *stream) append(id StreamID, fv [][]byte) error {
 	}
 	same := true
 	if fresh {
+		if s.f.Nodes > 0 {
+			s.writeNode(master, &n) // the old tail's record, brought up to date
+		} else {
+			s.f.HeadNode = id
+		}
 		master = id
 		n = encoding.StreamNode{Live: 1, Fields: masterFields(fv)}
 		n.Bytes = 6 + 1 + lpInt(int64(len(n.Fields))) + lpInt(0) // header, end, num-fields, terminator
 		for _, f := range n.Fields {
 			n.Bytes += lpString(f)
 		}
+		n.Bytes += entryBytes(id, master, fv, true)
+		n.LastID = id
+		s.writeNode(master, &n)
 		s.f.Nodes++
-		s.f.TailNode = id
+		s.setTail(master, &n)
 		s.m.Count++
 	} else {
 		n.Live++
 		same = sameFields(n.Fields, fv)
+		n.Bytes += entryBytes(id, master, fv, same)
+		n.LastID = id
+		s.putNode(master, &n)
 	}
-	n.Bytes += entryBytes(id, master, fv, same)
-	n.LastID = id
-	s.putNode(master, &n)
 	s.vb = encoding.AppendStreamEntry(s.vb[:0], fv)
 	s.t.set(s.idKey(encoding.StreamEntryKind, id), s.vb)
 	s.m.Count++
@@ -558,19 +611,45 @@ func (s *stream) deleteEntry(id StreamID) (bool, error) {
 		s.putNode(master, &n)
 		return true, nil
 	}
+	return true, s.dropNode(master)
+}
+
+// dropNode deletes the node record of master (its entries already gone), choosing a new head or
+// tail when it was one.
+func (s *stream) dropNode(master StreamID) error {
 	s.t.del(s.idKey(encoding.StreamNodeKind, master))
 	s.m.Count--
+	wasTail := s.isTail(master)
 	s.f.Nodes--
-	if master == s.f.TailNode {
-		s.f.TailNode = StreamID{}
-		if s.f.Nodes > 0 {
-			var tail encoding.StreamNode
-			if s.f.TailNode, _, err = s.nodeAt(encoding.MaxStreamID, false, &tail); err != nil {
-				return false, err
-			}
-		}
+	s.dirty = true
+	if s.f.Nodes == 0 {
+		s.f.HeadNode, s.f.TailNode = StreamID{}, StreamID{}
+		s.f.TailLive, s.f.TailDeleted, s.f.TailBytes, s.f.TailLastID = 0, 0, 0, StreamID{}
+		return nil
 	}
-	return true, nil
+	var n encoding.StreamNode
+	if master == s.f.HeadNode {
+		next, ok, err := s.nodeAt(master, true, &n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return corruptf("stream %q: no node after the head", s.key)
+		}
+		s.f.HeadNode = next
+	}
+	if wasTail {
+		s.f.TailNode = StreamID{} // so that nodeAt reads the new tail's own record
+		prev, ok, err := s.nodeAt(master, false, &n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return corruptf("stream %q: no node before the tail", s.key)
+		}
+		s.setTail(prev, &n)
+	}
+	return nil
 }
 
 // XTrim trims the stream at key and returns how many entries it removed.
@@ -593,21 +672,26 @@ func (t *Txn) XTrim(key []byte, a *XTrimArgs) (int64, error) {
 func (s *stream) trim(a *XTrimArgs) (int64, error) {
 	maxlen := uint64(max(a.MaxLen, 0))
 	byLen := a.Strategy == TrimMaxLen
-	lower, upper := s.kindBounds(encoding.StreamNodeKind, StreamID{}, encoding.MaxStreamID)
+	if s.f.Nodes == 0 {
+		return 0, nil
+	}
+	lower, upper := s.kindBounds(encoding.StreamNodeKind, s.f.HeadNode, encoding.MaxStreamID)
 	it, err := s.t.iter(lower, upper)
 	if err != nil {
 		return 0, err
 	}
 	var (
-		deleted        int64
-		removedNodes   uint64
-		firstRemoved   StreamID
-		stopAt         StreamID // master of the first node kept
-		stopped        bool
-		partial        bool
-		partialNode    encoding.StreamNode
-		partialMasterK StreamID
-		n              encoding.StreamNode
+		deleted       int64
+		removedNodes  uint64
+		firstRemoved  StreamID
+		stopAt        StreamID // master of the first node kept
+		stopped       bool
+		partial       bool
+		partialMaster StreamID
+		partialNode   encoding.StreamNode
+		n             encoding.StreamNode
+		// The first removed nodes' masters: a few node records go with point deletions.
+		removedMasters []StreamID
 	)
 	for ok := it.First(); ok; ok = it.Next() {
 		master, err := encoding.DecodeStreamID(it.Key()[len(s.prefix)+1:])
@@ -616,12 +700,13 @@ func (s *stream) trim(a *XTrimArgs) (int64, error) {
 			v, err = it.ValueAndErr()
 		}
 		if err == nil {
-			err = encoding.DecodeStreamNode(v, &n)
+			err = encoding.DecodeStreamNode(s.t.keep(v), &n)
 		}
 		if err != nil {
 			it.Close()
 			return 0, corruptf("stream node of %q: %v", s.key, err)
 		}
+		s.tailCounters(master, &n)
 		stopAt, stopped = master, true
 		if byLen && s.f.Length <= maxlen {
 			break
@@ -640,6 +725,9 @@ func (s *stream) trim(a *XTrimArgs) (int64, error) {
 			if removedNodes == 0 {
 				firstRemoved = master
 			}
+			if len(removedMasters) < nodeRangeDeleteMin {
+				removedMasters = append(removedMasters, master)
+			}
 			removedNodes++
 			s.f.Length -= n.Live
 			s.m.Count -= n.Live + 1
@@ -648,30 +736,33 @@ func (s *stream) trim(a *XTrimArgs) (int64, error) {
 			continue
 		}
 		if !a.Approx {
-			partial = true
-			partialMasterK = master
-			if err := encoding.DecodeStreamNode(s.t.keep(v), &partialNode); err != nil {
-				it.Close()
-				return 0, corruptf("stream node of %q: %v", s.key, err)
-			}
+			partial, partialMaster, partialNode = true, master, n
 		}
 		break
 	}
 	if err := it.Close(); err != nil {
 		return 0, err
 	}
+	from := s.f.FirstID // where the first live entry is looked for afterwards
 	if removedNodes > 0 {
-		s.deleteNodes(firstRemoved, stopAt, stopped)
+		s.deleteNodes(firstRemoved, stopAt, stopped, removedMasters, removedNodes)
 		s.f.Nodes -= removedNodes
-		if s.f.Nodes == 0 {
-			s.f.TailNode = StreamID{}
-		}
 		s.dirty = true
+		if stopped {
+			s.f.HeadNode = stopAt
+			from = stopAt
+		} else {
+			s.f.HeadNode, s.f.TailNode = StreamID{}, StreamID{}
+			s.f.TailLive, s.f.TailDeleted, s.f.TailBytes, s.f.TailLastID = 0, 0, 0, StreamID{}
+		}
 	}
 	if partial {
-		k, err := s.trimNode(partialMasterK, &partialNode, byLen, maxlen, a.MinID)
+		k, last, err := s.trimNode(partialMaster, &partialNode, byLen, maxlen, a.MinID)
 		if err != nil {
 			return 0, err
+		}
+		if k > 0 {
+			from, _ = last.Next()
 		}
 		deleted += k
 	}
@@ -681,18 +772,32 @@ func (s *stream) trim(a *XTrimArgs) (int64, error) {
 			s.dirty = true
 		}
 	} else if deleted > 0 {
-		if s.f.FirstID, _, err = s.edgeID(false); err != nil {
+		s.f.FirstID = from // a floor while the first entry is looked for
+		if s.f.FirstID, _, err = s.firstFrom(from, false); err != nil {
 			return 0, err
 		}
 	}
 	return deleted, nil
 }
 
+// nodeRangeDeleteMin is the number of node records from which trimming removes them with a
+// range deletion rather than point deletions (a range tombstone costs every read crossing it).
+const nodeRangeDeleteMin = 16
+
 // deleteNodes removes the nodes from master first up to (not including) master end, or to the
-// last node when !bounded, with their entries: two range deletions.
-func (s *stream) deleteNodes(first, end StreamID, bounded bool) {
+// last node when !bounded, with their entries: one range deletion of the entries (a node holds
+// up to 100), and point deletions of the node records unless there are many.
+func (s *stream) deleteNodes(first, end StreamID, bounded bool, masters []StreamID, count uint64) {
 	b := s.t.ensureBatch()
-	for _, kind := range []byte{encoding.StreamEntryKind, encoding.StreamNodeKind} {
+	kinds := []byte{encoding.StreamEntryKind}
+	if count < nodeRangeDeleteMin {
+		for _, m := range masters {
+			s.t.del(s.idKey(encoding.StreamNodeKind, m))
+		}
+	} else {
+		kinds = append(kinds, encoding.StreamNodeKind)
+	}
+	for _, kind := range kinds {
 		lo := encoding.AppendStreamMember(append([]byte(nil), s.prefix...), kind, first)
 		var hi []byte
 		if bounded {
@@ -707,7 +812,7 @@ func (s *stream) deleteNodes(first, end StreamID, bounded bool) {
 // trimNode deletes entries from the head of one node while the strategy asks, as Redis marks
 // them deleted inside the listpack, and returns how many it deleted. A node may be left with no
 // live entry (MINID stopping at a deleted last entry), as in Redis.
-func (s *stream) trimNode(master StreamID, n *encoding.StreamNode, byLen bool, maxlen uint64, minID StreamID) (int64, error) {
+func (s *stream) trimNode(master StreamID, n *encoding.StreamNode, byLen bool, maxlen uint64, minID StreamID) (int64, StreamID, error) {
 	var ids []StreamID
 	err := s.scan(master, n.LastID, false, 0, func(id StreamID, _ [][]byte) (bool, error) {
 		if byLen && s.f.Length-uint64(len(ids)) <= maxlen || !byLen && id.Compare(minID) >= 0 {
@@ -716,8 +821,8 @@ func (s *stream) trimNode(master StreamID, n *encoding.StreamNode, byLen bool, m
 		ids = append(ids, id)
 		return true, nil
 	})
-	if err != nil {
-		return 0, err
+	if err != nil || len(ids) == 0 {
+		return 0, StreamID{}, err
 	}
 	for _, id := range ids {
 		s.t.del(s.idKey(encoding.StreamEntryKind, id))
@@ -729,7 +834,7 @@ func (s *stream) trimNode(master StreamID, n *encoding.StreamNode, byLen bool, m
 	n.Deleted += k
 	s.putNode(master, n)
 	s.dirty = true
-	return int64(k), nil
+	return int64(k), ids[len(ids)-1], nil
 }
 
 // ---- reading ----

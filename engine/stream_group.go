@@ -127,6 +127,27 @@ func (s *stream) consumer(g *encoding.StreamGroup, name []byte, create bool) (*c
 	return c, nil
 }
 
+// pendingAdded and pendingDropped keep the group's PELFloor at or below its lowest pending ID.
+func pendingAdded(g *encoding.StreamGroup, id StreamID) {
+	if g.Pending == 1 || id.Less(g.PELFloor) {
+		g.PELFloor = id
+	}
+}
+
+func pendingDropped(g *encoding.StreamGroup, id StreamID) {
+	if id == g.PELFloor {
+		g.PELFloor, _ = id.Next()
+	}
+}
+
+// pelFrom is where a scan of the group's pending list starting at start may begin.
+func pelFrom(g *encoding.StreamGroup, start StreamID) StreamID {
+	if start.Less(g.PELFloor) {
+		return g.PELFloor
+	}
+	return start
+}
+
 // addPending records entry id as delivered to consumer c at time now (delivery count 1),
 // moving it from the consumer that had it, if any.
 func (s *stream) addPending(g *encoding.StreamGroup, c *consumerState, id StreamID, now int64) error {
@@ -137,6 +158,7 @@ func (s *stream) addPending(g *encoding.StreamGroup, c *consumerState, id Stream
 	}
 	if !had {
 		g.Pending++
+		pendingAdded(g, id)
 		c.rec.Pending++
 		s.m.Count += 2
 		s.dirty = true
@@ -173,6 +195,7 @@ func (s *stream) dropPending(g *encoding.StreamGroup, id StreamID, owner []byte,
 	s.t.del(s.pelKey(g.ID, id))
 	s.t.del(s.cpelKey(g.ID, owner, id))
 	g.Pending--
+	pendingDropped(g, id)
 	s.m.Count -= 2
 	s.dirty = true
 	if c != nil && bytes.Equal(owner, c.name) {
@@ -614,15 +637,16 @@ func (t *Txn) XPendingSummary(key, group []byte) (*PendingSummary, error) {
 		return sum, nil
 	}
 	lo, hi := s.groupRange(encoding.StreamPELKind, g.ID)
-	it, err := t.iter(lo, hi)
+	base := len(lo)
+	it, err := t.iter(encoding.AppendStreamID(lo, g.PELFloor), hi)
 	if err != nil {
 		return nil, err
 	}
 	if it.First() {
-		sum.First, _ = encoding.DecodeStreamID(it.Key()[len(lo):])
+		sum.First, _ = encoding.DecodeStreamID(it.Key()[base:])
 	}
 	if it.Last() {
-		sum.Last, _ = encoding.DecodeStreamID(it.Key()[len(lo):])
+		sum.Last, _ = encoding.DecodeStreamID(it.Key()[base:])
 	}
 	if err := it.Close(); err != nil {
 		return nil, err
@@ -691,6 +715,7 @@ func (t *Txn) XPendingRange(key, group []byte, a *XPendingArgs) ([]PendingEntry,
 		lo, _ = s.cpelRange(g.ID, a.Consumer)
 	} else {
 		lo, _ = s.groupRange(encoding.StreamPELKind, g.ID)
+		a.Start = pelFrom(g, a.Start)
 	}
 	base := len(lo)
 	hi = encoding.AppendStreamID(append([]byte(nil), lo...), a.End)
@@ -800,6 +825,7 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 			// A new pending entry with no owner yet, as Redis's FORCE creates it.
 			p = encoding.StreamPending{DeliveryTime: now, DeliveryCount: 1}
 			g.Pending++
+			pendingAdded(g, id)
 			c.rec.Pending++
 			s.m.Count += 2
 			s.dirty = true
@@ -854,7 +880,7 @@ func (t *Txn) XAutoClaim(key, group, consumer []byte, minIdle int64, start Strea
 	loaded := false
 	lo, hi := s.groupRange(encoding.StreamPELKind, g.ID)
 	base := len(lo)
-	lo = encoding.AppendStreamID(lo, start)
+	lo = encoding.AppendStreamID(lo, pelFrom(g, start))
 	it, err := t.iter(lo, hi)
 	if err != nil {
 		return StreamID{}, nil, err
@@ -1061,6 +1087,7 @@ func (s *stream) fullGroups(count int64) ([]StreamGroupFull, error) {
 		gf := StreamGroupFull{GroupInfo: s.groupInfo(name, g)}
 		gid := g.ID
 		lo, hi := s.groupRange(encoding.StreamPELKind, gid)
+		lo = encoding.AppendStreamID(lo, g.PELFloor)
 		if err := s.eachPending(lo, hi, count, func(e PendingEntry) { gf.PEL = append(gf.PEL, e) }); err != nil {
 			return err
 		}

@@ -74,6 +74,7 @@ func (t *Txn) ExportStream(key []byte, v StreamVisitor) (bool, error) {
 		}
 		gid := g.ID
 		lo, hi := s.groupRange(encoding.StreamPELKind, gid)
+		lo = encoding.AppendStreamID(lo, g.PELFloor)
 		var verr error
 		err := s.eachPending(lo, hi, 0, func(p PendingEntry) {
 			if verr == nil {
@@ -139,10 +140,11 @@ type StreamImporter struct {
 	haveNode bool
 	metaSeen bool
 
-	group   []byte
-	g       encoding.StreamGroup
-	pending map[StreamID]encoding.StreamPending
-	inGroup bool
+	group    []byte
+	g        encoding.StreamGroup
+	pending  map[StreamID]encoding.StreamPending
+	inGroup  bool
+	floorSet bool
 
 	kb, vb []byte
 	err    error
@@ -215,6 +217,9 @@ func (im *StreamImporter) Entry(id StreamID, fv [][]byte) error {
 		if err := im.flushNode(); err != nil {
 			return im.fail(err)
 		}
+		if im.f.Nodes == 0 {
+			im.f.HeadNode = id
+		}
 		im.master, im.haveNode = id, true
 		im.node = encoding.StreamNode{Fields: masterFields(fv)}
 		for i, f := range im.node.Fields {
@@ -249,6 +254,9 @@ func (im *StreamImporter) flushNode() error {
 		return nil
 	}
 	im.haveNode = false
+	n := &im.node // the last one flushed is the tail
+	im.f.TailNode = im.master
+	im.f.TailLive, im.f.TailDeleted, im.f.TailBytes, im.f.TailLastID = n.Live, n.Deleted, n.Bytes, n.LastID
 	im.vb = encoding.AppendStreamNode(im.vb[:0], &im.node)
 	return im.set(encoding.AppendStreamMember(nil, encoding.StreamNodeKind, im.master), im.vb)
 }
@@ -269,7 +277,11 @@ func (im *StreamImporter) Meta(m StreamMeta) error {
 	im.metaSeen = true
 	im.f.Length = m.Length
 	im.f.LastID = m.LastID
-	im.f.FirstID = m.FirstID
+	// The recorded first ID is, as in Redis, the first live entry: taken from the entries, so that
+	// a file with a stale one cannot hide entries from scans (which start there).
+	if m.Length == 0 {
+		im.f.FirstID = StreamID{}
+	}
 	im.f.MaxDeletedID = m.MaxDeletedID
 	im.f.EntriesAdded = m.EntriesAdded
 	return nil
@@ -290,7 +302,7 @@ func (im *StreamImporter) Group(g StreamGroupMeta) error {
 	im.g = encoding.StreamGroup{ID: im.f.NextGroupID, LastID: g.LastID, EntriesRead: g.EntriesRead}
 	im.f.NextGroupID++
 	im.pending = map[StreamID]encoding.StreamPending{}
-	im.inGroup = true
+	im.inGroup, im.floorSet = true, false
 	return nil
 }
 
@@ -324,6 +336,9 @@ func (im *StreamImporter) Consumer(c StreamConsumerMeta) error {
 			return im.fail(importErr("consumer %q of group %q owns %s, which is not pending", c.Name, im.group, id))
 		}
 		delete(im.pending, id)
+		if !im.floorSet || id.Less(im.g.PELFloor) {
+			im.g.PELFloor, im.floorSet = id, true
+		}
 		p.Consumer = c.Name
 		im.vb = encoding.AppendStreamPending(im.vb[:0], &p)
 		if err := im.set(encoding.AppendStreamID(encoding.AppendStreamGroupPrefix(nil, encoding.StreamPELKind, gid), id), im.vb); err != nil {

@@ -17,8 +17,10 @@ func (r *streamRecorder) add(format string, args ...any) error {
 	r.lines = append(r.lines, fmt.Sprintf(format, args...))
 	return nil
 }
-func (r *streamRecorder) StreamEntry(id StreamID, fv [][]byte) error { return r.add("entry %s %q", id, fv) }
-func (r *streamRecorder) StreamMeta(m StreamMeta) error               { return r.add("meta %+v", m) }
+func (r *streamRecorder) StreamEntry(id StreamID, fv [][]byte) error {
+	return r.add("entry %s %q", id, fv)
+}
+func (r *streamRecorder) StreamMeta(m StreamMeta) error { return r.add("meta %+v", m) }
 func (r *streamRecorder) StreamGroup(g StreamGroupMeta) error {
 	return r.add("group %q %s %d", g.Name, g.LastID, g.EntriesRead)
 }
@@ -33,10 +35,10 @@ func (r *streamRecorder) StreamConsumer(c StreamConsumerMeta) error {
 type streamCopier struct{ im *StreamImporter }
 
 func (c streamCopier) StreamEntry(id StreamID, fv [][]byte) error { return c.im.Entry(id, fv) }
-func (c streamCopier) StreamMeta(m StreamMeta) error               { return c.im.Meta(m) }
-func (c streamCopier) StreamGroup(g StreamGroupMeta) error         { return c.im.Group(g) }
-func (c streamCopier) StreamPending(p PendingEntry) error          { return c.im.Pending(p) }
-func (c streamCopier) StreamConsumer(m StreamConsumerMeta) error   { return c.im.Consumer(m) }
+func (c streamCopier) StreamMeta(m StreamMeta) error              { return c.im.Meta(m) }
+func (c streamCopier) StreamGroup(g StreamGroupMeta) error        { return c.im.Group(g) }
+func (c streamCopier) StreamPending(p PendingEntry) error         { return c.im.Pending(p) }
+func (c streamCopier) StreamConsumer(m StreamConsumerMeta) error  { return c.im.Consumer(m) }
 
 // TestStreamExportImport: a stream with deleted entries, groups, pending entries with set
 // delivery times and counts, and consumers exports, imports under another key (replacing a

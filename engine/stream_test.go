@@ -61,6 +61,7 @@ func checkStreamInvariants(t *testing.T, tx *Txn, key []byte) {
 			if err := encoding.DecodeStreamNode(v, &n); err != nil {
 				t.Fatal(err)
 			}
+			s.tailCounters(sid, &n) // the tail's counters are in the metadata
 			nodes = append(nodes, sid)
 			live += n.Live
 		case encoding.StreamGroupKind:
@@ -113,8 +114,8 @@ func checkStreamInvariants(t *testing.T, tx *Txn, key []byte) {
 	if uint64(len(nodes)) != f.Nodes {
 		t.Fatalf("%q: %d nodes, metadata says %d", key, len(nodes), f.Nodes)
 	}
-	if len(nodes) > 0 && nodes[len(nodes)-1] != f.TailNode {
-		t.Fatalf("%q: tail node %s, metadata says %s", key, nodes[len(nodes)-1], f.TailNode)
+	if len(nodes) > 0 && (nodes[len(nodes)-1] != f.TailNode || nodes[0] != f.HeadNode) {
+		t.Fatalf("%q: nodes %s..%s, metadata says %s..%s", key, nodes[0], nodes[len(nodes)-1], f.HeadNode, f.TailNode)
 	}
 	if len(entries) > 0 && (entries[0] != f.FirstID || entries[len(entries)-1].Compare(f.LastID) > 0) {
 		t.Fatalf("%q: entries %s..%s, first %s last %s", key, entries[0], entries[len(entries)-1], f.FirstID, f.LastID)
@@ -125,6 +126,11 @@ func checkStreamInvariants(t *testing.T, tx *Txn, key []byte) {
 	for gid, g := range groups {
 		if uint64(len(pel[gid])) != g.Pending || uint64(len(cons[gid])) != g.Consumers {
 			t.Fatalf("%q group %d: pending %d/%d consumers %d/%d", key, gid, len(pel[gid]), g.Pending, len(cons[gid]), g.Consumers)
+		}
+		for x := range pel[gid] {
+			if x.Less(g.PELFloor) {
+				t.Fatalf("%q group %d: pending %s below the floor %s", key, gid, x, g.PELFloor)
+			}
 		}
 		owned := 0
 		for name, ids := range cpel[gid] {
