@@ -63,7 +63,8 @@
 //	                                         bytes | last ID (16) | master fields (as an entry)
 //	'g' | group name                         group: gid (8) | last-delivered ID (16) |
 //	                                         entries-read (8, -1 unknown) | pending (8) |
-//	                                         consumers (8) | pending floor ID (16)
+//	                                         consumers (8) | pending floor ID (16) |
+//	                                         pending ceiling ID (16)
 //	'p' | gid (8) | ms | seq                 pending entry: delivery time ms (8) |
 //	                                         delivery count (8) | consumer name
 //	'c' | gid (8) | consumer name            consumer: seen-time ms (8) | active-time ms (8,

@@ -271,10 +271,13 @@ type StreamGroup struct {
 	// PELFloor is at or below the group's lowest pending ID. Scans of the pending list start
 	// there, so that entries acknowledged in order are never walked over again.
 	PELFloor StreamID
+	// PELCeil is at or above every ID ever added to the pending list: an entry delivered past
+	// it cannot be pending already, and needs no lookup.
+	PELCeil StreamID
 }
 
 // StreamGroupLen is the encoded length of a group record.
-const StreamGroupLen = 8 + 16 + 8 + 8 + 8 + 16
+const StreamGroupLen = 8 + 16 + 8 + 8 + 8 + 16 + 16
 
 // AppendStreamGroup appends a group record.
 func AppendStreamGroup(dst []byte, g *StreamGroup) []byte {
@@ -283,7 +286,8 @@ func AppendStreamGroup(dst []byte, g *StreamGroup) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(g.EntriesRead))
 	dst = binary.BigEndian.AppendUint64(dst, g.Pending)
 	dst = binary.BigEndian.AppendUint64(dst, g.Consumers)
-	return AppendStreamID(dst, g.PELFloor)
+	dst = AppendStreamID(dst, g.PELFloor)
+	return AppendStreamID(dst, g.PELCeil)
 }
 
 // DecodeStreamGroup decodes a group record.
@@ -298,6 +302,7 @@ func DecodeStreamGroup(b []byte, g *StreamGroup) error {
 	g.Pending = u(b[32:])
 	g.Consumers = u(b[40:])
 	g.PELFloor = StreamID{u(b[48:]), u(b[56:])}
+	g.PELCeil = StreamID{u(b[64:]), u(b[72:])}
 	return nil
 }
 

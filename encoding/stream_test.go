@@ -52,7 +52,8 @@ func TestStreamRecordsRoundTrip(t *testing.T) {
 	if err := DecodeStreamNode(AppendStreamNode(nil, &n), &n2); err != nil || !reflect.DeepEqual(n, n2) {
 		t.Fatalf("node: %+v %v", n2, err)
 	}
-	g := StreamGroup{ID: 3, LastID: StreamID{4, 4}, EntriesRead: -1, Pending: 10, Consumers: 2}
+	g := StreamGroup{ID: 3, LastID: StreamID{4, 4}, EntriesRead: -1, Pending: 10, Consumers: 2,
+		PELFloor: StreamID{1, 2}, PELCeil: StreamID{3, 4}}
 	var g2 StreamGroup
 	if err := DecodeStreamGroup(AppendStreamGroup(nil, &g), &g2); err != nil || g2 != g {
 		t.Fatalf("group: %+v %v", g2, err)

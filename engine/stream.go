@@ -43,6 +43,7 @@ type stream struct {
 	vb     []byte // scratch value
 	fv     [][]byte
 	dirty  bool
+	cons   map[string]*consumerState // consumers the command touched (see consumer)
 }
 
 // streamFor opens the stream at key. With create, a missing (or expired) key becomes a new empty
@@ -71,8 +72,9 @@ func (t *Txn) streamFor(key []byte, create bool) (*stream, error) {
 	return s, nil
 }
 
-// save writes the metadata when something changed.
+// save writes the consumers and the metadata that changed.
 func (s *stream) save() {
+	s.flushConsumers()
 	if !s.dirty {
 		return
 	}

@@ -100,37 +100,65 @@ func (s *stream) cpelRange(gid uint64, name []byte) (lower, upper []byte) {
 	return lower, encoding.PrefixEnd(nil, lower)
 }
 
-// consumerState is a consumer record loaded by a command, written back when it ends.
+// consumerState is a consumer record loaded by a command. A command sees one copy of each
+// consumer it touches; the changed ones are written when the stream is saved.
 type consumerState struct {
-	name []byte
-	rec  encoding.StreamConsumer
+	gid   uint64
+	name  []byte
+	rec   encoding.StreamConsumer
+	dirty bool
+}
+
+func consumerCacheKey(gid uint64, name []byte) string {
+	return string(encoding.AppendStreamConsumerMember(nil, gid, name))
 }
 
 // consumer loads (or, with create, creates) a consumer of group g; nil when missing.
 func (s *stream) consumer(g *encoding.StreamGroup, name []byte, create bool) (*consumerState, error) {
-	c := &consumerState{name: name}
+	k := consumerCacheKey(g.ID, name)
+	if c, ok := s.cons[k]; ok {
+		return c, nil
+	}
+	c := &consumerState{gid: g.ID, name: name}
 	ok, err := s.getConsumer(g.ID, name, &c.rec)
 	if err != nil {
 		return nil, err
 	}
-	if ok {
-		return c, nil
+	if !ok {
+		if !create {
+			return nil, nil
+		}
+		c.rec = encoding.StreamConsumer{SeenTime: s.t.now, ActiveTime: -1}
+		c.dirty = true
+		g.Consumers++
+		s.m.Count++
+		s.dirty = true
 	}
-	if !create {
-		return nil, nil
+	if s.cons == nil {
+		s.cons = map[string]*consumerState{}
 	}
-	c.rec = encoding.StreamConsumer{SeenTime: s.t.now, ActiveTime: -1}
-	g.Consumers++
-	s.m.Count++
-	s.dirty = true
-	s.putConsumer(g.ID, name, &c.rec)
+	s.cons[k] = c
 	return c, nil
 }
 
-// pendingAdded and pendingDropped keep the group's PELFloor at or below its lowest pending ID.
+// flushConsumers writes the consumers changed by the command.
+func (s *stream) flushConsumers() {
+	for _, c := range s.cons {
+		if c.dirty {
+			s.putConsumer(c.gid, c.name, &c.rec)
+			c.dirty = false
+		}
+	}
+}
+
+// pendingAdded and pendingDropped keep the group's PELFloor at or below its lowest pending ID
+// and its PELCeil at or above every ID ever pending.
 func pendingAdded(g *encoding.StreamGroup, id StreamID) {
 	if g.Pending == 1 || id.Less(g.PELFloor) {
 		g.PELFloor = id
+	}
+	if g.PELCeil.Less(id) {
+		g.PELCeil = id
 	}
 }
 
@@ -152,14 +180,18 @@ func pelFrom(g *encoding.StreamGroup, start StreamID) StreamID {
 // moving it from the consumer that had it, if any.
 func (s *stream) addPending(g *encoding.StreamGroup, c *consumerState, id StreamID, now int64) error {
 	var p encoding.StreamPending
-	had, err := s.getPending(g.ID, id, &p)
-	if err != nil {
-		return err
+	had := false
+	if !g.PELCeil.Less(id) { // past the ceiling it cannot be pending: no lookup
+		var err error
+		if had, err = s.getPending(g.ID, id, &p); err != nil {
+			return err
+		}
 	}
 	if !had {
 		g.Pending++
 		pendingAdded(g, id)
 		c.rec.Pending++
+		c.dirty = true
 		s.m.Count += 2
 		s.dirty = true
 	} else if !bytes.Equal(p.Consumer, c.name) {
@@ -176,40 +208,34 @@ func (s *stream) addPending(g *encoding.StreamGroup, c *consumerState, id Stream
 // group pending record).
 func (s *stream) movePending(g *encoding.StreamGroup, id StreamID, from []byte, c *consumerState) error {
 	s.t.del(s.cpelKey(g.ID, from, id))
-	var old encoding.StreamConsumer
-	ok, err := s.getConsumer(g.ID, from, &old)
+	old, err := s.consumer(g, from, false)
 	if err != nil {
 		return err
 	}
-	if ok && old.Pending > 0 {
-		old.Pending--
-		s.putConsumer(g.ID, from, &old)
+	if old != nil && old.rec.Pending > 0 {
+		old.rec.Pending--
+		old.dirty = true
 	}
 	c.rec.Pending++
+	c.dirty = true
 	return nil
 }
 
-// dropPending removes entry id from the group's and its consumer's pending lists. Consumer c,
-// when it is the owner, is updated in memory; another owner's record is rewritten.
-func (s *stream) dropPending(g *encoding.StreamGroup, id StreamID, owner []byte, c *consumerState) error {
+// dropPending removes entry id from the group's and its owner's pending lists.
+func (s *stream) dropPending(g *encoding.StreamGroup, id StreamID, owner []byte) error {
 	s.t.del(s.pelKey(g.ID, id))
 	s.t.del(s.cpelKey(g.ID, owner, id))
 	g.Pending--
 	pendingDropped(g, id)
 	s.m.Count -= 2
 	s.dirty = true
-	if c != nil && bytes.Equal(owner, c.name) {
-		c.rec.Pending--
-		return nil
-	}
-	var rec encoding.StreamConsumer
-	ok, err := s.getConsumer(g.ID, owner, &rec)
+	c, err := s.consumer(g, owner, false)
 	if err != nil {
 		return err
 	}
-	if ok && rec.Pending > 0 {
-		rec.Pending--
-		s.putConsumer(g.ID, owner, &rec)
+	if c != nil && c.rec.Pending > 0 {
+		c.rec.Pending--
+		c.dirty = true
 	}
 	return nil
 }
@@ -426,6 +452,7 @@ func (t *Txn) XGroupDelConsumer(key, group, consumer []byte) (int64, error) {
 	}
 	t.ensureBatch().DeleteRange(lo, hi, nil)
 	t.del(s.consumerKey(g.ID, consumer))
+	delete(s.cons, consumerCacheKey(g.ID, consumer))
 	n := uint64(len(ids))
 	g.Pending -= n
 	g.Consumers--
@@ -501,7 +528,7 @@ func (t *Txn) XReadGroup(key []byte, a *XReadGroupArgs, fn func(id StreamID, fv 
 	if err != nil {
 		return false, err
 	}
-	c.rec.SeenTime = t.now
+	c.rec.SeenTime, c.dirty = t.now, true
 	start, _ = start.Next() // after max-max comes 0-0, as in Redis
 	if a.History {
 		err = s.readHistory(g, c, start, a.Count, fn)
@@ -511,7 +538,6 @@ func (t *Txn) XReadGroup(key []byte, a *XReadGroupArgs, fn func(id StreamID, fv 
 	if err != nil {
 		return false, err
 	}
-	s.putConsumer(g.ID, c.name, &c.rec)
 	s.putGroup(a.Group, g)
 	return serve, nil
 }
@@ -591,7 +617,7 @@ func (t *Txn) XAck(key, group []byte, ids []StreamID) (int64, error) {
 		if !ok {
 			continue
 		}
-		if err := s.dropPending(g, id, p.Consumer, nil); err != nil {
+		if err := s.dropPending(g, id, p.Consumer); err != nil {
 			return 0, err
 		}
 		n++
@@ -793,7 +819,7 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 			if c, err = s.consumer(g, consumer, true); err != nil {
 				return err
 			}
-			c.rec.SeenTime = now
+			c.rec.SeenTime, c.dirty = now, true
 		}
 		return nil
 	}
@@ -809,7 +835,7 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 		}
 		if !exists {
 			if had {
-				if err := s.dropPending(g, id, p.Consumer, c); err != nil {
+				if err := s.dropPending(g, id, p.Consumer); err != nil {
 					return err
 				}
 			}
@@ -827,6 +853,7 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 			g.Pending++
 			pendingAdded(g, id)
 			c.rec.Pending++
+			c.dirty = true
 			s.m.Count += 2
 			s.dirty = true
 		} else {
@@ -851,16 +878,13 @@ func (t *Txn) XClaim(key, group, consumer []byte, a *XClaimArgs, fn func(id Stre
 		p.Consumer = c.name
 		s.putPending(g.ID, id, &p)
 		s.t.set(s.cpelKey(g.ID, c.name, id), nil)
-		c.rec.ActiveTime = now
+		c.rec.ActiveTime, c.dirty = now, true
 		if a.JustID {
 			fv = nil
 		}
 		if err := fn(id, fv); err != nil {
 			return err
 		}
-	}
-	if c != nil {
-		s.putConsumer(g.ID, c.name, &c.rec)
 	}
 	s.putGroup(group, g)
 	return nil
@@ -876,8 +900,7 @@ func (t *Txn) XAutoClaim(key, group, consumer []byte, minIdle int64, start Strea
 		return StreamID{}, nil, err
 	}
 	defer s.save()
-	c := &consumerState{name: consumer} // loaded at the first entry claimed, as in Redis 7.0
-	loaded := false
+	var c *consumerState // loaded at the first entry claimed, as in Redis 7.0
 	lo, hi := s.groupRange(encoding.StreamPELKind, g.ID)
 	base := len(lo)
 	lo = encoding.AppendStreamID(lo, pelFrom(g, start))
@@ -902,7 +925,7 @@ func (t *Txn) XAutoClaim(key, group, consumer []byte, minIdle int64, start Strea
 		attempts--
 		v, err := it.ValueAndErr()
 		if err == nil {
-			err = s.autoClaimOne(g, c, &loaded, it.Key()[base:], v, minIdle, justID, &deleted, &count, fn)
+			err = s.autoClaimOne(g, &c, consumer, it.Key()[base:], v, minIdle, justID, &deleted, &count, fn)
 		}
 		if err != nil {
 			it.Close()
@@ -922,16 +945,13 @@ func (t *Txn) XAutoClaim(key, group, consumer []byte, minIdle int64, start Strea
 	if err := it.Close(); err != nil {
 		return StreamID{}, nil, err
 	}
-	if loaded {
-		s.putConsumer(g.ID, c.name, &c.rec)
-	}
 	s.putGroup(group, g)
 	return next, deleted, nil
 }
 
 // autoClaimOne is XAUTOCLAIM's step on one pending entry (its ID and record).
-func (s *stream) autoClaimOne(g *encoding.StreamGroup, c *consumerState, loaded *bool, idb, v []byte, minIdle int64, justID bool,
-	deleted *[]StreamID, count *int64, fn func(id StreamID, fv [][]byte) error) error {
+func (s *stream) autoClaimOne(g *encoding.StreamGroup, cp **consumerState, consumer, idb, v []byte, minIdle int64,
+	justID bool, deleted *[]StreamID, count *int64, fn func(id StreamID, fv [][]byte) error) error {
 	var p encoding.StreamPending
 	id, err := encoding.DecodeStreamID(idb)
 	if err == nil {
@@ -947,23 +967,19 @@ func (s *stream) autoClaimOne(g *encoding.StreamGroup, c *consumerState, loaded 
 	if !exists {
 		*deleted = append(*deleted, id)
 		*count--
-		var owner *consumerState
-		if *loaded {
-			owner = c
-		}
-		return s.dropPending(g, id, p.Consumer, owner)
+		return s.dropPending(g, id, p.Consumer)
 	}
 	now := s.t.now
 	if minIdle > 0 && now-p.DeliveryTime < minIdle {
 		return nil
 	}
-	if !*loaded {
-		loadedC, err := s.consumer(g, c.name, true)
-		if err != nil {
+	c := *cp
+	if c == nil {
+		if c, err = s.consumer(g, consumer, true); err != nil {
 			return err
 		}
-		*c, *loaded = *loadedC, true
-		c.rec.SeenTime = now
+		c.rec.SeenTime, c.dirty = now, true
+		*cp = c
 	}
 	if !bytes.Equal(p.Consumer, c.name) {
 		if err := s.movePending(g, id, p.Consumer, c); err != nil {
@@ -977,7 +993,7 @@ func (s *stream) autoClaimOne(g *encoding.StreamGroup, c *consumerState, loaded 
 	p.Consumer = c.name
 	s.putPending(g.ID, id, &p)
 	s.t.set(s.cpelKey(g.ID, c.name, id), nil)
-	c.rec.ActiveTime = now
+	c.rec.ActiveTime, c.dirty = now, true
 	*count--
 	if justID {
 		fv = nil

@@ -339,6 +339,9 @@ func (im *StreamImporter) Consumer(c StreamConsumerMeta) error {
 		if !im.floorSet || id.Less(im.g.PELFloor) {
 			im.g.PELFloor, im.floorSet = id, true
 		}
+		if im.g.PELCeil.Less(id) {
+			im.g.PELCeil = id
+		}
 		p.Consumer = c.Name
 		im.vb = encoding.AppendStreamPending(im.vb[:0], &p)
 		if err := im.set(encoding.AppendStreamID(encoding.AppendStreamGroupPrefix(nil, encoding.StreamPELKind, gid), id), im.vb); err != nil {
