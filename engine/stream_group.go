@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/stratadb/strata/encoding"
 )
@@ -463,29 +464,45 @@ func (t *Txn) XGroupDelConsumer(key, group, consumer []byte) (int64, error) {
 	return int64(n), nil
 }
 
-// eachID calls fn with the IDs ending the keys of [lo, hi) in order.
-func (s *stream) eachID(lo, hi []byte, fn func(id StreamID) (bool, error)) error {
+// errStopScan ends a scan of eachRecord early; it is not an error.
+var errStopScan = errors.New("stop")
+
+// eachRecord calls fn with each key of [lo, hi) and its value, in order. fn returns
+// errStopScan to stop.
+func (s *stream) eachRecord(lo, hi []byte, fn func(k, v []byte) error) error {
 	it, err := s.t.iter(lo, hi)
 	if err != nil {
 		return err
 	}
 	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) < 16 {
+		v, err := it.ValueAndErr()
+		if err == nil {
+			err = fn(it.Key(), v)
+		}
+		if err != nil {
 			it.Close()
+			if err == errStopScan {
+				return nil
+			}
+			return err
+		}
+	}
+	return it.Close()
+}
+
+// eachID calls fn with the IDs ending the keys of [lo, hi) in order.
+func (s *stream) eachID(lo, hi []byte, fn func(id StreamID) (bool, error)) error {
+	return s.eachRecord(lo, hi, func(k, _ []byte) error {
+		if len(k) < 16 {
 			return corruptf("stream pending key of %q", s.key)
 		}
 		id, _ := encoding.DecodeStreamID(k[len(k)-16:])
 		more, err := fn(id)
-		if err != nil {
-			it.Close()
-			return err
+		if err == nil && !more {
+			err = errStopScan
 		}
-		if !more {
-			break
-		}
-	}
-	return it.Close()
+		return err
+	})
 }
 
 // ---- XREADGROUP ----
@@ -689,27 +706,13 @@ func (t *Txn) XPendingSummary(key, group []byte) (*PendingSummary, error) {
 // eachConsumer calls fn with each consumer of group gid, by name.
 func (s *stream) eachConsumer(gid uint64, fn func(name []byte, c *encoding.StreamConsumer) error) error {
 	lo, hi := s.groupRange(encoding.StreamConsumerKind, gid)
-	it, err := s.t.iter(lo, hi)
-	if err != nil {
-		return err
-	}
 	var c encoding.StreamConsumer
-	for ok := it.First(); ok; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err == nil {
-			if err = encoding.DecodeStreamConsumer(v, &c); err != nil {
-				err = corruptf("stream consumer of %q: %v", s.key, err)
-			}
+	return s.eachRecord(lo, hi, func(k, v []byte) error {
+		if err := encoding.DecodeStreamConsumer(v, &c); err != nil {
+			return corruptf("stream consumer of %q: %v", s.key, err)
 		}
-		if err == nil {
-			err = fn(it.Key()[len(lo):], &c)
-		}
-		if err != nil {
-			it.Close()
-			return err
-		}
-	}
-	return it.Close()
+		return fn(k[len(lo):], &c)
+	})
 }
 
 // XPendingArgs are XPENDING's range form.
@@ -1017,27 +1020,13 @@ type GroupInfo struct {
 // eachGroup calls fn with each group, by name.
 func (s *stream) eachGroup(fn func(name []byte, g *encoding.StreamGroup) error) error {
 	lo := append(append([]byte(nil), s.prefix...), encoding.StreamGroupKind)
-	it, err := s.t.iter(lo, encoding.PrefixEnd(nil, lo))
-	if err != nil {
-		return err
-	}
 	var g encoding.StreamGroup
-	for ok := it.First(); ok; ok = it.Next() {
-		v, err := it.ValueAndErr()
-		if err == nil {
-			if err = encoding.DecodeStreamGroup(v, &g); err != nil {
-				err = corruptf("stream group of %q: %v", s.key, err)
-			}
+	return s.eachRecord(lo, encoding.PrefixEnd(nil, lo), func(k, v []byte) error {
+		if err := encoding.DecodeStreamGroup(v, &g); err != nil {
+			return corruptf("stream group of %q: %v", s.key, err)
 		}
-		if err == nil {
-			err = fn(s.t.keep(it.Key()[len(lo):]), &g)
-		}
-		if err != nil {
-			it.Close()
-			return err
-		}
-	}
-	return it.Close()
+		return fn(s.t.keep(k[len(lo):]), &g)
+	})
 }
 
 func (s *stream) groupInfo(name []byte, g *encoding.StreamGroup) GroupInfo {
@@ -1139,26 +1128,19 @@ func (s *stream) fullGroups(count int64) ([]StreamGroupFull, error) {
 
 // eachPending calls fn with the group pending records in [lo, hi), at most count (0: all).
 func (s *stream) eachPending(lo, hi []byte, count int64, fn func(PendingEntry)) error {
-	it, err := s.t.iter(lo, hi)
-	if err != nil {
-		return err
-	}
 	var p encoding.StreamPending
 	var n int64
-	for ok := it.First(); ok && (count <= 0 || n < count); ok = it.Next() {
-		k := it.Key()
-		v, err := it.ValueAndErr()
-		if err == nil && len(k) >= 16 {
-			err = encoding.DecodeStreamPending(v, &p)
+	return s.eachRecord(lo, hi, func(k, v []byte) error {
+		if count > 0 && n >= count {
+			return errStopScan
 		}
-		if err != nil || len(k) < 16 {
-			it.Close()
-			return corruptf("stream pending entry of %q: %v", s.key, err)
+		if len(k) < 16 || encoding.DecodeStreamPending(v, &p) != nil {
+			return corruptf("stream pending entry of %q", s.key)
 		}
 		id, _ := encoding.DecodeStreamID(k[len(k)-16:])
 		fn(PendingEntry{ID: id, Consumer: s.t.keep(p.Consumer), DeliveryTime: p.DeliveryTime,
 			DeliveryCount: p.DeliveryCount})
 		n++
-	}
-	return it.Close()
+		return nil
+	})
 }

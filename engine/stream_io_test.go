@@ -184,8 +184,8 @@ func TestStreamImportRejects(t *testing.T) {
 // before the metadata commits.
 func TestStreamImportLarge(t *testing.T) {
 	e := openTestEngine(t)
-	val := strings.Repeat("v", 200)
-	const n = 30000
+	val := strings.Repeat("v", 1000)
+	const n = 5000 // 5 MB: more than one of the import's batches
 	inTxn(t, e, 0, func(tx *Txn) error {
 		im, err := tx.ImportStream([]byte("big"), 0)
 		if err != nil {

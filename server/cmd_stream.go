@@ -424,6 +424,8 @@ func cmdXAdd(x *Ctx) {
 		x.Null()
 	default:
 		replyStreamID(x, id)
+		// Blocking (server/blocking.go, not in this build yet): the key is now ready for the
+		// XREAD/XREADGROUP clients blocked on it, which are served in arrival order.
 	}
 }
 
@@ -434,11 +436,7 @@ func cmdXTrim(x *Ctx) {
 		return
 	}
 	n, err := x.Txn.XTrim(x.Args[1], &a.Trim)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x, n, err)
 }
 
 func cmdXDel(x *Ctx) {
@@ -456,20 +454,12 @@ func cmdXDel(x *Ctx) {
 		return
 	}
 	n, err := x.Txn.XDel(x.Args[1], ids)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x, n, err)
 }
 
 func cmdXLen(x *Ctx) {
 	n, err := x.Txn.XLen(x.Args[1])
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x, n, err)
 }
 
 func cmdXRange(x *Ctx, rev bool) {
@@ -864,6 +854,8 @@ func cmdXGroup(x *Ctx) {
 		var ok bool
 		if ok, err = x.Txn.XGroupDestroy(key, group); err == nil {
 			x.Int(boolInt(ok))
+			// Blocking: the key becomes ready too, so that XREADGROUP clients blocked on the
+			// group get -NOGROUP, as in Redis.
 		}
 	case optIs(subName, "CREATECONSUMER") && len(args) == 5:
 		var ok bool
@@ -901,11 +893,7 @@ func cmdXAck(x *Ctx) {
 		return
 	}
 	n, err := x.Txn.XAck(x.Args[1], x.Args[2], ids)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x, n, err)
 }
 
 func cmdXPending(x *Ctx) {
