@@ -67,8 +67,12 @@ func (t *Txn) SetBit(key []byte, off uint64, on bool) (int, error) {
 	} else {
 		b[0] &^= 1 << shift
 	}
-	if err := e.write(at, b[:]); err != nil {
-		return 0, err
+	// As Redis 7.0, a bit set to the value it has is no change (WATCH, notifications),
+	// unless the string was created or grew.
+	if (old == 1) != on {
+		if err := e.write(at, b[:]); err != nil {
+			return 0, err
+		}
 	}
 	e.done()
 	return old, nil

@@ -25,6 +25,7 @@ func (e *Engine) runExpirer() {
 			return
 		case <-tick.C:
 		}
+		e.hot.tick()
 		// Work at most a quarter of the interval per tick, as Redis bounds its cycle.
 		deadline := time.Now().Add(e.opts.ActiveExpireInterval / 4)
 		for time.Now().Before(deadline) {

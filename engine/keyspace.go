@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -284,6 +285,17 @@ func (t *Txn) ExpireTime(key []byte) (int64, error) {
 		return -1, nil
 	}
 	return ks.meta.ExpireAt, nil
+}
+
+// Access reports how long ago key was last read or written and its LFU counter, from the hot
+// tier. A key the tier does not hold answers the time since the tier started and counter 0,
+// and ok false.
+func (t *Txn) Access(key []byte) (idle time.Duration, freq byte, ok bool) {
+	mk := encoding.AppendMetaKey(nil, t.db, key)
+	if idle, freq, ok = t.e.hot.access(mk); ok {
+		return idle, freq, true
+	}
+	return time.Duration(t.e.hot.clock()) * time.Second, 0, false
 }
 
 // ObjectInfo is what OBJECT reports of a key.
@@ -634,6 +646,14 @@ func (t *Txn) flush(all bool) {
 		panic("engine: flush without the global latch")
 	}
 	b := t.ensureBatch()
+	// Changes made earlier in the Txn are gone with the flush; the tier is cleared at commit.
+	t.cacheOps = t.cacheOps[:0]
+	t.changed = nil
+	t.clearCache = true
+	t.clearAll = t.clearAll || all
+	if !all {
+		t.clearDBs = append(t.clearDBs, t.db)
+	}
 	dbs := []uint16{t.db}
 	if all {
 		dbs = t.e.dbmap

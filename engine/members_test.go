@@ -469,6 +469,8 @@ func TestPointReads(t *testing.T) {
 		_, err := tx.HSet([]byte("bigh"), bs("f", "v"))
 		return err
 	})
+	// The metadata of both keys is in the hot tier (written by the Txns above), so what the
+	// counts below measure is element reads alone: one point read per member asked.
 	key := []byte("big")
 	check := func(name string, want int, fn func(tx *Txn) error) {
 		t.Helper()
@@ -477,46 +479,46 @@ func TestPointReads(t *testing.T) {
 			t.Errorf("%s: %d Pebble reads, want %d", name, tx.reads, want)
 		}
 	}
-	check("SISMEMBER hit", 2, func(tx *Txn) error {
+	check("SISMEMBER hit", 1, func(tx *Txn) error {
 		ok, err := tx.SIsMember(key, []byte("member:0123456"))
 		if err == nil && !ok {
 			err = fmt.Errorf("member not found")
 		}
 		return err
 	})
-	check("SISMEMBER miss", 2, func(tx *Txn) error {
+	check("SISMEMBER miss", 1, func(tx *Txn) error {
 		ok, err := tx.SIsMember(key, []byte("member:x"))
 		if err == nil && ok {
 			err = fmt.Errorf("non-member found")
 		}
 		return err
 	})
-	check("SCARD", 1, func(tx *Txn) error {
+	check("SCARD", 0, func(tx *Txn) error {
 		c, err := tx.SCard(key)
 		if err == nil && c != n {
 			err = fmt.Errorf("SCARD %d", c)
 		}
 		return err
 	})
-	check("SMISMEMBER", 4, func(tx *Txn) error {
+	check("SMISMEMBER", 3, func(tx *Txn) error {
 		return tx.SMIsMember(key, bs("member:0000000", "member:0199999", "nope"), func(bool) {})
 	})
 	if tx := readTxn(t, e, []byte("bigh"), func(tx *Txn) error {
 		_, _, err := tx.HGet([]byte("bigh"), []byte("f"))
 		return err
-	}); tx.reads != 2 {
-		t.Errorf("HGET: %d Pebble reads, want 2", tx.reads)
+	}); tx.reads != 1 {
+		t.Errorf("HGET: %d Pebble reads, want 1", tx.reads)
 	}
 	// A random member and a few distinct ones: one iterator, no scan of the set (a scan
 	// would take the rank path, which the small count rules out; see randomPicks).
-	check("SRANDMEMBER", 2, func(tx *Txn) error {
+	check("SRANDMEMBER", 1, func(tx *Txn) error {
 		m, ok, err := tx.SRandMember(key)
 		if err == nil && (!ok || len(m) != len("member:0000000")) {
 			err = fmt.Errorf("SRANDMEMBER returned %q", m)
 		}
 		return err
 	})
-	check("SRANDMEMBER 10", 2, func(tx *Txn) error {
+	check("SRANDMEMBER 10", 1, func(tx *Txn) error {
 		seen := map[string]bool{}
 		err := tx.SRandMemberCount(key, 10, func(int) {}, func(m []byte) { seen[string(m)] = true })
 		if err == nil && len(seen) != 10 {

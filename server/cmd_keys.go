@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stratadb/strata/engine"
 )
@@ -21,7 +22,7 @@ func registerKeyspaceCommands(t *Table) {
 			Handler: func(x *Ctx) { countKeys(x, x.Txn.Delete) },
 			Group:   "generic", Since: "4.0.0", Summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", Complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."},
 		&Command{Name: "exists", Arity: -2, Flags: "readonly fast", First: 1, Last: -1, Step: 1, ACL: "@keyspace", Tips: multiKey,
-			Handler: func(x *Ctx) { countKeys(x, x.Txn.Exists) },
+			Handler: func(x *Ctx) { x.Txn.NoTouch(); countKeys(x, x.Txn.Exists) },
 			Group:   "generic", Since: "1.0.0", Summary: "Determine if a key exists", Complexity: "O(N) where N is the number of keys to check."},
 		&Command{Name: "touch", Arity: -2, Flags: "readonly fast", First: 1, Last: -1, Step: 1, ACL: "@keyspace", Tips: multiKey,
 			Handler: func(x *Ctx) { countKeys(x, x.Txn.Touch) },
@@ -130,6 +131,7 @@ func countKeys(x *Ctx, f func(key []byte) (bool, error)) {
 }
 
 func cmdType(x *Ctx) {
+	x.Txn.NoTouch()
 	typ, err := x.Txn.TypeOf(x.Args[1])
 	if err != nil {
 		x.Error(err)
@@ -388,6 +390,7 @@ func cmdObjectHelp(x *Ctx) {
 
 // objectLookup answers OBJECT's null for a missing key and reports whether it exists.
 func objectLookup(x *Ctx) (engine.ObjectInfo, bool) {
+	x.Txn.NoTouch()
 	info, ok, err := x.Txn.Object(x.Args[2])
 	switch {
 	case err != nil:
@@ -439,12 +442,9 @@ func cmdObjectRefcount(x *Ctx) {
 	x.Int(1)
 }
 
-// lfuInitVal is the LFU counter Redis gives a new key.
-const lfuInitVal = 5
-
-// cmdObjectFreq: Strata does not track access frequency yet (the hot tier will), so with an
-// LFU policy every key answers the counter Redis starts a key at, 5; without one, Redis's
-// error.
+// cmdObjectFreq answers the hot tier's LFU counter of the key (0 for a key not in the tier:
+// it has not been used since it was last evicted or since the start); without an LFU policy,
+// Redis's error.
 func cmdObjectFreq(x *Ctx) {
 	if _, ok := objectLookup(x); !ok {
 		return
@@ -453,11 +453,14 @@ func cmdObjectFreq(x *Ctx) {
 		x.Error(engine.ErrLFUNotSelected)
 		return
 	}
-	x.Int(lfuInitVal)
+	_, freq, _ := x.Txn.Access(x.Args[2])
+	x.Int(int64(freq))
 }
 
-// cmdObjectIdletime: Strata does not track access time yet (the hot tier will), so every
-// existing key answers 0 seconds idle; with an LFU policy, Redis's error.
+// cmdObjectIdletime answers the seconds since the key was last read or written, from the hot
+// tier's access clock (one-second resolution, as Redis's LRU clock). A key not in the tier
+// has not been used since it was evicted or since the start: it answers the time since the
+// start, the most the tier can vouch for. With an LFU policy, Redis's error.
 func cmdObjectIdletime(x *Ctx) {
 	if _, ok := objectLookup(x); !ok {
 		return
@@ -466,7 +469,8 @@ func cmdObjectIdletime(x *Ctx) {
 		x.Error(engine.ErrLFUSelected)
 		return
 	}
-	x.Int(0)
+	idle, _, _ := x.Txn.Access(x.Args[2])
+	x.Int(int64(idle / time.Second))
 }
 
 // ---- expiry ----
@@ -523,6 +527,7 @@ func expireGeneric(x *Ctx, base int64, seconds bool) {
 // ttlGeneric is TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for one
 // without an expiry; seconds are rounded to the nearest as Redis rounds them.
 func ttlGeneric(x *Ctx, ms, abs bool) {
+	x.Txn.NoTouch()
 	at, err := x.Txn.ExpireTime(x.Args[1])
 	if err != nil {
 		x.Error(err)

@@ -809,7 +809,7 @@ func cmdXGroup(x *Ctx) {
 				entriesRead = n
 				i += 2
 			default:
-				x.Error(engine.ErrSubcommandSyntax(subName, string(args[0])))
+				x.Error(engine.ErrSubcommandSyntax(string(subName), string(args[0])))
 				return
 			}
 		}
@@ -868,7 +868,7 @@ func cmdXGroup(x *Ctx) {
 			x.Int(n)
 		}
 	default:
-		err = engine.ErrSubcommandSyntax(subName, string(args[0]))
+		err = engine.ErrSubcommandSyntax(string(subName), string(args[0]))
 	}
 	if err != nil {
 		x.Error(err)
@@ -1085,7 +1085,7 @@ func cmdXAutoClaim(x *Ctx) {
 		case optIs(args[j], "COUNT") && more > 0:
 			n, ok := engine.ParseInt(args[j+1])
 			if !ok || n < 1 || n > int64(^uint64(0)>>1)/16 {
-				x.Error(engine.ErrCountPositive)
+				x.Error(engine.ErrXAutoClaimCount)
 				return
 			}
 			count = n
@@ -1217,7 +1217,7 @@ func xinfoStream(x *Ctx) {
 	if len(opts) > 0 {
 		if (len(opts) != 1 && len(opts) != 3) || !optIs(opts[0], "FULL") ||
 			(len(opts) == 3 && !optIs(opts[1], "COUNT")) {
-			x.Error(engine.ErrSubcommandSyntax(args[1], string(args[0])))
+			x.Error(engine.ErrSubcommandSyntax(string(args[1]), string(args[0])))
 			return
 		}
 		full = true

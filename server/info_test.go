@@ -77,7 +77,10 @@ func TestInfoMatchesRedisLayout(t *testing.T) {
 		t.Fatalf("sections %v, Redis %v", sTitles, rTitles)
 	}
 	absent := map[string]bool{"used_cpu_sys_main_thread": true, "used_cpu_user_main_thread": true}
-	extra := map[string]bool{"strata_version": true}
+	extra := map[string]bool{"strata_version": true, "strata_hot_keys": true, "strata_hot_bytes": true,
+		"strata_hot_capacity": true, "strata_hot_hits": true, "strata_hot_misses": true,
+		"strata_go_heap": true, "strata_disk_bytes": true, "strata_compaction_debt": true,
+		"strata_compression_ratio": true}
 	dynamic := map[string]bool{"Commandstats": true, "Errorstats": true, "Latencystats": true, "Keyspace": true}
 	for _, title := range rTitles {
 		if dynamic[title] {
