@@ -158,9 +158,9 @@ var (
 	ErrXAutoClaimMinIdle     = errors.New("ERR Invalid min-idle-time argument for XAUTOCLAIM")
 	ErrXAutoClaimCount       = errors.New("ERR COUNT must be > 0")
 	ErrXAutoClaimMemory      = errors.New("ERR Insufficient memory, failed allocating transient memory, COUNT too high.")
-	// ErrStreamBlockUnavailable answers XREAD/XREADGROUP BLOCK when there is nothing to serve at
-	// once: this build has no blocking framework yet (temporary).
-	ErrStreamBlockUnavailable = errors.New("ERR blocking is not available yet in this build: XREAD and XREADGROUP with BLOCK only answer when data is already there")
+	// Clients blocked in XREADGROUP whose stream or group went away.
+	ErrStreamKeyGone   = errors.New("UNBLOCKED the stream key no longer exists")
+	ErrStreamGroupGone = errors.New("NOGROUP the consumer group this client was blocked on no longer exists")
 
 	// Protocol errors; the connection is closed after them.
 	ErrProtoInvalidMultibulk = errors.New("ERR Protocol error: invalid multibulk length")

@@ -890,6 +890,21 @@ func (t *Txn) XRead(key []byte, after StreamID, count int64, fn func(id StreamID
 	})
 }
 
+// StreamHasEntryAfter reports whether the stream at key has an entry with an ID above id
+// (false when the key holds no stream): what a blocked XREAD waits for.
+func (t *Txn) StreamHasEntryAfter(key []byte, id StreamID) (bool, error) {
+	ks, err := t.lookup(key)
+	if err != nil || !ks.live || ks.meta.Type != encoding.TypeStream {
+		return false, err
+	}
+	s, err := t.streamFor(key, false)
+	if err != nil || s == nil || s.f.Length == 0 {
+		return false, err
+	}
+	maxID, err := s.lastValidID()
+	return id.Less(maxID), err
+}
+
 // XSetIDArgs are XSETID's options.
 type XSetIDArgs struct {
 	EntriesAdded int64    // -1: not given

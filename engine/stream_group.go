@@ -559,6 +559,30 @@ func (t *Txn) XReadGroup(key []byte, a *XReadGroupArgs, fn func(id StreamID, fv 
 	return serve, nil
 }
 
+// XReadGroupReady reports what a client blocked in XREADGROUP on key waits for: gone when the
+// key no longer holds a stream, noGroup when the group is gone, else whether the stream has an
+// entry past the group's last-delivered ID.
+func (t *Txn) XReadGroupReady(key, group []byte) (ready, gone, noGroup bool, err error) {
+	ks, err := t.lookup(key)
+	if err != nil {
+		return false, false, false, err
+	}
+	if !ks.live || ks.meta.Type != encoding.TypeStream {
+		return true, true, false, nil
+	}
+	s, g, err := t.streamGroup(key, group, errNoGroupHere)
+	if err == errNoGroupHere {
+		return true, false, true, nil
+	}
+	if err != nil || s.f.Length == 0 {
+		return false, false, false, err
+	}
+	maxID, err := s.lastValidID()
+	return g.LastID.Less(maxID), false, false, err
+}
+
+var errNoGroupHere = errors.New("no group")
+
 // readNew delivers the entries from start on to consumer c.
 func (s *stream) readNew(g *encoding.StreamGroup, c *consumerState, start StreamID, a *XReadGroupArgs, fn func(id StreamID, fv [][]byte) error) error {
 	now := s.t.now

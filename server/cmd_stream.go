@@ -1,6 +1,10 @@
 package server
 
 import (
+	"bytes"
+	"math"
+	"time"
+
 	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
 )
@@ -376,22 +380,26 @@ func failAt(x *Ctx, mark deferred, err error) {
 	x.Error(err)
 }
 
-func replyStreamID(x *Ctx, id engine.StreamID) {
+func replyStreamID(x *Ctx, id engine.StreamID) { writeStreamID(x.Client, id) }
+
+func writeStreamID(c *Client, id engine.StreamID) {
 	var buf [48]byte
-	x.Bulk(id.AppendText(buf[:0]))
+	c.Bulk(id.AppendText(buf[:0]))
 }
 
 // replyEntry writes one entry: [id, [field, value ...]], or [id, nil] for a deleted one.
-func replyEntry(x *Ctx, id engine.StreamID, fv [][]byte) {
-	x.ArrayLen(2)
-	replyStreamID(x, id)
+func replyEntry(x *Ctx, id engine.StreamID, fv [][]byte) { writeEntry(x.Client, id, fv) }
+
+func writeEntry(c *Client, id engine.StreamID, fv [][]byte) {
+	c.ArrayLen(2)
+	writeStreamID(c, id)
 	if fv == nil {
-		x.NullArray()
+		c.NullArray()
 		return
 	}
-	x.ArrayLen(len(fv))
+	c.ArrayLen(len(fv))
 	for _, b := range fv {
-		x.Bulk(b)
+		c.Bulk(b)
 	}
 }
 
@@ -423,9 +431,7 @@ func cmdXAdd(x *Ctx) {
 	case !ok:
 		x.Null()
 	default:
-		replyStreamID(x, id)
-		// Blocking (server/blocking.go, not in this build yet): the key is now ready for the
-		// XREAD/XREADGROUP clients blocked on it, which are served in arrival order.
+		replyStreamID(x, id) // the commit then serves the clients blocked on the key (blocking.go)
 	}
 }
 
@@ -552,17 +558,18 @@ func cmdXSetID(x *Ctx) {
 // ---- XREAD and XREADGROUP ----
 
 // xreadRequest is one parsed XREAD or XREADGROUP. When nothing can be served at once and BLOCK
-// was given, it is what the client waits with: once the blocking framework exists, a client
-// blocked on keys is woken (in arrival order, per key) when one of them becomes ready (XADD,
-// XGROUP CREATE/SETID/DESTROY, the key deleted or replaced) and serve runs again; a group that
-// vanished answers its NOGROUP error and, for XREADGROUP, a deleted key answers
-// "UNBLOCKED the stream key no longer exists". ids holds "$" already resolved to the stream's
-// last ID, so that a waiter is served only entries added after it blocked.
+// was given, the client waits with it (blockOn): it is served, in arrival order per key, when
+// one of its streams gets an entry past its ID (for XREADGROUP, past the group's last-delivered
+// ID) and then answered with that one stream; an XREADGROUP waiter whose stream is deleted or
+// replaced gets "UNBLOCKED the stream key no longer exists", and one whose group is destroyed
+// its NOGROUP error, as in Redis. ids holds "$" already resolved to the stream's last ID, so
+// that a waiter gets only entries added after it blocked.
 type xreadRequest struct {
 	group, consumer []byte
 	noack           bool
 	count           int64
-	block           int64 // ms, 0: forever; -1: no BLOCK
+	block           int64     // ms, 0: forever; -1: no BLOCK
+	deadline        time.Time // zero: forever
 	keys            [][]byte
 	ids             []engine.StreamID
 	newOnly         []bool // ">" (XREADGROUP)
@@ -587,6 +594,9 @@ func cmdXRead(x *Ctx, xreadgroup bool) {
 				return
 			}
 			r.block = n
+			if now := time.Now(); n > 0 && n < math.MaxInt64/int64(time.Millisecond)-now.UnixMilli() {
+				r.deadline = now.Add(time.Duration(n) * time.Millisecond)
+			}
 		case optIs(o, "COUNT") && more > 0:
 			i++
 			n, err := parseInt(x.Args[i])
@@ -681,9 +691,99 @@ func cmdXRead(x *Ctx, xreadgroup bool) {
 		x.Error(err)
 	case served:
 	case r.block >= 0:
-		x.Error(engine.ErrStreamBlockUnavailable)
+		r.blockOn(x)
 	default:
 		x.NullArray()
+	}
+}
+
+// blockOn parks the client on the request's keys (see blocking.go). Inside MULTI/EXEC or a
+// script it answers the null array at once, as Redis does.
+func (r *xreadRequest) blockOn(x *Ctx) {
+	// The arguments alias the connection's buffer: the waiter keeps copies. A key named twice
+	// waits with the ID given first, as in Redis.
+	w := &xreadRequest{noack: r.noack, count: r.count}
+	if r.group != nil { // XREADGROUP (a nil group is XREAD)
+		w.group, w.consumer = clone(r.group), clone(r.consumer)
+	}
+	for i, k := range r.keys {
+		if w.index(k) < 0 {
+			w.keys = append(w.keys, clone(k))
+			w.ids = append(w.ids, r.ids[i])
+		}
+	}
+	x.block(blockSpec{keys: w.keys, typ: encoding.TypeStream, deadline: r.deadline,
+		ready: w.ready, serve: w.serveWaiter, denied: (*Client).NullArray})
+}
+
+func (r *xreadRequest) index(key []byte) int {
+	for i, k := range r.keys {
+		if bytes.Equal(k, key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// ready says whether a waiter can be answered now on key, which just changed.
+func (r *xreadRequest) ready(t *engine.Txn, key []byte) bool {
+	if r.group != nil {
+		ready, _, _, err := t.XReadGroupReady(key, r.group)
+		return err == nil && ready
+	}
+	i := r.index(key)
+	if i < 0 {
+		return false
+	}
+	ok, err := t.StreamHasEntryAfter(key, r.ids[i])
+	return err == nil && ok
+}
+
+// serveWaiter answers a waiter from key: the entries past its ID (or the group's), or the
+// error of a vanished stream or group. The entries are copied: the reply is written after the
+// serving Txn has ended.
+func (r *xreadRequest) serveWaiter(t *engine.Txn, key []byte) replyFunc {
+	var entries []engine.StreamEntry
+	collect := func(id engine.StreamID, fv [][]byte) error {
+		e := engine.StreamEntry{ID: id, Fields: make([][]byte, len(fv))}
+		for i, b := range fv {
+			e.Fields[i] = clone(b)
+		}
+		entries = append(entries, e)
+		return nil
+	}
+	var err error
+	if r.group != nil {
+		_, gone, noGroup, rerr := t.XReadGroupReady(key, r.group)
+		switch {
+		case rerr != nil:
+			return errorReply(rerr)
+		case gone:
+			return errorReply(engine.ErrStreamKeyGone)
+		case noGroup:
+			return errorReply(engine.ErrStreamGroupGone)
+		}
+		_, err = t.XReadGroup(key, &engine.XReadGroupArgs{Group: r.group, Consumer: r.consumer,
+			NoAck: r.noack, Count: r.count}, collect)
+	} else if i := r.index(key); i >= 0 {
+		_, err = t.XRead(key, r.ids[i], r.count, collect)
+	}
+	if err != nil {
+		return errorReply(err)
+	}
+	key = clone(key)
+	return func(c *Client) {
+		if c.resp == 2 {
+			c.ArrayLen(1)
+			c.ArrayLen(2)
+		} else {
+			c.MapLen(1)
+		}
+		c.Bulk(key)
+		c.ArrayLen(len(entries))
+		for _, e := range entries {
+			writeEntry(c, e.ID, e.Fields)
+		}
 	}
 }
 
@@ -853,9 +953,7 @@ func cmdXGroup(x *Ctx) {
 	case optIs(subName, "DESTROY") && len(args) == 4:
 		var ok bool
 		if ok, err = x.Txn.XGroupDestroy(key, group); err == nil {
-			x.Int(boolInt(ok))
-			// Blocking: the key becomes ready too, so that XREADGROUP clients blocked on the
-			// group get -NOGROUP, as in Redis.
+			x.Int(boolInt(ok)) // the commit answers the XREADGROUP clients blocked on the group
 		}
 	case optIs(subName, "CREATECONSUMER") && len(args) == 5:
 		var ok bool
