@@ -190,8 +190,6 @@ func EncodeCommand(args ...string) []byte {
 	return b
 }
 
-var crlf = []byte("\r\n")
-
 // Reader reads whole RESP2/RESP3 replies and returns their raw bytes.
 type Reader struct {
 	r   io.Reader
@@ -216,7 +214,7 @@ func (r *Reader) ReadReply() ([]byte, error) {
 
 func (r *Reader) line() ([]byte, error) {
 	for {
-		if i := bytes.Index(r.buf[r.pos:], crlf); i >= 0 {
+		if i := bytes.Index(r.buf[r.pos:], []byte{'\r', '\n'}); i >= 0 {
 			l := r.buf[r.pos : r.pos+i]
 			r.pos += i + 2
 			return l, nil
