@@ -48,8 +48,9 @@ type Server struct {
 	cfgMu   sync.RWMutex
 	cfg     *conf.Config
 
-	eng  *engine.Engine
-	cmds *Table
+	eng     *engine.Engine
+	cmds    *Table
+	scripts *scriptState // EVAL scripts, function libraries, running scripts (cmd_scripting.go)
 
 	lim         limits
 	requirePass atomic.Pointer[string]
@@ -108,6 +109,7 @@ func New(o Options) (*Server, error) {
 	s.runID = hex.EncodeToString(rid[:20])
 	s.replID = hex.EncodeToString(rid[20:])
 	s.stats.errors = map[string]int64{}
+	s.scripts = newScriptState(s)
 	s.applyLive()
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
@@ -130,6 +132,10 @@ func New(o Options) (*Server, error) {
 	s.applyLive()
 	s.cmds = newTable()
 	s.registerCommands()
+	if err := s.scripts.loadLibraries(); err != nil {
+		eng.Close()
+		return nil, err
+	}
 	s.startupMemory = readMemStats().heapObjects
 	return s, nil
 }
@@ -153,6 +159,8 @@ var commandGroups = []func(*Table){
 	registerSetCommands,
 	registerHyperLogLogCommands,
 	registerBitmapCommands,
+	registerScriptingCommands,
+	registerFunctionCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics and hands the
@@ -169,6 +177,7 @@ func (s *Server) applyLive() {
 	s.maxClients.Store(int64(c.MaxClients))
 	s.idleTimeout.Store(int64(c.Timeout))
 	s.keepAlive.Store(int64(c.TCPKeepalive))
+	s.scripts.threshold.Store(c.BusyReplyThreshold)
 	if s.eng != nil {
 		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
 			s.eng.SetFsyncMode(mode)
@@ -357,6 +366,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		close(s.stopping)
+		s.scripts.shutdown() // a script past busy-reply-threshold would hold up the drain
 		s.log.Info("shutting down: finishing the commands in flight")
 		drained := make(chan struct{})
 		go func() {
