@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -24,14 +23,14 @@ import (
 type functionRegistry struct {
 	mu     sync.RWMutex
 	libs   map[string]*lua.Library  // by name
-	fns    map[string]*lua.Function // by name, across libraries
+	fns    map[string]*lua.Function // by lowercase name (function names ignore case), across libraries
 	gen    uint64                   // bumped at every change; VMs drop callbacks of older sets
 	loader *lua.VM                  // runs FUNCTION LOAD (under mu)
 }
 
 func registerFunctionCommands(t *Table) {
 	fcall := func(name, flags, summary string, ro bool) *Command {
-		return &Command{Name: name, Arity: -3, Flags: flags, ACL: "@scripting", Specs: scriptKeySpec(ro),
+		return &Command{Name: name, Arity: -3, Flags: flags, ACL: "@scripting", Specs: scriptKeySpec(ro, true),
 			Lock: LockScript, Handler: func(x *Ctx) { x.s.fcallCommand(x, ro) },
 			Group: "scripting", Since: "7.0.0", Summary: summary, Complexity: "Depends on the function that is executed."}
 	}
@@ -123,7 +122,7 @@ var functionHelp = []string{
 func (s *Server) fcallCommand(x *Ctx, ro bool) {
 	reg := &s.scripts.funcs
 	reg.mu.RLock()
-	fn := reg.fns[string(x.Args[1])]
+	fn := reg.fns[strings.ToLower(x.Arg(1))]
 	gen := reg.gen
 	reg.mu.RUnlock()
 	if fn == nil {
@@ -166,20 +165,20 @@ func (reg *functionRegistry) snapshot() libSet {
 func (set *libSet) remove(lib *lua.Library) {
 	delete(set.libs, lib.Name)
 	for _, f := range lib.Functions {
-		delete(set.fns, f.Name)
+		delete(set.fns, strings.ToLower(f.Name))
 	}
 }
 
 // add adds lib unless one of its functions is taken.
 func (set *libSet) add(lib *lua.Library) error {
 	for _, f := range lib.Functions {
-		if _, taken := set.fns[f.Name]; taken {
+		if _, taken := set.fns[strings.ToLower(f.Name)]; taken {
 			return engine.ErrFunctionExists(f.Name)
 		}
 	}
 	set.libs[lib.Name] = lib
 	for _, f := range lib.Functions {
-		set.fns[f.Name] = f
+		set.fns[strings.ToLower(f.Name)] = f
 	}
 	return nil
 }
@@ -526,25 +525,27 @@ func decodeFunctionPayload(payload []byte) ([]string, error) {
 	if err != nil {
 		return nil, errors.New("ERR can not read data type")
 	}
+	// Each record must start with the FUNCTION2 opcode; the reader reads its string.
+	const opFunction2, opFunctionPreGA = 245, 246
+	end := int64(len(file) - 9)
 	var codes []string
 	for {
-		ev, err := r.Next()
-		switch {
-		case errors.Is(err, rdb.ErrUnsupported):
-			return nil, errors.New("ERR Pre-GA function format not supported")
-		case err == io.EOF:
+		off := r.Offset()
+		if off >= end {
 			return codes, nil
-		case err != nil:
-			return nil, errors.New("ERR Failed loading the given functions payload")
 		}
-		switch {
-		case ev.Kind == rdb.KindFunction:
-			codes = append(codes, string(ev.Value))
-		case ev.Kind == rdb.KindEOF && r.Offset() == int64(len(file)):
-			return codes, nil
+		switch file[off] {
+		case opFunction2:
+		case opFunctionPreGA:
+			return nil, errors.New("ERR Pre-GA function format not supported")
 		default:
 			return nil, engine.ErrPayloadNotFunc
 		}
+		ev, err := r.Next()
+		if err != nil || ev.Kind != rdb.KindFunction || r.Offset() > end {
+			return nil, errors.New("ERR Failed loading the given functions payload")
+		}
+		codes = append(codes, string(ev.Value))
 	}
 }
 
@@ -573,20 +574,18 @@ func cmdFunctionRestore(x *Ctx) {
 	defer reg.mu.Unlock()
 	// The payload's libraries load into a set of their own first.
 	restored := libSet{libs: map[string]*lua.Library{}, fns: map[string]*lua.Function{}}
+	var names []string // in the payload's order
 	for _, code := range codes {
-		if _, err := st.load(&restored, code, false); err != nil {
+		lib, err := st.load(&restored, code, false)
+		if err != nil {
 			x.Error(err)
 			return
 		}
+		names = append(names, lib.Name)
 	}
 	set := restored
 	if policy != "flush" {
 		set = reg.snapshot()
-		names := make([]string, 0, len(restored.libs))
-		for n := range restored.libs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
 		for _, n := range names {
 			if old := set.libs[n]; old != nil {
 				if policy != "replace" {

@@ -11,19 +11,26 @@ import (
 // (locks, atomicity, BUSY, SCRIPT KILL) is in scripting.go; the Lua runtime in server/lua.
 
 // scriptKeySpec is the key spec of the EVAL and FCALL families: numkeys at argument 2, the
-// keys after it.
-func scriptKeySpec(ro bool) []KeySpec {
-	if ro {
-		return []KeySpec{{Notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
-			Flags: "RO access", Begin: BeginSearch{Index: 2}, Find: FindKeys{KeyNum: true, FirstKey: 1, KeyStep: 1}}}
+// keys after it. EVALSHA and EVALSHA_RO carry no notes in Redis.
+func scriptKeySpec(ro, notes bool) []KeySpec {
+	spec := KeySpec{Flags: "RW access update", Begin: BeginSearch{Index: 2},
+		Find: FindKeys{KeyNum: true, FirstKey: 1, KeyStep: 1}}
+	if notes {
+		spec.Notes = "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"
 	}
-	return []KeySpec{{Notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
-		Flags: "RW access update", Begin: BeginSearch{Index: 2}, Find: FindKeys{KeyNum: true, FirstKey: 1, KeyStep: 1}}}
+	if ro {
+		spec.Flags = "RO access"
+		if notes {
+			spec.Notes = "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"
+		}
+	}
+	return []KeySpec{spec}
 }
 
 func registerScriptingCommands(t *Table) {
 	eval := func(name, flags, since, summary string, ro bool, handler func(*Ctx)) *Command {
-		return &Command{Name: name, Arity: -3, Flags: flags, ACL: "@scripting", Specs: scriptKeySpec(ro),
+		return &Command{Name: name, Arity: -3, Flags: flags, ACL: "@scripting",
+			Specs: scriptKeySpec(ro, !strings.HasPrefix(name, "evalsha")),
 			Lock: LockScript, Handler: handler,
 			Group: "scripting", Since: since, Summary: summary, Complexity: "Depends on the script that is executed."}
 	}

@@ -19,11 +19,12 @@ func (vm *VM) overrideBase() {
 	set("pcall", basePcall)
 	set("next", vm.baseNext)
 	set("gcinfo", baseGcinfo)
+	set("collectgarbage", baseCollectgarbage)
 	set("rawget", vm.baseRawget)
 	set("rawset", vm.baseRawset)
 	set("getmetatable", vm.baseGetmetatable)
 	set("setmetatable", vm.baseSetmetatable)
-	set("loadstring", baseLoadstring)
+	set("loadstring", vm.baseLoadstring)
 	next := vm.real.RawGetString("next")
 	vm.real.RawSetString("pairs", L.NewClosure(vm.basePairs, next))
 	vm.real.RawSetString("ipairs", L.NewClosure(vm.baseIpairs, L.NewFunction(vm.ipairsStep)))
@@ -33,6 +34,12 @@ func (vm *VM) overrideBase() {
 func (vm *VM) fixLibraries() {
 	L := vm.L
 	str := vm.real.RawGetString("string").(*glua.LTable)
+	// gopher-lua makes the string table its own metatable; Lua's string metatable is a
+	// table of its own whose __index is the string table.
+	str.RawSetString("__index", glua.LNil)
+	strMeta := L.NewTable()
+	strMeta.RawSetString("__index", str)
+	L.SetMetatable(glua.LString(""), strMeta)
 	str.RawSetString("gfind", str.RawGetString("gmatch"))
 	str.RawSetString("rep", L.NewFunction(stringRep))
 	mathLib := vm.real.RawGetString("math").(*glua.LTable)
@@ -145,10 +152,13 @@ func basePcall(L *glua.LState) int {
 		if ae, ok := err.(*glua.ApiError); ok {
 			obj = ae.Object
 		}
-		if t, ok := obj.(*glua.LTable); ok {
-			if s, ok := t.RawGetString("err").(glua.LString); ok {
+		switch o := obj.(type) {
+		case *glua.LTable:
+			if s, ok := o.RawGetString("err").(glua.LString); ok {
 				obj = s
 			}
+		case glua.LString:
+			obj = glua.LString(luaMessage(string(o)))
 		}
 		L.SetTop(0)
 		L.Push(glua.LFalse)
@@ -282,19 +292,40 @@ func (vm *VM) baseSetmetatable(L *glua.LState) int {
 	return 1
 }
 
+// collectgarbage: Go's collector does the work; the options answer as Lua 5.1's do.
+func baseCollectgarbage(L *glua.LState) int {
+	opt := "collect"
+	if L.GetTop() >= 1 && L.Get(1) != glua.LNil {
+		opt = checkString(L, 1, "collectgarbage")
+	}
+	switch opt {
+	case "count":
+		L.Push(glua.LNumber(64))
+	case "step":
+		L.Push(glua.LFalse)
+	case "collect", "stop", "restart", "setpause", "setstepmul":
+		L.Push(glua.LNumber(0))
+	default:
+		argError(L, 1, "collectgarbage", "invalid option '"+cString(opt)+"'")
+	}
+	return 1
+}
+
 func baseGcinfo(L *glua.LState) int {
 	L.Push(glua.LNumber(64))
 	return 1
 }
 
 // loadstring(s [, chunkname]) names the chunk as Lua 5.1 does ([string "..."]).
-func baseLoadstring(L *glua.LState) int {
+func (vm *VM) baseLoadstring(L *glua.LState) int {
 	src := checkString(L, 1, "loadstring")
 	name := src
 	if L.GetTop() >= 2 && L.Get(2) != glua.LNil {
 		name = checkString(L, 2, "loadstring")
 	}
-	proto, msg := compile(src, chunkID(name))
+	id := chunkID(name)
+	vm.rememberChunk(id, name)
+	proto, msg := compile(src, id)
 	if proto == nil {
 		L.Push(glua.LNil)
 		L.Push(glua.LString(msg))
@@ -302,6 +333,15 @@ func baseLoadstring(L *glua.LState) int {
 	}
 	L.Push(L.NewFunctionFromProto(proto))
 	return 1
+}
+
+// rememberChunk records the source name behind a chunk's display name, which is what
+// Redis's error replies name ("on <source>:<line>").
+func (vm *VM) rememberChunk(id, name string) {
+	if len(vm.chunks) > 256 {
+		clear(vm.chunks)
+	}
+	vm.chunks[id] = name
 }
 
 // chunkID is Lua 5.1's luaO_chunkid: how a chunk name appears in messages.

@@ -251,7 +251,7 @@ func (e *jsonEncoder) value(v glua.LValue, depth int) {
 		}
 		e.buf = append(e.buf, '{')
 		first := true
-		t.ForEach(func(k, val glua.LValue) {
+		eachPair(t, func(k, val glua.LValue) {
 			if !first {
 				e.buf = append(e.buf, ',')
 			}
@@ -286,7 +286,7 @@ func (e *jsonEncoder) value(v glua.LValue, depth int) {
 func (e *jsonEncoder) arrayLength(t *glua.LTable) int {
 	maxKey, items := 0, 0
 	object := false
-	t.ForEach(func(k, _ glua.LValue) {
+	eachPair(t, func(k, _ glua.LValue) {
 		if object {
 			return
 		}
@@ -342,16 +342,7 @@ func (e *jsonEncoder) number(v glua.LValue, f float64) {
 		switch e.cfg.encodeInvalid {
 		case 0:
 			e.fail(v, "must not be NaN or Inf")
-		case 1:
-			switch {
-			case math.IsNaN(f):
-				e.buf = append(e.buf, "NaN"...)
-			case f < 0:
-				e.buf = append(e.buf, "-Infinity"...)
-			default:
-				e.buf = append(e.buf, "Infinity"...)
-			}
-			return
+		case 1: // printed as they are: inf, -inf, nan
 		default:
 			e.buf = append(e.buf, "null"...)
 			return

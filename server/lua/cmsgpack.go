@@ -90,9 +90,9 @@ func (vm *VM) msgpackEncode(buf []byte, v glua.LValue, level int) []byte {
 			return buf
 		}
 		n := 0
-		t.ForEach(func(glua.LValue, glua.LValue) { n++ })
+		eachPair(t, func(glua.LValue, glua.LValue) { n++ })
 		buf = msgpackHeader(buf, 0x80, 0xde, 0xdf, n)
-		t.ForEach(func(k, v glua.LValue) {
+		eachPair(t, func(k, v glua.LValue) {
 			buf = vm.msgpackEncode(buf, k, level+1)
 			buf = vm.msgpackEncode(buf, v, level+1)
 		})
@@ -105,7 +105,7 @@ func (vm *VM) msgpackEncode(buf []byte, v glua.LValue, level int) []byte {
 func arrayLength(t *glua.LTable) (int, bool) {
 	count, maxKey := 0, 0
 	array := true
-	t.ForEach(func(k, _ glua.LValue) {
+	eachPair(t, func(k, _ glua.LValue) {
 		if !array {
 			return
 		}

@@ -92,7 +92,8 @@ func validName(s string) bool {
 	return true
 }
 
-// libState is what a VM holds of one library: its registered callbacks.
+// libState is what a VM holds of one library: its registered callbacks, by lowercase name
+// (function names ignore case, as in Redis).
 type libState struct {
 	lib *Library
 	fns map[string]*glua.LFunction
@@ -254,10 +255,11 @@ func (vm *VM) registerFunction(L *glua.LState) int {
 		fail(errNameChars.Error()[4:])
 	}
 	st := vm.loading.st
-	if _, dup := st.fns[name]; dup {
+	key := strings.ToLower(name)
+	if _, dup := st.fns[key]; dup {
 		fail("Function already exists in the library")
 	}
-	st.fns[name] = callback
+	st.fns[key] = callback
 	if vm.loading.register {
 		f := &Function{Name: name, Flags: flags, Library: st.lib}
 		if hasDesc {
@@ -303,7 +305,7 @@ func (vm *VM) RunFunction(fn *Function, gen uint64, inv *Invocation) Outcome {
 		}
 		vm.libs[fn.Library] = st
 	}
-	callback := st.fns[fn.Name]
+	callback := st.fns[strings.ToLower(fn.Name)]
 	vm.begin(inv)
 	defer vm.end()
 	return vm.call(callback, "@user_function", vm.stringArray(inv.Keys), vm.stringArray(inv.Args))

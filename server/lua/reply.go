@@ -282,9 +282,9 @@ func (c *replyConverter) table(t *glua.LTable, depth int) {
 	if m, ok := t.RawGetString("map").(*glua.LTable); ok {
 		m = c.vm.through(m)
 		n := 0
-		m.ForEach(func(glua.LValue, glua.LValue) { n++ })
+		eachPair(m, func(glua.LValue, glua.LValue) { n++ })
 		w.MapLen(n)
-		m.ForEach(func(k, v glua.LValue) {
+		eachPair(m, func(k, v glua.LValue) {
 			c.write(k, depth+4)
 			c.write(v, depth+3)
 		})
@@ -293,9 +293,9 @@ func (c *replyConverter) table(t *glua.LTable, depth int) {
 	if s, ok := t.RawGetString("set").(*glua.LTable); ok {
 		s = c.vm.through(s)
 		n := 0
-		s.ForEach(func(glua.LValue, glua.LValue) { n++ })
+		eachPair(s, func(glua.LValue, glua.LValue) { n++ })
 		w.SetLen(n)
-		s.ForEach(func(k, _ glua.LValue) { c.write(k, depth+3) })
+		eachPair(s, func(k, _ glua.LValue) { c.write(k, depth+3) })
 		return
 	}
 	n := 0

@@ -135,6 +135,7 @@ type VM struct {
 	loading *loadCtx
 	libs    map[*Library]*libState
 	libGen  uint64
+	chunks  map[string]string // display name -> source of chunks made by loadstring
 
 	run     *Invocation
 	resp    int
@@ -165,6 +166,7 @@ func NewVM(env *Env) *VM {
 		proxies: map[*glua.LTable]*glua.LTable{},
 		fns:     map[*glua.FunctionProto]*glua.LFunction{},
 		libs:    map[*Library]*libState{},
+		chunks:  map[string]string{},
 	}
 	vm.ctx, vm.cancel = context.WithCancelCause(context.Background())
 	L.SetContext(vm.ctx)
@@ -539,17 +541,44 @@ func (vm *VM) errorHandler(L *glua.LState) int {
 	if ok && dbg.What == "G" {
 		dbg, ok = frameInfo(L, 2)
 	}
+	source := ""
+	if ok {
+		source = luaSource(dbg)
+		if full, known := vm.chunks[dbg.Source]; known {
+			source = full
+		}
+	}
 	t, isTable := e.(*glua.LTable)
 	if !isTable {
 		t = L.NewTable()
-		t.RawSetString("err", glua.LString("ERR "+tostring(e)))
+		t.RawSetString("err", glua.LString("ERR "+luaMessage(tostring(e))))
 	}
 	if ok {
-		t.RawSetString("source", glua.LString(luaSource(dbg)))
+		t.RawSetString("source", glua.LString(source))
 		t.RawSetString("line", glua.LNumber(dbg.CurrentLine))
 	}
 	L.Push(t)
 	return 1
+}
+
+// luaMessage rewrites what gopher-lua's own functions raise into Lua 5.1's wording where the
+// two differ only in form: "bad argument #1 to f (...)" is "bad argument #1 to 'f' (...)".
+func luaMessage(msg string) string {
+	i := strings.Index(msg, "bad argument #")
+	if i < 0 {
+		return msg
+	}
+	rest := msg[i+len("bad argument #"):]
+	j := strings.Index(rest, " to ")
+	if j < 0 {
+		return msg
+	}
+	name := rest[j+4:]
+	k := strings.Index(name, " (")
+	if k <= 0 || strings.HasPrefix(name, "'") {
+		return msg
+	}
+	return msg[:i] + "bad argument #" + rest[:j] + " to '" + name[:k] + "'" + name[k:]
 }
 
 // frameInfo is debug.getinfo(level, "Sl").
@@ -574,4 +603,12 @@ func luaSource(dbg *glua.Debug) string {
 		return "@" + dbg.Source
 	}
 	return dbg.Source
+}
+
+// eachPair calls fn with every key and value of t in pairs' order (gopher-lua's ForEach
+// walks a Go map, whose order changes from run to run).
+func eachPair(t *glua.LTable, fn func(k, v glua.LValue)) {
+	for k, v := t.Next(glua.LNil); k != glua.LNil; k, v = t.Next(k) {
+		fn(k, v)
+	}
 }
