@@ -31,7 +31,7 @@ func registerScriptingCommands(t *Table) {
 	eval := func(name, flags, since, summary string, ro bool, handler func(*Ctx)) *Command {
 		return &Command{Name: name, Arity: -3, Flags: flags, ACL: "@scripting",
 			Specs: scriptKeySpec(ro, !strings.HasPrefix(name, "evalsha")),
-			Lock: LockScript, Handler: handler,
+			Lock:  LockScript, Handler: handler,
 			Group: "scripting", Since: since, Summary: summary, Complexity: "Depends on the script that is executed."}
 	}
 	t.add(
