@@ -467,7 +467,10 @@ func cmdFunctionDump(x *Ctx) {
 	}
 	reg.mu.RUnlock()
 	sort.Slice(libs, func(i, j int) bool { return libs[i].Name < libs[j].Name })
-	payload, err := encodeFunctionPayload(libs, x.s.cfg.RDBCompression)
+	x.s.cfgMu.RLock()
+	compress := x.s.cfg.RDBCompression
+	x.s.cfgMu.RUnlock()
+	payload, err := encodeFunctionPayload(libs, compress)
 	if err != nil {
 		x.Error(errors.New("ERR " + err.Error()))
 		return
