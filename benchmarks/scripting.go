@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,13 +38,14 @@ return ok`
 // scriptBenchmark loads a script on the server and runs redis-benchmark with EVALSHA of it,
 // on one random key per call out of keyspace.
 type scriptBenchmark struct {
-	label    string   // the result's name
-	script   string   // the Lua source
-	args     []string // ARGV
-	clients  int
-	pipeline int
-	requests int
-	keyspace int
+	label     string   // the result's name
+	keyPrefix string   // the keys' prefix, so that workloads of different types do not share keys
+	script    string   // the Lua source
+	args      []string // ARGV
+	clients   int
+	pipeline  int
+	requests  int
+	keyspace  int
 }
 
 func (b scriptBenchmark) run(ctx context.Context, o *compareOptions, addr string) ([]result, error) {
@@ -55,11 +57,14 @@ func (b scriptBenchmark) run(ctx context.Context, o *compareOptions, addr string
 	n := max(1000, int(float64(b.requests)*o.scale))
 	args := []string{"-h", host, "-p", port, "-c", strconv.Itoa(b.clients), "-P", strconv.Itoa(b.pipeline),
 		"-r", strconv.Itoa(b.keyspace), "-n", strconv.Itoa(n), "--csv",
-		"EVALSHA", sha, "1", "bench:{__rand_int__}"}
+		"EVALSHA", sha, "1", b.keyPrefix + "{__rand_int__}"}
 	args = append(args, b.args...)
-	out, err := exec.CommandContext(ctx, o.redisBenchmark, args...).Output()
+	cmd := exec.CommandContext(ctx, o.redisBenchmark, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("redis-benchmark %s: %v", strings.Join(args, " "), err)
+		return nil, fmt.Errorf("redis-benchmark %s: %v: %s%s", strings.Join(args, " "), err, stderr.String(), out)
 	}
 	res, err := parseBenchmarkCSV(out)
 	if err != nil {

@@ -25,6 +25,7 @@ func (vm *VM) overrideBase() {
 	set("getmetatable", vm.baseGetmetatable)
 	set("setmetatable", vm.baseSetmetatable)
 	set("loadstring", vm.baseLoadstring)
+	set("unpack", vm.baseUnpack)
 	next := vm.real.RawGetString("next")
 	vm.real.RawSetString("pairs", L.NewClosure(vm.basePairs, next))
 	vm.real.RawSetString("ipairs", L.NewClosure(vm.baseIpairs, L.NewFunction(vm.ipairsStep)))
@@ -42,6 +43,8 @@ func (vm *VM) fixLibraries() {
 	L.SetMetatable(glua.LString(""), strMeta)
 	str.RawSetString("gfind", str.RawGetString("gmatch"))
 	str.RawSetString("rep", L.NewFunction(stringRep))
+	str.RawSetString("format", L.NewFunction(stringFormat))
+	vm.stringMeta = strMeta
 	mathLib := vm.real.RawGetString("math").(*glua.LTable)
 	mathLib.RawSetString("random", L.NewFunction(vm.mathRandom))
 	mathLib.RawSetString("randomseed", L.NewFunction(vm.mathRandomseed))
@@ -254,6 +257,10 @@ func (vm *VM) baseGetmetatable(L *glua.LState) int {
 		argError(L, 1, "getmetatable", "value expected")
 	}
 	v := L.Get(1)
+	if _, ok := v.(glua.LString); ok {
+		L.Push(vm.stringMetaRO) // shared by every string: read-only, as Redis protects it
+		return 1
+	}
 	if t, ok := v.(*glua.LTable); ok {
 		if _, ro := vm.proxies[t]; ro {
 			L.Push(glua.LNil)
@@ -309,6 +316,30 @@ func baseCollectgarbage(L *glua.LState) int {
 		argError(L, 1, "collectgarbage", "invalid option '"+cString(opt)+"'")
 	}
 	return 1
+}
+
+// unpack(t [, i [, j]]) refuses more results than Lua 5.1's C stack holds (LUAI_MAXCSTACK).
+func (vm *VM) baseUnpack(L *glua.LState) int {
+	t := vm.through(vm.checkTable(L, 1, "unpack"))
+	i := 1
+	if L.GetTop() >= 2 && L.Get(2) != glua.LNil {
+		i = checkInt(L, 2, "unpack")
+	}
+	j := t.Len()
+	if L.GetTop() >= 3 && L.Get(3) != glua.LNil {
+		j = checkInt(L, 3, "unpack")
+	}
+	if i > j {
+		return 0
+	}
+	n := int64(j) - int64(i) + 1
+	if n >= math.MaxInt32 || int64(L.GetTop())+n > luaStackLimit {
+		raise(L, "too many results to unpack")
+	}
+	for k := i; k <= j; k++ {
+		L.Push(t.RawGetInt(k))
+	}
+	return int(n)
 }
 
 func baseGcinfo(L *glua.LState) int {

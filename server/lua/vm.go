@@ -137,6 +137,9 @@ type VM struct {
 	libGen  uint64
 	chunks  map[string]string // display name -> source of chunks made by loadstring
 
+	stringMeta   *glua.LTable // the metatable of strings
+	stringMetaRO *glua.LTable // its read-only proxy, which getmetatable returns
+
 	run     *Invocation
 	resp    int
 	rand    randTrack
@@ -153,8 +156,9 @@ type VM struct {
 // NewVM builds a sandboxed Lua state of env's kind.
 func NewVM(env *Env) *VM {
 	L := glua.NewState(glua.Options{
-		SkipOpenLibs:     true,
-		CallStackSize:    1024,
+		SkipOpenLibs:        true,
+		CallStackSize:       20000, // Lua 5.1's LUAI_MAXCALLS; the stack grows as needed
+		MinimizeStackMemory: true,
 		RegistrySize:     4 * 1024,
 		RegistryMaxSize:  1024 * 1024,
 		RegistryGrowStep: 4 * 1024,
@@ -230,6 +234,8 @@ func (vm *VM) openLibraries() {
 	meta := L.NewTable()
 	meta.RawSetString("__index", L.NewFunction(nonexistentGlobal))
 	real.Metatable = meta
+	vm.stringMeta.RawSetString("__index", real.RawGetString("string"))
+	vm.stringMetaRO = vm.readonly(vm.stringMeta)
 	if vm.env.Kind == KindFunction {
 		vm.loadAPI = vm.libraryAPI()
 	}
@@ -490,9 +496,14 @@ func (vm *VM) errorText(err error) (string, bool) {
 	}
 	t, ok := ae.Object.(*glua.LTable)
 	if !ok {
+		// The error handler could not run (a stack overflow): what the handler would have
+		// made of the message, when it carries the position.
 		msg, isStr := asString(ae.Object)
 		if !isStr {
 			msg = "execution failure"
+		}
+		if source, line, ok := messagePosition(msg); ok {
+			return sanitizeError("ERR " + cString(msg) + " script: " + vm.run.Name + ", on @" + source + ":" + line + "."), true
 		}
 		return "ERR Error running script " + vm.run.Name + ", " + truncate(msg, 100), true
 	}
@@ -508,6 +519,24 @@ func (vm *VM) errorText(err error) (string, bool) {
 		count = false
 	}
 	return msg, count
+}
+
+// messagePosition reads the "user_script:12: " position a Lua error message starts with.
+func messagePosition(msg string) (source, line string, ok bool) {
+	for _, src := range []string{"user_script", "user_function"} {
+		rest, found := strings.CutPrefix(msg, src+":")
+		if !found {
+			continue
+		}
+		n := 0
+		for n < len(rest) && isDigit(rest[n]) {
+			n++
+		}
+		if n > 0 && strings.HasPrefix(rest[n:], ": ") {
+			return src, rest[:n], true
+		}
+	}
+	return "", "", false
 }
 
 func truncate(s string, n int) string {
