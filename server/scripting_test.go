@@ -344,3 +344,68 @@ func TestFunctionDumpToRedis(t *testing.T) {
 		t.Fatalf("FCALL after the round trip: %q", got)
 	}
 }
+
+// TestScriptingConcurrentAdmin runs scripts and functions while other clients flush the
+// script cache, reload libraries and ask to kill: every reply is one Redis could give.
+func TestScriptingConcurrentAdmin(t *testing.T) {
+	s := servertest.StartStrata(t, nil)
+	lib := "#!lua name=lib\nredis.register_function('f', function(k) return redis.call('incr', k[1]) end)"
+	if got := s.Dial(t).Do("FUNCTION", "LOAD", lib); got != bulk("lib") {
+		t.Fatalf("FUNCTION LOAD: %q", got)
+	}
+	const rounds = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	worker := func(fn func(c *servertest.Conn, i int) error) {
+		c := s.Dial(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				if err := fn(c, i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	expect := func(got string, err error, ok ...string) error {
+		if err != nil {
+			return err
+		}
+		for _, o := range ok {
+			if strings.HasPrefix(got, o) {
+				return nil
+			}
+		}
+		return fmt.Errorf("unexpected reply %q", got)
+	}
+	worker(func(c *servertest.Conn, i int) error {
+		got, err := doErr(c, "EVAL", "return redis.call('incr', KEYS[1]) .. ':' .. math.random(10)", "1", "e")
+		return expect(got, err, "$")
+	})
+	worker(func(c *servertest.Conn, i int) error {
+		got, err := doErr(c, "FCALL", "f", "1", "g")
+		return expect(got, err, ":", "-ERR Function not found")
+	})
+	worker(func(c *servertest.Conn, i int) error {
+		got, err := doErr(c, "SCRIPT", "FLUSH")
+		return expect(got, err, "+OK")
+	})
+	worker(func(c *servertest.Conn, i int) error {
+		got, err := doErr(c, "FUNCTION", "LOAD", "REPLACE", lib)
+		return expect(got, err, bulk("lib"))
+	})
+	worker(func(c *servertest.Conn, i int) error {
+		got, err := doErr(c, "SCRIPT", "KILL")
+		return expect(got, err, "-NOTBUSY")
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := s.Dial(t).Do("GET", "e"); got != bulk(strconv.Itoa(rounds)) {
+		t.Fatalf("GET e: %q", got)
+	}
+}
