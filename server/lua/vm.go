@@ -159,9 +159,9 @@ func NewVM(env *Env) *VM {
 		SkipOpenLibs:        true,
 		CallStackSize:       20000, // Lua 5.1's LUAI_MAXCALLS; the stack grows as needed
 		MinimizeStackMemory: true,
-		RegistrySize:     4 * 1024,
-		RegistryMaxSize:  1024 * 1024,
-		RegistryGrowStep: 4 * 1024,
+		RegistrySize:        4 * 1024,
+		RegistryMaxSize:     1024 * 1024,
+		RegistryGrowStep:    4 * 1024,
 	})
 	vm := &VM{
 		L:       L,
