@@ -361,15 +361,24 @@ var nullReply = []byte("$-1\r\n")
 func (h *scriptHost) Command(args [][]byte, resp int) ([]byte, string) {
 	s := h.s
 	cmd := h.lookup(args)
+	refuse := func(msg string) ([]byte, string) {
+		// Counted here, as Redis counts a rejected call; the script's own error reply
+		// that may follow is not counted again.
+		s.stats.countError("ERR " + msg)
+		if cmd != nil {
+			cmd.stats.rejected.Add(1)
+		}
+		return nil, msg
+	}
 	switch {
 	case cmd == nil:
-		return nil, "Unknown Redis command called from script"
+		return refuse("Unknown Redis command called from script")
 	case !cmd.arityOK(len(args)):
-		return nil, "Wrong number of args calling Redis command from script"
+		return refuse("Wrong number of args calling Redis command from script")
 	case cmd.Has(FlagNoscript):
-		return nil, "This Redis command is not allowed from script"
+		return refuse("This Redis command is not allowed from script")
 	case cmd.Has(FlagWrite) && h.readOnly:
-		return nil, "Write commands are not allowed from read-only scripts."
+		return refuse("Write commands are not allowed from read-only scripts.")
 	}
 	if !h.global && h.needsGlobal(cmd, args) {
 		h.restart()

@@ -422,6 +422,9 @@ func compile(src, name string) (*glua.FunctionProto, string) {
 		}
 		return nil, name + ": " + err.Error()
 	}
+	// A main chunk is vararg but has no implicit "arg" table in Lua 5.1; gopher-lua would
+	// build one (unreachable: no local names it) at every call.
+	proto.IsVarArg &^= glua.VarArgNeedsArg
 	return proto, ""
 }
 
