@@ -477,6 +477,10 @@ func (h *scriptHost) CheckACL(args [][]byte) (found, allowed bool) {
 	return true, true // TODO(acl): ask the ACL of the calling user once users exist
 }
 
+// maxLockedScriptKeys is the most declared keys a script locks one by one; with more it runs
+// under the global latch from the start.
+const maxLockedScriptKeys = 512
+
 // runScript runs a script (run calls the VM) for the command in x: keys are its declared
 // keys, readOnly refuses write commands. It writes the script's reply to x's client.
 func (s *Server) runScript(x *Ctx, kind lua.Kind, name string, keys, argv [][]byte, readOnly bool,
@@ -504,9 +508,15 @@ func (s *Server) runScript(x *Ctx, kind lua.Kind, name string, keys, argv [][]by
 		return
 	}
 	t := c.txn
-	t.Begin(c.db, engine.LockWrite)
-	for _, k := range keys {
-		t.AddKey(k)
+	if len(keys) > maxLockedScriptKeys {
+		// So many keys lock most stripes anyway: take the latch at once.
+		h.global = true
+		t.Begin(c.db, engine.LockGlobal)
+	} else {
+		t.Begin(c.db, engine.LockWrite)
+		for _, k := range keys {
+			t.AddKey(k)
+		}
 	}
 	if err := t.Lock(); err != nil {
 		c.closing = true // the engine closed: the server is shutting down
