@@ -203,6 +203,15 @@ func TestScriptKill(t *testing.T) {
 	if got := a.Do("PING"); got != "+PONG\r\n" {
 		t.Fatalf("the killed script's connection: %q", got)
 	}
+	// Nor can a coroutine hide the loop.
+	a.Send("EVAL", "while true do coroutine.resume(coroutine.create(function() while true do end end)) end", "0")
+	waitBusy(t, b, busyEval)
+	if got := b.Do("SCRIPT", "KILL"); got != "+OK\r\n" {
+		t.Fatalf("SCRIPT KILL of a script inside a coroutine: %q", got)
+	}
+	if got := a.Read(); !strings.HasPrefix(got, "-ERR Script killed by user with SCRIPT KILL...") {
+		t.Fatalf("the killed script's reply: %q", got)
+	}
 }
 
 func TestFunctionKill(t *testing.T) {

@@ -146,11 +146,9 @@ func strtod(s []byte) (float64, int) {
 			j = k
 		}
 	}
-	f, err := strconv.ParseFloat(string(s[start:j]), 64)
-	if err != nil {
-		// Only range errors remain: ParseFloat returns ±Inf or ±0 as strtod does.
-		_ = err
-	}
+	// The prefix is well formed, so ParseFloat fails only on range, returning ±Inf or ±0
+	// as strtod does.
+	f, _ := strconv.ParseFloat(string(s[start:j]), 64)
 	return f, j
 }
 
@@ -250,11 +248,10 @@ func strtoul(s []byte, base int) (uint64, int) {
 		if d >= base {
 			break
 		}
-		nv := v*uint64(base) + uint64(d)
-		if nv/uint64(base) != v && !overflow || v > math.MaxUint64/uint64(base) {
+		if v > (math.MaxUint64-uint64(d))/uint64(base) {
 			overflow = true
 		}
-		v = nv
+		v = v*uint64(base) + uint64(d)
 		j++
 	}
 	if j == i {

@@ -151,6 +151,7 @@ type VM struct {
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	running bool
+	runs    int // invocations since ctx was made
 }
 
 // NewVM builds a sandboxed Lua state of env's kind.
@@ -415,12 +416,24 @@ func (vm *VM) Interrupt(cause error) {
 	vm.mu.Unlock()
 }
 
-// begin prepares an invocation: a fresh context when the last one was interrupted.
+// ctxRuns is how many invocations share one context: a coroutine a script leaves suspended
+// keeps a child of the context registered, so the context is renewed (and the children
+// released) from time to time.
+const ctxRuns = 1024
+
+// errContextRenewed cancels a context that is replaced between invocations.
+var errContextRenewed = errors.New("lua: context renewed")
+
+// begin prepares an invocation: a fresh context when the last one was interrupted or has
+// served ctxRuns invocations.
 func (vm *VM) begin(inv *Invocation) {
 	vm.mu.Lock()
-	if vm.ctx.Err() != nil {
+	vm.runs++
+	if vm.ctx.Err() != nil || vm.runs >= ctxRuns {
+		vm.cancel(errContextRenewed)
 		vm.ctx, vm.cancel = context.WithCancelCause(context.Background())
 		vm.L.SetContext(vm.ctx)
+		vm.runs = 0
 	}
 	vm.running = true
 	vm.mu.Unlock()
