@@ -138,6 +138,11 @@ func newScriptClient(s *Server) *Client {
 	return c
 }
 
+// DenyBlocking says whether blocking commands (BLPOP, XREAD BLOCK ...) must answer at once
+// instead of blocking, as Redis's CLIENT_DENY_BLOCKING: true for a script's pseudo-client,
+// the one client without a connection.
+func (c *Client) DenyBlocking() bool { return c.rc == nil }
+
 // maxIdleRunners bounds the runners kept between scripts (each holds Lua states).
 func maxIdleRunners() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
 
