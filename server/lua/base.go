@@ -395,6 +395,9 @@ func chunkID(name string) string {
 // compile compiles Lua source into a prototype; on failure it returns Lua's message:
 // "name:line: reason near 'token'".
 func compile(src, name string) (*glua.FunctionProto, string) {
+	if msg := checkNesting(src, name); msg != "" {
+		return nil, msg
+	}
 	chunk, err := parse.Parse(strings.NewReader(src), name)
 	if err != nil {
 		if pe, ok := err.(*parse.Error); ok {
@@ -414,6 +417,9 @@ func compile(src, name string) (*glua.FunctionProto, string) {
 			return nil, name + ":" + itoa(int64(line)) + ": " + reason + " near '" + tok + "'"
 		}
 		return nil, name + ": " + err.Error()
+	}
+	if treeTooDeep(chunk) {
+		return nil, name + ":1: chunk has too many syntax levels"
 	}
 	proto, err := glua.Compile(chunk, name)
 	if err != nil {

@@ -178,3 +178,27 @@ func FuzzCompileScript(f *testing.F) {
 		CompileScript(s)
 	})
 }
+
+// TestDeepScriptsRefused: scripts nested deeper than Lua allows, or whose syntax tree is
+// deeper than the compiler's recursion may go, are refused with Lua's error instead of
+// overflowing the goroutine stack (which would end the process).
+func TestDeepScriptsRefused(t *testing.T) {
+	const n = 200000
+	for name, src := range map[string]string{
+		"parens": "return " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n),
+		"braces": "return " + strings.Repeat("{", n) + strings.Repeat("}", n),
+		"not":    "return " + strings.Repeat("not ", n) + "true",
+		"do":     strings.Repeat("do ", n) + strings.Repeat("end ", n),
+		"calls":  "local f = function() return f end return f" + strings.Repeat("()", n),
+		"fields": "local t = {} return t" + strings.Repeat(".x", n),
+		"sum":    "return 1" + strings.Repeat(" - 1", n),
+	} {
+		_, err := CompileScript(src)
+		if err == nil || !strings.Contains(err.Error(), "chunk has too many syntax levels") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := CompileScript("return 1" + strings.Repeat(" - 1", 5000)); err != nil {
+		t.Errorf("a long chain Lua accepts: %v", err)
+	}
+}
