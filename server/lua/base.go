@@ -41,6 +41,9 @@ func (vm *VM) fixLibraries() {
 	strMeta := L.NewTable()
 	strMeta.RawSetString("__index", str)
 	L.SetMetatable(glua.LString(""), strMeta)
+	for _, name := range []string{"find", "match", "gmatch", "gsub"} {
+		str.RawSetString(name, L.NewFunction(capturesChecked(str.RawGetString(name).(*glua.LFunction).GFunction, name)))
+	}
 	str.RawSetString("gfind", str.RawGetString("gmatch"))
 	str.RawSetString("rep", L.NewFunction(stringRep))
 	str.RawSetString("format", L.NewFunction(stringFormat))
@@ -432,6 +435,45 @@ func compile(src, name string) (*glua.FunctionProto, string) {
 	// build one (unreachable: no local names it) at every call.
 	proto.IsVarArg &^= glua.VarArgNeedsArg
 	return proto, ""
+}
+
+// maxCaptures is Lua 5.1's LUA_MAXCAPTURES.
+const maxCaptures = 32
+
+// capturesChecked refuses patterns with more captures than Lua 5.1 allows ("too many
+// captures") before gopher-lua's pattern compiler, which recurses on every '(', sees them.
+func capturesChecked(fn glua.LGFunction, name string) glua.LGFunction {
+	return func(L *glua.LState) int {
+		if p, ok := asString(L.Get(2)); ok && countCaptures(p) > maxCaptures {
+			raise(L, "too many captures")
+		}
+		return fn(L)
+	}
+}
+
+// countCaptures counts the '(' of a pattern outside escapes and sets.
+func countCaptures(p string) int {
+	n := 0
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '%':
+			i++
+		case '[':
+			i++
+			if i < len(p) && p[i] == '^' {
+				i++
+			}
+			for first := true; i < len(p) && (first || p[i] != ']'); first = false {
+				if p[i] == '%' {
+					i++
+				}
+				i++
+			}
+		case '(':
+			n++
+		}
+	}
+	return n
 }
 
 // string.rep refuses results that could not be allocated, where Lua reports "not enough

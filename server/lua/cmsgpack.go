@@ -190,7 +190,7 @@ func msgpackUnpack(L *glua.LState, limit, offset int) int {
 	d := msgpackDecoder{L: L, b: s, pos: offset}
 	var out []glua.LValue
 	for cnt := 0; d.pos < len(s) && cnt < limit; cnt++ {
-		v := d.value()
+		v := d.value(1 + len(out)) // the string argument and the values so far
 		switch d.err {
 		case errMissingBytes:
 			raise(L, "Missing bytes in input.")
@@ -241,7 +241,12 @@ func (d *msgpackDecoder) uint(off, size int) uint64 {
 	return v
 }
 
-func (d *msgpackDecoder) value() glua.LValue {
+// value decodes one value; depth is what Lua's C stack holds at that point in Redis's
+// decoder (each nesting level takes two slots), which refuses to go past LUAI_MAXCSTACK.
+func (d *msgpackDecoder) value(depth int) glua.LValue {
+	if depth+1 > luaStackLimit {
+		raise(d.L, "stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)")
+	}
 	if !d.need(1) {
 		return glua.LNil
 	}
@@ -263,13 +268,13 @@ func (d *msgpackDecoder) value() glua.LValue {
 		d.pos += hdr + size
 		return glua.LString(s)
 	}
-	counted := func(size int, fn func(n int) glua.LValue) glua.LValue {
+	counted := func(size int, fn func(n, depth int) glua.LValue) glua.LValue {
 		if !d.need(1 + size) {
 			return glua.LNil
 		}
 		n := int(d.uint(1, size))
 		d.pos += 1 + size
-		return fn(n)
+		return fn(n, depth)
 	}
 	switch {
 	case c == 0xcc:
@@ -334,19 +339,23 @@ func (d *msgpackDecoder) value() glua.LValue {
 		return str(1, int(c&0x1f))
 	case c&0xf0 == 0x90:
 		d.pos++
-		return d.array(int(c & 0xf))
+		return d.array(int(c&0xf), depth)
 	case c&0xf0 == 0x80:
 		d.pos++
-		return d.hash(int(c & 0xf))
+		return d.hash(int(c&0xf), depth)
 	}
 	d.err = errBadFormat
 	return glua.LNil
 }
 
-func (d *msgpackDecoder) array(n int) glua.LValue {
+func (d *msgpackDecoder) array(n, depth int) glua.LValue {
 	t := d.L.CreateTable(min(n, 1024), 0)
+	depth++ // the table
+	if depth+1 > luaStackLimit {
+		raise(d.L, "stack overflow (in function mp_decode_to_lua_array)")
+	}
 	for i := 1; i <= n; i++ {
-		v := d.value()
+		v := d.value(depth + 1) // after the index
 		if d.err != 0 {
 			return t
 		}
@@ -357,14 +366,15 @@ func (d *msgpackDecoder) array(n int) glua.LValue {
 	return t
 }
 
-func (d *msgpackDecoder) hash(n int) glua.LValue {
+func (d *msgpackDecoder) hash(n, depth int) glua.LValue {
 	t := d.L.NewTable()
+	depth++ // the table
 	for i := 0; i < n; i++ {
-		k := d.value()
+		k := d.value(depth)
 		if d.err != 0 {
 			return t
 		}
-		v := d.value()
+		v := d.value(depth + 1) // after the key
 		if d.err != 0 {
 			return t
 		}
