@@ -42,7 +42,12 @@ func (vm *VM) fixLibraries() {
 	strMeta.RawSetString("__index", str)
 	L.SetMetatable(glua.LString(""), strMeta)
 	for _, name := range []string{"find", "match", "gmatch", "gsub"} {
-		str.RawSetString(name, L.NewFunction(capturesChecked(str.RawGetString(name).(*glua.LFunction).GFunction, name)))
+		orig := str.RawGetString(name).(*glua.LFunction)
+		upvalues := make([]glua.LValue, len(orig.Upvalues))
+		for i, uv := range orig.Upvalues {
+			upvalues[i] = uv.Value()
+		}
+		str.RawSetString(name, L.NewClosure(capturesChecked(orig.GFunction), upvalues...))
 	}
 	str.RawSetString("gfind", str.RawGetString("gmatch"))
 	str.RawSetString("rep", L.NewFunction(stringRep))
@@ -442,7 +447,7 @@ const maxCaptures = 32
 
 // capturesChecked refuses patterns with more captures than Lua 5.1 allows ("too many
 // captures") before gopher-lua's pattern compiler, which recurses on every '(', sees them.
-func capturesChecked(fn glua.LGFunction, name string) glua.LGFunction {
+func capturesChecked(fn glua.LGFunction) glua.LGFunction {
 	return func(L *glua.LState) int {
 		if p, ok := asString(L.Get(2)); ok && countCaptures(p) > maxCaptures {
 			raise(L, "too many captures")
