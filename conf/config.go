@@ -19,6 +19,7 @@ package conf
 //	enum     the allowed values of an enum, separated by '|'
 //	min max  bounds of an integer
 //	live     "yes" when CONFIG SET may change it while running
+//	alias    another name the directive answers to (Redis's old name)
 //	help     one line for strata.yaml and CONFIG docs
 type Config struct {
 	// Network
@@ -66,6 +67,9 @@ type Config struct {
 	// Memory and the hot tier
 	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`
 	MaxMemoryPolicy string `name:"maxmemory-policy" default:"noeviction" kind:"enum" enum:"volatile-lru|volatile-lfu|volatile-random|volatile-ttl|allkeys-lru|allkeys-lfu|allkeys-random|noeviction" live:"yes" help:"What leaves the hot tier when it is full (Pebble keeps the data)."`
+
+	// Scripting
+	BusyReplyThreshold int64 `name:"busy-reply-threshold" alias:"lua-time-limit" default:"5000" min:"0" max:"9223372036854775807" live:"yes" help:"Milliseconds a script (EVAL, FCALL) may run before other clients get -BUSY and SCRIPT KILL / FUNCTION KILL may stop it; 0 never."`
 
 	// Background work
 	Hz int `name:"hz" default:"10" min:"0" max:"2147483647" live:"yes" help:"How many times a second background tasks (active expiry) run; values outside 1..500 are clamped, as in Redis."`

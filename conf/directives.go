@@ -53,6 +53,9 @@ func NewTable() *Table {
 		d.Min, _ = strconv.ParseInt(f.Tag.Get("min"), 10, 64)
 		d.Max, _ = strconv.ParseInt(f.Tag.Get("max"), 10, 64)
 		t.byName[d.Name] = len(t.list)
+		if alias := f.Tag.Get("alias"); alias != "" {
+			t.byName[alias] = len(t.list)
+		}
 		t.list = append(t.list, d)
 	}
 	return t

@@ -119,6 +119,27 @@ var (
 		"the above things in order for the server to start accepting connections from the " +
 		"outside.")
 
+	// Scripting and functions (EVAL, SCRIPT, FUNCTION, FCALL).
+	ErrNoScript          = errors.New("NOSCRIPT No matching script. Please use EVAL.")
+	ErrNumKeysNegative   = errors.New("ERR Number of keys can't be negative")
+	ErrBadNumKeys        = errors.New("ERR Bad number of keys provided")
+	ErrBusyScript        = errors.New("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+	ErrBusyFunction      = errors.New("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+	ErrNotBusy           = errors.New("NOTBUSY No scripts in execution right now.")
+	ErrUnkillable        = errors.New("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+	ErrScriptWriteFlagRO = errors.New("ERR Can not execute a script with write flag using *_ro command.")
+	ErrScriptFlushOption = errors.New("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+	ErrScriptDebugOption = errors.New("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+	ErrScriptDebugUnsupp = errors.New("ERR SCRIPT DEBUG YES and SYNC need the Lua debugger, which Strata does not have; SCRIPT DEBUG NO is supported")
+	ErrFunctionNotFound  = errors.New("ERR Function not found")
+	ErrLibraryNotFound   = errors.New("ERR Library not found")
+	ErrFunctionFlush     = errors.New("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+	ErrLibraryNameArg    = errors.New("ERR library name argument was not given")
+	ErrRestorePolicy     = errors.New("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+	ErrDumpPayload       = errors.New("ERR DUMP payload version or checksum are wrong")
+	ErrPayloadNotFunc    = errors.New("ERR given type is not a function")
+	ErrNoFunctionsLoaded = errors.New("ERR No functions registered")
+
 	// SHUTDOWN.
 	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
 	ErrShutdownFailed       = errors.New("ERR Errors trying to SHUTDOWN. Check logs.")
@@ -366,6 +387,26 @@ func ErrSubcommandArgs(sub, container string) error {
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".
 func ErrInvalidExpire(cmd string) error {
 	return errors.New("ERR invalid expire time in '" + cmd + "' command")
+}
+
+// ErrLibraryExists is FUNCTION LOAD's reply to a library name in use (without REPLACE).
+func ErrLibraryExists(name string) error {
+	return errors.New("ERR Library '" + name + "' already exists")
+}
+
+// ErrFunctionExists is FUNCTION LOAD's reply to a function name another library holds.
+func ErrFunctionExists(name string) error {
+	return errors.New("ERR Function " + name + " already exists")
+}
+
+// ErrFunctionListArg is FUNCTION LIST's reply to an unknown argument.
+func ErrFunctionListArg(arg string) error {
+	return errors.New(sanitize("ERR Unknown argument "+arg, 1<<20))
+}
+
+// ErrFunctionLoadOption is FUNCTION LOAD's reply to an unknown option.
+func ErrFunctionLoadOption(arg string) error {
+	return errors.New(sanitize("ERR Unknown option given: "+arg, 1<<20))
 }
 
 // ErrUnsupportedOption is what EXPIRE and friends answer to an unknown flag (newlines in it

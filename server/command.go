@@ -79,6 +79,11 @@ const (
 	// LockKeysWrite: write locks on the command's keys although it is flagged readonly:
 	// PFCOUNT writes the cardinality it computed back into the value, as Redis does.
 	LockKeysWrite
+	// LockScript: the handler takes its own locks (EVAL, FCALL: the declared keys first,
+	// the global latch when the script touches others). Run by CallInTxn inside a
+	// transaction, it runs in the caller's Txn, which must then hold the global latch:
+	// lockMode says LockGlobal for it.
+	LockScript
 )
 
 // writesKeys says whether the command takes write locks on its keys.

@@ -74,6 +74,12 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		c.enqueue(cmd, args)
 		return
 	}
+	if err := s.scripts.busyError(); err != nil && !cmd.Has(FlagAllow) {
+		// A script has run past busy-reply-threshold: only allow_busy commands run.
+		cmd.stats.rejected.Add(1)
+		c.Error(err)
+		return
+	}
 	s.call(c, cmd, args)
 }
 
@@ -114,7 +120,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
-	if cmd.Lock == LockNone {
+	if cmd.Lock == LockNone || cmd.Lock == LockScript {
 		s.runHandler(x, mark)
 	} else {
 		t := c.txn
@@ -172,7 +178,7 @@ func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte
 // lockMode is the engine lock mode the command's table entry asks for.
 func (cmd *Command) lockMode() engine.LockMode {
 	switch {
-	case cmd.Lock == LockGlobal:
+	case cmd.Lock == LockGlobal || cmd.Lock == LockScript:
 		return engine.LockGlobal
 	case cmd.writesKeys():
 		return engine.LockWrite

@@ -49,9 +49,10 @@ type Server struct {
 	cfgMu   sync.RWMutex
 	cfg     *conf.Config
 
-	eng   *engine.Engine
-	cmds  *Table
-	watch *watchRegistry
+	eng     *engine.Engine
+	cmds    *Table
+	watch   *watchRegistry
+	scripts *scriptState // EVAL scripts, function libraries, running scripts (cmd_scripting.go)
 
 	blocking *blockRegistry // clients blocked on keys (blocking.go)
 
@@ -115,6 +116,7 @@ func New(o Options) (*Server, error) {
 	s.runID = hex.EncodeToString(rid[:20])
 	s.replID = hex.EncodeToString(rid[20:])
 	s.stats.errors = map[string]int64{}
+	s.scripts = newScriptState(s)
 	s.applyLive()
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
@@ -149,6 +151,10 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.applyLive()
+	if err := s.scripts.loadLibraries(); err != nil {
+		eng.Close()
+		return nil, err
+	}
 	s.startupMemory = readMemStats().heapObjects
 	return s, nil
 }
@@ -195,6 +201,8 @@ var commandGroups = []func(*Table){
 	registerSortCommands,
 	registerACLCommands,
 	registerStreamCommands,
+	registerScriptingCommands,
+	registerFunctionCommands,
 }
 
 // keyChanged is told, after each commit and under its key locks, about every key the commit
@@ -218,6 +226,7 @@ func (s *Server) applyLive() {
 	s.maxClients.Store(int64(c.MaxClients))
 	s.idleTimeout.Store(int64(c.Timeout))
 	s.keepAlive.Store(int64(c.TCPKeepalive))
+	s.scripts.threshold.Store(c.BusyReplyThreshold)
 	if s.eng != nil {
 		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
 			s.eng.SetFsyncMode(mode)
@@ -436,6 +445,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		close(s.stopping)
+		s.scripts.shutdown() // a script past busy-reply-threshold would hold up the drain
 		s.log.Info("shutting down: finishing the commands in flight")
 		drained := make(chan struct{})
 		go func() {
