@@ -43,6 +43,35 @@
 // non-negative double the sign bit is set; for a negative one every bit is flipped. So one
 // ordered scan of the score family answers ZRANGEBYSCORE.
 //
+// A sorted set keeps each member twice, in one batch: subkey member -> score (8 bytes, the
+// form above; ZSCORE is one point read) and score key score | member -> "" (ranges are one
+// bounded scan). -0 is stored as 0, as Redis's listpack stores it.
+//
+// # Rank entries (sorted sets)
+//
+// ZRANK and ZRANGE by index need the number of members before a position. A set bigger than a
+// few dozen members keeps a counted B-tree of its score range, inside the score range itself,
+// after every real score (see rank.go):
+//
+//	score  0x04 | db | slot | klen | user key | version | score (8) | member      -> ""
+//	rank   0x04 | db | slot | klen | user key | version | ff ff | level (1) | boundary
+//	                                                      -> count (8) | children (4)
+//
+// "ff ff" in the score position would be a NaN with a payload no stored score has, so rank
+// entries sort after +inf and never among members; because they share the version's score
+// range, RENAME/COPY/MOVE copy them and the sweeper drops them with the members. A boundary is a
+// position (score (8) | member); each level partitions the positions into ranges starting at
+// its boundaries (the first one empty), every boundary of a level is one of the level below,
+// and each entry counts its members and its child ranges. The metadata's type fields say how
+// many levels there are and how many entries the top one has:
+//
+//	zset type fields   levels (1) | top-level entries (4)       (absent: no rank levels)
+//
+// A rank is the sum of the counts left of the path from the top to the position, plus one short
+// scan of the score range: O(levels x fan-out) reads instead of O(rank). Every ZADD/ZREM
+// updates the entries on its path in the same batch, splitting a range that grows past the
+// fan-out and merging one that shrinks below a quarter of it.
+//
 // # Format version
 //
 // The internal record "format" holds FormatVersion. A data directory written by a newer format
