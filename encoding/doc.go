@@ -47,30 +47,31 @@
 // form above; ZSCORE is one point read) and score key score | member -> "" (ranges are one
 // bounded scan). -0 is stored as 0, as Redis's listpack stores it.
 //
-// # Rank entries (sorted sets)
+// # Rank buckets (sorted sets)
 //
 // ZRANK and ZRANGE by index need the number of members before a position. A set bigger than a
-// few dozen members keeps a counted B-tree of its score range, inside the score range itself,
-// after every real score (see rank.go):
+// few dozen members cuts its positions into buckets of at most 64 members and keeps each
+// bucket's count inside the score range itself, after every real score (see rank.go):
 //
-//	score  0x04 | db | slot | klen | user key | version | score (8) | member      -> ""
-//	rank   0x04 | db | slot | klen | user key | version | ff ff | level (1) | boundary
-//	                                                      -> count (8) | children (4)
+//	score   0x04 | db | slot | klen | user key | version | score (8) | member -> ""
+//	bucket  0x04 | db | slot | klen | user key | version | ff ff | boundary  -> count (8)
 //
-// "ff ff" in the score position would be a NaN with a payload no stored score has, so rank
-// entries sort after +inf and never among members; because they share the version's score
-// range, RENAME/COPY/MOVE copy them and the sweeper drops them with the members. A boundary is a
-// position (score (8) | member); each level partitions the positions into ranges starting at
-// its boundaries (the first one empty), every boundary of a level is one of the level below,
-// and each entry counts its members and its child ranges. The metadata's type fields say how
-// many levels there are and how many entries the top one has:
+// "ff ff" in the score position would be a NaN with a payload no stored score has, so buckets
+// sort after +inf and never among members; because they share the version's score range,
+// RENAME/COPY/MOVE copy them and the sweeper drops them with the members. A bucket holds the
+// members from its boundary (a position: score (8) | member; the first boundary is empty) up
+// to the next bucket's boundary. Each ZADD/ZREM updates one bucket in its own batch; a bucket
+// past 64 members splits at its middle and one below 16 merges with a neighbour, so a bucket
+// key is rewritten a bounded number of times (Pebble keeps every version of a key in the
+// memtable until a flush; a key rewritten by every write would make reading it slower and
+// slower).
 //
-//	zset type fields   levels (1) | top-level entries (4)       (absent: no rank levels)
+// The sums over buckets come from an index the engine keeps in memory (a Fenwick tree over
+// the bucket counts), built from one scan of the buckets. The metadata's type fields carry a
+// generation that changes with every change to the buckets, so the engine can tell whether
+// an index in memory is current:
 //
-// A rank is the sum of the counts left of the path from the top to the position, plus one short
-// scan of the score range: O(levels x fan-out) reads instead of O(rank). Every ZADD/ZREM
-// updates the entries on its path in the same batch, splitting a range that grows past the
-// fan-out and merging one that shrinks below a quarter of it.
+//	zset type fields   generation (8)       (absent: the set has no buckets)
 //
 // # Format version
 //

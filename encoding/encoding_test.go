@@ -58,11 +58,11 @@ func TestLayouts(t *testing.T) {
 				}
 				boundary = append(AppendScore(nil, f), arg("member")...)
 			}
-			b = AppendRankKey(nil, uint16(num("db")), key, num("version"), uint8(num("level")), boundary)
+			b = AppendRankKey(nil, uint16(num("db")), key, num("version"), boundary)
 		case "rank-value":
-			return describeRankValue(AppendRankValue(nil, num("count"), uint32(num("children"))))
+			return describeRankValue(AppendRankValue(nil, num("count")))
 		case "zset-fields":
-			f := ZSetFields{Levels: uint8(num("levels")), Top: uint32(num("top"))}
+			f := ZSetFields{Ranked: num("gen") != 0, Gen: num("gen")}
 			return describeMeta(AppendMeta(nil, &Meta{Type: TypeZSet, Version: num("version"),
 				Count: num("count"), Rest: AppendZSetFields(nil, f)}))
 		case "expiry-key":
@@ -134,9 +134,8 @@ func describeKey(k []byte) string {
 		row(&out, key, fmt.Sprintf("key %q", key))
 		row(&out, k[9+len(key):17+len(key)], fmt.Sprintf("version %d", version))
 		if tag == TagScore && IsRankPosition(rest) {
-			level, boundary, _ := DecodeRankPosition(rest)
+			boundary, _ := DecodeRankPosition(rest)
 			row(&out, rest[:2], "rank marker")
-			row(&out, rest[2:3], fmt.Sprintf("level %d", level))
 			row(&out, boundary, fmt.Sprintf("boundary %q", boundary))
 			break
 		}
@@ -160,13 +159,12 @@ func describeKey(k []byte) string {
 }
 
 func describeRankValue(b []byte) string {
-	count, children, err := DecodeRankValue(b)
+	count, err := DecodeRankValue(b)
 	if err != nil {
 		return err.Error() + "\n"
 	}
 	var out strings.Builder
-	row(&out, b[:8], fmt.Sprintf("count %d", count))
-	row(&out, b[8:], fmt.Sprintf("children %d", children))
+	row(&out, b, fmt.Sprintf("count %d", count))
 	return out.String()
 }
 
@@ -182,9 +180,8 @@ func describeMeta(b []byte) string {
 	row(&out, b[3:11], fmt.Sprintf("expire-at %d", m.ExpireAt))
 	row(&out, b[11:19], fmt.Sprintf("version %d", m.Version))
 	row(&out, b[19:27], fmt.Sprintf("count %d", m.Count))
-	if f, err := DecodeZSetFields(m.Rest); m.Type == TypeZSet && err == nil && f.Levels > 0 {
-		row(&out, m.Rest[:1], fmt.Sprintf("rank levels %d", f.Levels))
-		row(&out, m.Rest[1:5], fmt.Sprintf("top-level entries %d", f.Top))
+	if f, err := DecodeZSetFields(m.Rest); m.Type == TypeZSet && err == nil && f.Ranked {
+		row(&out, m.Rest, fmt.Sprintf("rank generation %d", f.Gen))
 	} else if len(m.Rest) > 0 {
 		row(&out, m.Rest, fmt.Sprintf("rest %q", m.Rest))
 	}

@@ -73,6 +73,7 @@ type Engine struct {
 
 	lastVersion atomic.Uint64
 	cursors     *cursorTable
+	ranks       rankCache // sorted sets' rank indexes (zrank.go)
 
 	guardMu sync.Mutex
 	guards  map[uint64]struct{} // sweep records of copies still in progress
