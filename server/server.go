@@ -130,6 +130,7 @@ func (s *Server) registerCommands() {
 var commandGroups = []func(*Table){
 	registerConnectionCommands,
 	registerStringCommands,
+	registerZSetCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics.
