@@ -82,7 +82,7 @@ func (z *zset) all() ([]ScoredMember, error) {
 }
 
 // ZRandMembers answers ZRANDMEMBER key count: with count > 0, distinct members (the whole set
-// in order when count reaches its size); with count < 0, -count members that may repeat. A
+// highest first when count reaches its size); with count < 0, -count members that may repeat. A
 // missing key gives none.
 func (t *Txn) ZRandMembers(key []byte, count int64) ([]ScoredMember, error) {
 	z, found, err := t.openZSet(key, false)
@@ -118,7 +118,12 @@ func (t *Txn) ZRandMembers(key []byte, count int64) ([]ScoredMember, error) {
 		return out, nil
 	}
 	if count >= size {
-		return z.all()
+		// The whole set, as Redis's set-operation iterator walks it: from the highest score down.
+		all, err := z.all()
+		for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+			all[i], all[j] = all[j], all[i]
+		}
+		return all, err
 	}
 	if count*3 > size || size <= rankBuildAt {
 		// Most of the set: read it and drop random members until count remain.
