@@ -472,7 +472,15 @@ func (t *Txn) ZInterCard(srcs []ZSource, limit int64) (int64, error) {
 // none, and returns how many were stored.
 func (t *Txn) ZStore(dst []byte, members []ScoredMember) (int64, error) {
 	sortScored(members)
-	return t.zstoreSorted(dst, members)
+	// A member listed twice (a search whose cells overlap) is stored once.
+	kept := members[:0]
+	for i, m := range members {
+		if i > 0 && bytes.Equal(m.Member, kept[len(kept)-1].Member) {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	return t.zstoreSorted(dst, kept)
 }
 
 func sortScored(ms []ScoredMember) {

@@ -131,6 +131,7 @@ var commandGroups = []func(*Table){
 	registerConnectionCommands,
 	registerStringCommands,
 	registerZSetCommands,
+	registerGeoCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics.
