@@ -62,7 +62,7 @@ func TestLayouts(t *testing.T) {
 		case "rank-value":
 			return describeRankValue(AppendRankValue(nil, num("count")))
 		case "zset-fields":
-			f := ZSetFields{Ranked: num("gen") != 0, Gen: num("gen")}
+			f := ZSetFields{Skiplist: arg("skiplist") == "true", Ranked: num("gen") != 0, Gen: num("gen")}
 			return describeMeta(AppendMeta(nil, &Meta{Type: TypeZSet, Version: num("version"),
 				Count: num("count"), Rest: AppendZSetFields(nil, f)}))
 		case "expiry-key":
@@ -180,8 +180,11 @@ func describeMeta(b []byte) string {
 	row(&out, b[3:11], fmt.Sprintf("expire-at %d", m.ExpireAt))
 	row(&out, b[11:19], fmt.Sprintf("version %d", m.Version))
 	row(&out, b[19:27], fmt.Sprintf("count %d", m.Count))
-	if f, err := DecodeZSetFields(m.Rest); m.Type == TypeZSet && err == nil && f.Ranked {
-		row(&out, m.Rest, fmt.Sprintf("rank generation %d", f.Gen))
+	if f, err := DecodeZSetFields(m.Rest); m.Type == TypeZSet && err == nil && len(m.Rest) > 0 {
+		row(&out, m.Rest[:1], fmt.Sprintf("flags skiplist=%v ranked=%v", f.Skiplist, f.Ranked))
+		if f.Ranked {
+			row(&out, m.Rest[1:], fmt.Sprintf("rank generation %d", f.Gen))
+		}
 	} else if len(m.Rest) > 0 {
 		row(&out, m.Rest, fmt.Sprintf("rest %q", m.Rest))
 	}

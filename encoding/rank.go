@@ -63,29 +63,64 @@ func DecodeRankValue(b []byte) (count uint64, err error) {
 	return binary.BigEndian.Uint64(b), nil
 }
 
-// ZSetFields are the type fields of a sorted set. A set with rank buckets records a generation
-// that changes with every change to its buckets, so that an index built from them in memory
-// can tell whether it is still current.
+// ZSetFields are the type fields of a sorted set.
+//
+// Skiplist records that Redis would hold this set in a skiplist rather than a listpack (it grew
+// past 128 members or got a member longer than 64 bytes once; Redis never converts back on its
+// own). It decides what Redis-visible details follow the encoding: a listpack stores -0 as 0,
+// a skiplist keeps it, and ZSCAN answers differently.
+//
+// A set with rank buckets records a generation that changes with every change to its buckets,
+// so that an index built from them in memory can tell whether it is still current.
 type ZSetFields struct {
-	Ranked bool   // the set has rank buckets
-	Gen    uint64 // generation of the buckets
+	Skiplist bool
+	Ranked   bool   // the set has rank buckets
+	Gen      uint64 // generation of the buckets
 }
 
-// AppendZSetFields appends the sorted-set type fields; a set without buckets has none.
+// Sorted-set field flags.
+const (
+	zsetSkiplist = 1 << 0
+	zsetRanked   = 1 << 1
+)
+
+// AppendZSetFields appends the sorted-set type fields: nothing for a small listpack-like set,
+// else a flags byte, then the generation when the set has buckets.
 func AppendZSetFields(dst []byte, f ZSetFields) []byte {
-	if !f.Ranked {
+	var flags byte
+	if f.Skiplist {
+		flags |= zsetSkiplist
+	}
+	if f.Ranked {
+		flags |= zsetRanked
+	}
+	if flags == 0 {
 		return dst
 	}
-	return binary.BigEndian.AppendUint64(dst, f.Gen)
+	dst = append(dst, flags)
+	if f.Ranked {
+		dst = binary.BigEndian.AppendUint64(dst, f.Gen)
+	}
+	return dst
 }
 
-// DecodeZSetFields decodes sorted-set type fields (empty: no rank buckets).
+// DecodeZSetFields decodes sorted-set type fields.
 func DecodeZSetFields(b []byte) (ZSetFields, error) {
-	switch len(b) {
-	case 0:
+	if len(b) == 0 {
 		return ZSetFields{}, nil
-	case 8:
-		return ZSetFields{Ranked: true, Gen: binary.BigEndian.Uint64(b)}, nil
 	}
-	return ZSetFields{}, ErrCorrupt
+	f := ZSetFields{Skiplist: b[0]&zsetSkiplist != 0, Ranked: b[0]&zsetRanked != 0}
+	switch {
+	case b[0]&^(zsetSkiplist|zsetRanked) != 0:
+		return ZSetFields{}, ErrCorrupt
+	case f.Ranked && len(b) == 9:
+		f.Gen = binary.BigEndian.Uint64(b[1:])
+	case f.Ranked || len(b) != 1:
+		return ZSetFields{}, ErrCorrupt
+	}
+	return f, nil
 }
+
+// NegZeroMark is the value of the score key of a member whose score is -0 (its position holds
+// 0, as -0 and 0 sort together): only sets held like Redis's skiplists keep -0.
+const NegZeroMark = "-"

@@ -393,7 +393,7 @@ func (t *Txn) GeoSearch(key []byte, s *GeoShape, limit int) ([]GeoPoint, error) 
 			if bytes.Compare(pos, sp.hi) >= 0 {
 				return false, nil
 			}
-			score, member, err := decodePosition(pos)
+			score, member, err := z.posScore(pos)
 			if err != nil {
 				return false, err
 			}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -10,15 +11,20 @@ import (
 )
 
 // Sorted sets. Each member lives twice, written in one batch: the subkey member -> score (8
-// bytes, encoding.AppendScore's order-preserving form) answers ZSCORE with one point read, and
-// the score key score | member -> "" keeps members in Redis's order (score, then member bytes)
-// so that a range by score or by lex is one bounded scan. Sets past a few dozen members also
-// keep rank entries (zrank.go) so that ZRANK and ZRANGE by index do not scan from the start.
+// bytes, the IEEE-754 bits big-endian) answers ZSCORE with one point read, and the score key
+// score | member -> "" keeps members in Redis's order (score, then member bytes) so that a range
+// by score or by lex is one bounded scan. Sets past a few dozen members also keep rank buckets
+// (zrank.go) so that ZRANK and ZRANGE by index do not scan from the start.
 //
-// A "position" below is what follows the version in a score key: score (8) | member.
+// A "position" below is what follows the version in a score key: score (8, order-preserving,
+// -0 and 0 alike) | member.
 //
-// Scores are stored as Redis's listpack stores them: -0 becomes 0. Replies that echo a computed
-// score (ZINCRBY, ZUNION without STORE) print the computed value, -0 included, as Redis does.
+// Redis keeps a small set in a listpack, which stores -0 as 0, and a big one (past 128 members,
+// or with a member longer than 64 bytes) in a skiplist, which keeps -0; it converts once and
+// never back. The metadata records that conversion (ZSetFields.Skiplist) and the set follows
+// the same rules: in "skiplist" sets a -0 score stays -0 (the subkey holds its bits, its score
+// key the value NegZeroMark). Replies that echo a computed score (ZINCRBY, ZUNION without
+// STORE) print the computed value, as Redis does.
 
 // ScoredMember is a member with its score. Members returned by the engine live in the Txn's
 // arena until the command ends.
@@ -125,13 +131,23 @@ func position(dst []byte, score float64, member []byte) []byte {
 	return append(encoding.AppendScore(dst, score), member...)
 }
 
-// decodePosition splits a position into its score and member (aliasing pos).
+// decodePosition splits a position into its score and member (aliasing pos). The score of a
+// -0 member reads 0 here; memberAtIter tells them apart.
 func decodePosition(pos []byte) (float64, []byte, error) {
 	if len(pos) < 8 {
 		return 0, nil, corruptf("sorted set position %x", pos)
 	}
 	f, _ := encoding.DecodeScore(pos)
 	return f, pos[8:], nil
+}
+
+// posScore decodes the position the iterator is on, with its exact score (-0 included).
+func (z *zset) posScore(pos []byte) (float64, []byte, error) {
+	f, m, err := decodePosition(pos)
+	if err == nil && f == 0 && z.it != nil && string(z.it.Value()) == encoding.NegZeroMark {
+		f = math.Copysign(0, -1)
+	}
+	return f, m, err
 }
 
 // score reads member's score: one point read of its subkey.
@@ -144,20 +160,22 @@ func (z *zset) score(member []byte) (float64, bool, error) {
 	if len(v) != 8 {
 		return 0, false, corruptf("score of a member of %q", z.key)
 	}
-	f, _ := encoding.DecodeScore(v)
-	return f, true, nil
+	return math.Float64frombits(beUint64(v)), true, nil
 }
 
-// insert adds a member that is not in the set.
-func (z *zset) insert(member []byte, score float64) error {
-	if score == 0 {
-		score = 0 // -0 is stored as 0
+// Redis's listpack limits: past them it holds a set in a skiplist.
+const (
+	listpackEntries  = 128
+	listpackValueLen = 64
+)
+
+// insert adds a member that is not in the set. added says it is new to the set, not moved
+// (Redis converts a listpack before adding a member that does not fit, not when moving one).
+func (z *zset) insert(member []byte, score float64, added bool) error {
+	if added && !z.rank.Skiplist && (z.meta.Count+1 > listpackEntries || len(member) > listpackValueLen) {
+		z.rank.Skiplist = true
 	}
-	z.pbuf = position(z.pbuf[:0], score, member)
-	z.kbuf = append(append(z.kbuf[:0], z.sub...), member...)
-	z.set(z.kbuf, z.pbuf[:8])
-	z.kbuf = append(append(z.kbuf[:0], z.sc...), z.pbuf...)
-	z.set(z.kbuf, nil)
+	z.writeMember(member, score)
 	z.meta.Count++
 	z.dirty = true
 	if z.rank.Ranked {
@@ -167,6 +185,24 @@ func (z *zset) insert(member []byte, score float64) error {
 		return z.rankBuild()
 	}
 	return nil
+}
+
+// writeMember writes a member's subkey and score key.
+func (z *zset) writeMember(member []byte, score float64) {
+	var mark []byte
+	if score == 0 && math.Signbit(score) {
+		if z.rank.Skiplist {
+			mark = []byte(encoding.NegZeroMark)
+		} else {
+			score = 0 // a listpack stores -0 as 0
+		}
+	}
+	z.pbuf = position(z.pbuf[:0], score, member)
+	z.kbuf = append(append(z.kbuf[:0], z.sub...), member...)
+	z.vbuf = binary.BigEndian.AppendUint64(z.vbuf[:0], math.Float64bits(score))
+	z.set(z.kbuf, z.vbuf)
+	z.kbuf = append(append(z.kbuf[:0], z.sc...), z.pbuf...)
+	z.set(z.kbuf, mark)
 }
 
 // remove deletes a member whose score is score.
@@ -189,7 +225,7 @@ func (z *zset) rescore(member []byte, old, new float64) error {
 	if err := z.remove(member, old); err != nil {
 		return err
 	}
-	return z.insert(member, new)
+	return z.insert(member, new, false)
 }
 
 // finish writes the metadata after changes: a set whose last member went away is deleted.
@@ -241,9 +277,10 @@ func (z *zset) seekPos(pos []byte, forward bool) (*pebble.Iterator, error) {
 	return it, nil
 }
 
-// keepMember returns the member at pos, its bytes kept in the Txn's arena.
+// keepMember returns the member at pos (where the iterator is), its bytes kept in the Txn's
+// arena.
 func (z *zset) keepMember(pos []byte) (ScoredMember, error) {
-	f, m, err := decodePosition(pos)
+	f, m, err := z.posScore(pos)
 	if err != nil {
 		return ScoredMember{}, err
 	}
@@ -365,7 +402,7 @@ func (z *zset) sameScore() ([]byte, bool, error) {
 // range over members of different scores) the list Redis's listpack walk finds.
 type span struct {
 	lo, hi []byte
-	list   [][]byte // positions, in walk order, when not nil
+	list   []ScoredMember // the members, in walk order, when not nil
 	empty  bool
 }
 
@@ -401,7 +438,7 @@ func (z *zset) spanOf(by ZRangeBy, sr ScoreRange, lr LexRange, rev bool) (span, 
 // the last member is >= min and the first <= max, walk from the start to the first member >=
 // min (from the end to the first <= max when reversed), which must be <= max (>= min), then
 // take members while they stay <= max (>= min).
-func (z *zset) lexWalk(r LexRange, rev bool) ([][]byte, error) {
+func (z *zset) lexWalk(r LexRange, rev bool) ([]ScoredMember, error) {
 	first, _, err := z.edge(true)
 	if err != nil {
 		return nil, err
@@ -422,7 +459,7 @@ func (z *zset) lexWalk(r LexRange, rev bool) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out [][]byte
+	out := []ScoredMember{}
 	started := false
 	err = z.walk(it, !rev, func(pos []byte) (bool, error) {
 		m := pos[8:]
@@ -443,8 +480,9 @@ func (z *zset) lexWalk(r LexRange, rev bool) ([][]byte, error) {
 		if !in {
 			return false, nil
 		}
-		out = append(out, append([]byte(nil), pos...))
-		return true, nil
+		sm, err := z.keepMember(pos)
+		out = append(out, sm)
+		return err == nil, err
 	})
 	return out, err
 }
@@ -489,11 +527,7 @@ func (z *zset) spanMembers(s span, rev bool, offset, limit int64) ([]ScoredMembe
 	var out []ScoredMember
 	if s.list != nil {
 		for i := offset; i < int64(len(s.list)) && (limit < 0 || int64(len(out)) < limit); i++ {
-			sm, err := z.keepMember(s.list[i])
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sm)
+			out = append(out, s.list[i])
 		}
 		return out, nil
 	}
@@ -614,6 +648,12 @@ func (t *Txn) ZAdd(key []byte, f ZAddFlags, scores []float64, members [][]byte) 
 	}
 	z.writable()
 	defer z.finish()
+	// Redis creates a skiplist for more than 128 pairs or a long first member, and converts a
+	// listpack that is given more than 128 pairs, whatever they do.
+	if !z.rank.Skiplist && (len(members) > listpackEntries || (!found && len(members) > 0 && len(members[0]) > listpackValueLen)) {
+		z.rank.Skiplist = true
+		z.dirty = true
+	}
 	for i, member := range members {
 		score := scores[i]
 		cur, exists, err := z.score(member)
@@ -646,7 +686,7 @@ func (t *Txn) ZAdd(key []byte, f ZAddFlags, scores []float64, members [][]byte) 
 		if f.XX {
 			continue
 		}
-		if err := z.insert(member, score); err != nil {
+		if err := z.insert(member, score, true); err != nil {
 			return r, err
 		}
 		r.Added++
@@ -951,16 +991,13 @@ func (t *Txn) zstoreSorted(dst []byte, members []ScoredMember) (int64, error) {
 	z.sub = encoding.AppendSubPrefix(nil, t.db, dst, z.meta.Version)
 	z.sc = encoding.AppendScorePrefix(nil, t.db, dst, z.meta.Version)
 	z.rkp = encoding.AppendRankPrefix(nil, t.db, dst, z.meta.Version)
+	// Redis builds a result as a skiplist and turns it into a listpack when it fits.
+	z.rank.Skiplist = len(members) > listpackEntries
 	for _, m := range members {
-		f := m.Score
-		if f == 0 {
-			f = 0
-		}
-		z.pbuf = position(z.pbuf[:0], f, m.Member)
-		z.kbuf = append(append(z.kbuf[:0], z.sub...), m.Member...)
-		t.set(z.kbuf, z.pbuf[:8])
-		z.kbuf = append(append(z.kbuf[:0], z.sc...), z.pbuf...)
-		t.set(z.kbuf, nil)
+		z.rank.Skiplist = z.rank.Skiplist || len(m.Member) > listpackValueLen
+	}
+	for _, m := range members {
+		z.writeMember(m.Member, m.Score)
 	}
 	z.meta.Count = uint64(len(members))
 	if len(members) > rankBuildAt {

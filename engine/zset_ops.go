@@ -27,7 +27,7 @@ func (t *Txn) ZSetEach(key []byte, fn func(member []byte, score float64) error) 
 		return true, err
 	}
 	return true, z.walk(it, true, func(pos []byte) (bool, error) {
-		f, m, err := decodePosition(pos)
+		f, m, err := z.posScore(pos)
 		if err != nil {
 			return false, err
 		}
@@ -151,13 +151,6 @@ func (t *Txn) ZRandMembers(key []byte, count int64) ([]ScoredMember, error) {
 	return out, nil
 }
 
-// Redis keeps a sorted set of at most 128 members of at most 64 bytes in a listpack, which
-// ZSCAN returns whole in one call, with scores as the listpack stores them.
-const (
-	listpackEntries  = 128
-	listpackValueLen = 64
-)
-
 // ZScan continues a ZSCAN from cursor. A set Redis would keep in a listpack comes whole, with
 // cursor 0 and compact true (scores print as the listpack stores them); a bigger one comes about
 // count members at a time, the cursor naming where to resume (an unknown cursor restarts).
@@ -167,22 +160,9 @@ func (t *Txn) ZScan(key []byte, cursor uint64, count int) (next uint64, out []Sc
 		return 0, nil, false, err
 	}
 	defer z.close()
-	if z.count() <= listpackEntries {
-		if out, err = z.all(); err != nil {
-			return 0, nil, false, err
-		}
-		compact = true
-		for _, m := range out {
-			if len(m.Member) > listpackValueLen {
-				compact = false
-				break
-			}
-		}
-		if compact {
-			return 0, out, true, nil
-		}
-		// Redis keeps this set in a hash table: scanned in steps like any big one.
-		out = nil
+	if !z.rank.Skiplist {
+		out, err = z.all()
+		return 0, out, true, err
 	}
 	start := encoding.ScoreMin
 	if cursor != 0 {
@@ -267,7 +247,7 @@ func (s *ZSource) each(t *Txn, fn func(member []byte, score float64) error) erro
 			return err
 		}
 		return s.z.walk(it, true, func(pos []byte) (bool, error) {
-			f, m, err := decodePosition(pos)
+			f, m, err := s.z.posScore(pos)
 			if err != nil {
 				return false, err
 			}
