@@ -18,8 +18,8 @@ import (
 // Redis's answer depends on its random node levels.
 type zsetPools struct {
 	small, big, dst []string // keys
-	members    []string // members of small sets
-	bigMembers int      // members of big sets are b0..b<n>
+	members         []string // members of small sets
+	bigMembers      int      // members of big sets are b0..b<n>
 }
 
 func newZSetPools() *zsetPools {
