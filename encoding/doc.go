@@ -44,8 +44,12 @@
 // ordered scan of the score family answers ZRANGEBYSCORE.
 //
 // A sorted set keeps each member twice, in one batch: subkey member -> score (8 bytes, the
-// form above; ZSCORE is one point read) and score key score | member -> "" (ranges are one
-// bounded scan). -0 is stored as 0, as Redis's listpack stores it.
+// IEEE-754 bits big-endian; ZSCORE is one point read) and score key score | member -> "" (ranges
+// are one bounded scan). -0 and 0 share a position; a set that Redis would hold in a skiplist
+// keeps -0 (the score key's value is then NegZeroMark), one it would hold in a listpack stores 0,
+// as Redis does.
+//
+//	zset type fields   flags (1: skiplist, ranked) | generation (8, when ranked)   (absent: none)
 //
 // # Rank buckets (sorted sets)
 //
@@ -69,9 +73,7 @@
 // The sums over buckets come from an index the engine keeps in memory (a Fenwick tree over
 // the bucket counts), built from one scan of the buckets. The metadata's type fields carry a
 // generation that changes with every change to the buckets, so the engine can tell whether
-// an index in memory is current:
-//
-//	zset type fields   generation (8)       (absent: the set has no buckets)
+// an index in memory is current.
 //
 // # Format version
 //

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/stratadb/strata/encoding"
@@ -295,4 +296,240 @@ func TestZSetRankRandom(t *testing.T) {
 			checkAgainstModel(t, e, key, m, rng)
 		})
 	}
+}
+
+// fillZSet adds n members m0..m<n-1> with scores i%7 (ties) in one command.
+func fillZSet(t testing.TB, e *Engine, key string, n int) zmodel {
+	m := zmodel{}
+	inTxn(t, e, func(tx *Txn) {
+		scores := make([]float64, n)
+		members := make([][]byte, n)
+		for i := range scores {
+			scores[i] = float64(i % 7)
+			members[i] = []byte(fmt.Sprintf("m%d", i))
+			m[string(members[i])] = scores[i]
+		}
+		if _, err := tx.ZAdd([]byte(key), ZAddFlags{}, scores, members); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return m
+}
+
+// TestZSetRankIndexStale checks that a command that dies after changing the cached index does
+// not leave it in use: the next reader rebuilds it from the buckets on disk.
+func TestZSetRankIndexStale(t *testing.T) {
+	e := openTestEngine(t)
+	key := []byte("z")
+	m := fillZSet(t, e, "z", 500)
+	rng := rand.New(rand.NewPCG(1, 2))
+	checkAgainstModel(t, e, key, m, rng) // loads the index into the cache
+	tx := e.NewTxn()
+	tx.Begin(0, LockWrite)
+	if err := tx.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	var members [][]byte
+	var scores []float64
+	for i := 0; i < 300; i++ {
+		members = append(members, []byte(fmt.Sprintf("x%d", i)))
+		scores = append(scores, -1)
+	}
+	if _, err := tx.ZAdd(key, ZAddFlags{}, scores, members); err != nil {
+		t.Fatal(err)
+	}
+	tx.Abort()
+	checkAgainstModel(t, e, key, m, rng)
+}
+
+// TestZSetRankAfterReopen checks ranks after a restart (no cached index) and on a renamed copy.
+func TestZSetRankAfterReopen(t *testing.T) {
+	dir := t.TempDir()
+	e, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := fillZSet(t, e, "z", 1000)
+	inTxn(t, e, func(tx *Txn) {
+		if _, err := tx.Rename([]byte("z"), []byte("moved"), false); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	checkAgainstModel(t, e, []byte("moved"), m, rng)
+	checkAgainstModel(t, e, []byte("z"), zmodel{}, rng)
+}
+
+// TestZSetNegativeZero checks that -0 is kept where Redis's skiplist keeps it and stored as 0
+// where its listpack would hold the set.
+func TestZSetNegativeZero(t *testing.T) {
+	e := openTestEngine(t)
+	negZero := math.Copysign(0, -1)
+	long := bytes.Repeat([]byte("x"), 65)
+	inTxn(t, e, func(tx *Txn) {
+		tx.ZAdd([]byte("small"), ZAddFlags{}, []float64{negZero}, [][]byte{[]byte("a")})
+		tx.ZAdd([]byte("big"), ZAddFlags{}, []float64{1, negZero}, [][]byte{long, []byte("a")})
+	})
+	inTxn(t, e, func(tx *Txn) {
+		f, _, _ := tx.ZScore([]byte("small"), []byte("a"))
+		if math.Signbit(f) {
+			t.Error("a listpack-sized set kept -0")
+		}
+		f, _, _ = tx.ZScore([]byte("big"), []byte("a"))
+		if !math.Signbit(f) {
+			t.Error("a skiplist set lost -0 in its subkey")
+		}
+		ms, _ := tx.ZRange([]byte("big"), ZRangeSpec{By: ZByScore, Score: ScoreRange{Min: 0, Max: 0}, Limit: -1})
+		if len(ms) != 1 || !math.Signbit(ms[0].Score) {
+			t.Errorf("a range over a skiplist set lost -0: %v", ms)
+		}
+		// A store that fits a listpack folds -0.
+		n, err := tx.ZStore([]byte("dst"), []ScoredMember{{Member: []byte("a"), Score: negZero}})
+		if err != nil || n != 1 {
+			t.Fatal(n, err)
+		}
+		if f, _, _ := tx.ZScore([]byte("dst"), []byte("a")); math.Signbit(f) {
+			t.Error("a stored listpack-sized result kept -0")
+		}
+	})
+}
+
+func TestParseFloat(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"1", 1, true}, {"-1.5", -1.5, true}, {"+2", 2, true}, {".5", 0.5, true}, {"5.", 5, true},
+		{"1e3", 1000, true}, {"1E+2", 100, true}, {"1e", 0, false}, {"inf", math.Inf(1), true},
+		{"-Infinity", math.Inf(-1), true}, {"INF", math.Inf(1), true}, {"nan", 0, false},
+		{"0x10", 16, true}, {"0x1p3", 8, true}, {"0x", 0, false}, {"0x.8", 0.5, true},
+		{"", 0, false}, {" 1", 0, false}, {"1 ", 0, false}, {"1e400", 0, false}, {"1e-400", 0, false},
+		{"4e-320", 4e-320, true}, {"0e-400", 0, true}, {"1_0", 0, false}, {"1\x00", 0, false},
+		{"--1", 0, false}, {"1.5.5", 0, false}, {"nan(123)", 0, false},
+	} {
+		got, ok := ParseFloat([]byte(c.in))
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("ParseFloat(%q) = %v %v, want %v %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+	// Range bounds: strtod up to a NUL, leading spaces, overflow accepted, empty is 0.
+	for _, c := range []struct {
+		in      string
+		want    float64
+		ex, bad bool
+	}{
+		{"(1", 1, true, false}, {"", 0, false, false}, {"(", 0, true, false}, {" 2", 2, false, false},
+		{"1e400", math.Inf(1), false, false}, {"3\x00junk", 3, false, false}, {"nan", 0, false, true},
+		{"1 ", 0, false, true}, {"[1", 0, false, true},
+	} {
+		f, ex, ok := parseScoreBound([]byte(c.in))
+		if ok == c.bad || (ok && (f != c.want || ex != c.ex)) {
+			t.Errorf("parseScoreBound(%q) = %v %v %v", c.in, f, ex, ok)
+		}
+	}
+}
+
+func TestGeoEncoding(t *testing.T) {
+	// Redis's own values for Palermo (GEOADD Sicily 13.361389 38.115556 Palermo).
+	s := GeoScore(13.361389, 38.115556)
+	if s != 3479099956230698 {
+		t.Fatalf("score %v", s)
+	}
+	lon, lat := GeoDecode(s)
+	if got := strconv.FormatFloat(lon, 'f', 17, 64); got != "13.36138933897018433" {
+		t.Errorf("lon %s", got)
+	}
+	if got := strconv.FormatFloat(lat, 'f', 17, 64); got != "38.11555639549629859" {
+		t.Errorf("lat %s", got)
+	}
+	if h := GeoHashString(s); h != "sqc8b49rny0" {
+		t.Errorf("geohash %s", h)
+	}
+	d := GeoDistance(13.361389338970184, 38.115556395496299, 15.087267458438873, 37.50266842333162)
+	if got := strconv.FormatFloat(d, 'f', 4, 64); got != "166274.1516" {
+		t.Errorf("distance %s", got)
+	}
+}
+
+// TestGeoSortPartial checks that the partial sort puts the n closest first, in order, whatever
+// the ties, and leaves the same points in the array.
+func TestGeoSortPartial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 200; trial++ {
+		n := 1 + rng.IntN(120)
+		pts := make([]GeoPoint, n)
+		for i := range pts {
+			pts[i] = GeoPoint{Member: []byte(strconv.Itoa(i)), Dist: float64(rng.IntN(20))}
+		}
+		k := 1 + rng.IntN(n)
+		desc := rng.IntN(2) == 0
+		sorted := append([]GeoPoint(nil), pts...)
+		sort.SliceStable(sorted, func(i, j int) bool {
+			if desc {
+				return sorted[i].Dist > sorted[j].Dist
+			}
+			return sorted[i].Dist < sorted[j].Dist
+		})
+		GeoSort(pts, desc, k)
+		for i := 0; i < k; i++ {
+			if pts[i].Dist != sorted[i].Dist {
+				t.Fatalf("n=%d k=%d: position %d has %v, want %v", n, k, i, pts[i].Dist, sorted[i].Dist)
+			}
+		}
+		seen := map[string]bool{}
+		for _, p := range pts {
+			seen[string(p.Member)] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("the partial sort lost points")
+		}
+	}
+}
+
+// TestZCombineReadsSets builds a plain set the way the design lays sets out (one subkey per
+// member) and uses it as an input of the set operations, where every member scores 1.
+func TestZCombineReadsSets(t *testing.T) {
+	e := openTestEngine(t)
+	inTxn(t, e, func(tx *Txn) {
+		ks, _ := tx.lookup([]byte("set"))
+		m := tx.newMeta(encoding.TypeSet)
+		for _, member := range []string{"z", "w", "q"} {
+			tx.set(encoding.AppendSubKey(nil, tx.db, []byte("set"), m.Version, []byte(member)), nil)
+			m.Count++
+		}
+		tx.putMeta([]byte("set"), &ks, &m)
+		tx.ZAdd([]byte("a"), ZAddFlags{}, []float64{1, 2, 3}, [][]byte{[]byte("x"), []byte("y"), []byte("z")})
+	})
+	inTxn(t, e, func(tx *Txn) {
+		srcs, err := tx.ZSources([][]byte{[]byte("a"), []byte("set")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tx.ZCombine(ZUnion, srcs, []float64{1, 5}, ZAggSum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := fmtMembers(got); s != "x=1 y=2 q=5 w=5 z=8 " {
+			t.Fatalf("union = %s", s)
+		}
+		srcs, _ = tx.ZSources([][]byte{[]byte("set"), []byte("a")})
+		got, _ = tx.ZCombine(ZInter, srcs, nil, ZAggSum)
+		if s := fmtMembers(got); s != "z=4 " {
+			t.Fatalf("inter = %s", s)
+		}
+		srcs, _ = tx.ZSources([][]byte{[]byte("set"), []byte("a")})
+		got, _ = tx.ZCombine(ZDiff, srcs, nil, ZAggSum)
+		if s := fmtMembers(got); s != "q=1 w=1 " {
+			t.Fatalf("diff = %s", s)
+		}
+	})
 }
