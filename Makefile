@@ -1,5 +1,6 @@
 # One command runs every test: `make test`. It installs Debian's redis-server and redis-tools
-# (the reference implementation the differential tests compare against) when they are missing.
+# (the reference implementation the differential tests compare against) and systemd (whose
+# systemd-analyze checks conf/strata.service) when they are missing.
 
 GO ?= go
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,6 +15,10 @@ deps:
 		echo "installing redis-server and redis-tools"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools >/dev/null; \
 	fi
+	@if ! command -v systemd-analyze >/dev/null; then \
+		echo "installing systemd (for systemd-analyze)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq systemd >/dev/null; \
+	fi
 	@redis-server --version
 
 build:
@@ -22,9 +27,10 @@ build:
 vet:
 	$(GO) vet ./...
 
-# STRATA_REQUIRE_REDIS turns a missing redis-server into a failure instead of a skip.
+# STRATA_REQUIRE_REDIS and STRATA_REQUIRE_SYSTEMD turn a missing redis-server or
+# systemd-analyze into a failure instead of a skip.
 unit:
-	STRATA_REQUIRE_REDIS=1 $(GO) test -count=1 -timeout 25m ./...
+	STRATA_REQUIRE_REDIS=1 STRATA_REQUIRE_SYSTEMD=1 $(GO) test -count=1 -timeout 25m ./...
 
 race:
 	STRATA_REQUIRE_REDIS=1 $(GO) test -race -count=1 -timeout 25m $(RACE_PKGS)

@@ -79,7 +79,7 @@ func TestValidationErrors(t *testing.T) {
 	tab := NewTable()
 	for _, tc := range []struct{ yaml, want string }{
 		{"port: 70000\n", "port: argument must be between 0 and 65535 inclusive"},
-		{"appendfsync: sometimes\n", "argument(s) must be one of the following: always, everysec, no"},
+		{"appendfsync: sometimes\n", "argument(s) must be one of the following: everysec, always, no"},
 		{"maxmemory: lots\n", "argument must be a memory value"},
 		{"protected-mode: maybe\n", "argument must be 'yes' or 'no'"},
 		{"save: \"900\"\n", "Invalid save parameters"},
@@ -101,7 +101,7 @@ func TestParseMemory(t *testing.T) {
 			t.Errorf("ParseMemory(%q) = %d %v, want %d", in, got, ok, want)
 		}
 	}
-	for _, in := range []string{"", "x", "1xb", "-1kb", "99999999999999gb"} {
+	for _, in := range []string{"", "x", "1xb", "-1kb", "-1", "99999999999999gb"} {
 		if _, ok := ParseMemory(in); ok {
 			t.Errorf("ParseMemory(%q) accepted", in)
 		}

@@ -28,7 +28,7 @@ type Config struct {
 	TCPBacklog    int      `name:"tcp-backlog" default:"511" min:"0" max:"65535" help:"Listen backlog (accepted for compatibility; the OS setting applies)."`
 	Timeout       int      `name:"timeout" default:"0" min:"0" max:"2147483647" live:"yes" help:"Close a client idle for this many seconds; 0 never."`
 	TCPKeepalive  int      `name:"tcp-keepalive" default:"300" min:"0" max:"2147483647" live:"yes" help:"TCP keepalive period in seconds; 0 disables."`
-	MaxClients    int      `name:"maxclients" default:"10000" min:"1" max:"2147483647" live:"yes" help:"Most clients connected at once; others get 'ERR max number of clients reached'."`
+	MaxClients    int      `name:"maxclients" default:"10000" min:"1" max:"4294967295" live:"yes" help:"Most clients connected at once; others get 'ERR max number of clients reached'."`
 
 	// Security
 	RequirePass string `name:"requirepass" default:"" live:"yes" help:"Password of the default user; empty means no AUTH needed."`
@@ -42,7 +42,7 @@ type Config struct {
 	// Data and durability
 	Dir            string `name:"dir" default:"./data" help:"Data directory (Pebble's files, dumps)."`
 	Databases      int    `name:"databases" default:"16" min:"1" max:"65536" help:"Number of logical databases (SELECT 0..n-1)."`
-	AppendFsync    string `name:"appendfsync" default:"everysec" kind:"enum" enum:"always|everysec|no" live:"yes" help:"always: reply after fsync (group commit); everysec: a crash of the process loses nothing, a power loss at most ~1s; no: the OS decides."`
+	AppendFsync    string `name:"appendfsync" default:"everysec" kind:"enum" enum:"everysec|always|no" live:"yes" help:"always: reply after fsync (group commit); everysec: a crash of the process loses nothing, a power loss at most ~1s; no: the OS decides."`
 	AppendOnly     bool   `name:"appendonly" default:"no" live:"yes" help:"Accepted for compatibility: Strata's durability is always Pebble's log; this only decides whether BGREWRITEAOF output is kept current."`
 	AppendFilename string `name:"appendfilename" default:"appendonly.aof" help:"Base name of AOF files BGREWRITEAOF writes."`
 	AppendDirname  string `name:"appenddirname" default:"appendonlydir" help:"Directory (under dir) of the multi-part AOF."`
@@ -53,10 +53,10 @@ type Config struct {
 
 	// Memory and the hot tier
 	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`
-	MaxMemoryPolicy string `name:"maxmemory-policy" default:"noeviction" kind:"enum" enum:"volatile-lru|allkeys-lru|volatile-lfu|allkeys-lfu|volatile-random|allkeys-random|volatile-ttl|noeviction" live:"yes" help:"What leaves the hot tier when it is full (Pebble keeps the data)."`
+	MaxMemoryPolicy string `name:"maxmemory-policy" default:"noeviction" kind:"enum" enum:"volatile-lru|volatile-lfu|volatile-random|volatile-ttl|allkeys-lru|allkeys-lfu|allkeys-random|noeviction" live:"yes" help:"What leaves the hot tier when it is full (Pebble keeps the data)."`
 
 	// Background work
-	Hz int `name:"hz" default:"10" min:"1" max:"500" live:"yes" help:"How many times a second background tasks (active expiry) run."`
+	Hz int `name:"hz" default:"10" min:"0" max:"2147483647" live:"yes" help:"How many times a second background tasks (active expiry) run; values outside 1..500 are clamped, as in Redis."`
 
 	// Events and diagnostics
 	NotifyKeyspaceEvents string `name:"notify-keyspace-events" default:"" live:"yes" help:"Keyspace notification classes (K E g $ l s h z x e t m d n A)."`

@@ -168,7 +168,7 @@ func ParseMemory(s string) (int64, bool) {
 		}
 	}
 	n, err := strconv.ParseInt(low, 10, 64)
-	if err != nil || n < 0 && mul != 1 {
+	if err != nil || n < 0 { // Redis's memtoull takes no sign
 		return 0, false
 	}
 	if mul != 1 && n > (1<<63-1)/mul {

@@ -24,11 +24,11 @@
 //
 // # Metadata value (format 1)
 //
-//	 0        1      2       3                11               19               27
-//	 +--------+------+-------+----------------+----------------+----------------+-----------
-//	 | format | type | flags | expire-at ms   | version        | count          | type fields
-//	 |  0x01  |      |       | (8, 0 = none)  | (8)            | (8)            | or value
-//	 +--------+------+-------+----------------+----------------+----------------+-----------
+//	0        1      2       3                11               19               27
+//	+--------+------+-------+----------------+----------------+----------------+-----------
+//	| format | type | flags | expire-at ms   | version        | count          | type fields
+//	|  0x01  |      |       | (8, 0 = none)  | (8)            | (8)            | or value
+//	+--------+------+-------+----------------+----------------+----------------+-----------
 //
 // count is the number of elements of a collection, or the byte length of a string. A string
 // whose flags lack FlagChunked carries its value inline after the header; a chunked string keeps

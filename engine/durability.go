@@ -56,9 +56,32 @@ func (m FsyncMode) String() string {
 // "always" mode, nothing in "everysec" and "no" modes. In "everysec" a background loop fsyncs
 // each WAL that has unsynced writes once a second. Sstables, the manifest and the options file
 // are synced for real, always.
+//
+// How Pebble drives a WAL (pebble v2 record.LogWriter and wal.StandaloneManager), and why the
+// wrapper is enough:
+//
+//   - Each WAL is created by Create, or by ReuseForWrite when Pebble recycles an obsolete log
+//     (both are wrapped here), then wrapped again by Pebble in vfs.NewSyncingFile, whose Sync
+//     calls our SyncData and whose Write calls our Write.
+//   - One flush goroutine per WAL writes the queued records (Write) and then, if any committer
+//     asked for Sync, calls Sync once for all of them before waking them: group commit. So in
+//     "always" mode a commit is acknowledged after an fsync that began after its bytes were
+//     written, and concurrent committers share that fsync.
+//   - SyncTo is only used for WALBytesPerSync background flushing, which is off (0); it never
+//     stands for durability, so outside "always" it reports a partial sync and does nothing.
+//   - A WAL is closed (Close) when Pebble rotates to a new one, before the new one is created.
+//     Close fsyncs whatever the policy left unsynced, in every mode, "no" included: Pebble's
+//     recovery tolerates a torn tail only in the newest WAL and refuses to open when an older
+//     one is torn, so an older WAL must be whole on disk before a newer one exists.
+//   - Switching the policy live (CONFIG SET appendfsync, Engine.SetFsyncMode) takes effect at
+//     the next Sync. Writes acknowledged under "everysec" before a switch to "always" are still
+//     covered by the next tick (the tick runs in both modes) or the next commit's fsync.
 type walFS struct {
 	vfs.FS
 	mode *atomic.Int32
+
+	// syncs counts real fsyncs of WAL files (every mode, every cause): Engine.WALSyncs.
+	syncs atomic.Int64
 
 	mu    sync.Mutex
 	files map[*walFile]struct{}
@@ -111,7 +134,17 @@ func (fs *walFS) syncAll() error {
 	return first
 }
 
-// runEverysec fsyncs dirty WALs once a second until stop is closed.
+// tick is the "everysec" background fsync. It also runs in "always" mode, where it only finds
+// work left by writes acknowledged before a live switch from "everysec" (commits in "always"
+// leave their WAL clean); in "no" mode the operating system decides.
+func (fs *walFS) tick() error {
+	if FsyncMode(fs.mode.Load()) == FsyncNo {
+		return nil
+	}
+	return fs.syncAll()
+}
+
+// runEverysec calls tick once a second until stop is closed.
 func (fs *walFS) runEverysec(stop <-chan struct{}, onError func(error)) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -120,14 +153,22 @@ func (fs *walFS) runEverysec(stop <-chan struct{}, onError func(error)) {
 		case <-stop:
 			return
 		case <-t.C:
-			if FsyncMode(fs.mode.Load()) == FsyncEverysec {
-				if err := fs.syncAll(); err != nil {
-					onError(err)
-				}
+			if err := fs.tick(); err != nil {
+				onError(err)
 			}
 		}
 	}
 }
+
+// fsync runs one real fsync of a WAL and counts it.
+func (fs *walFS) fsync(real func() error) error {
+	fs.syncs.Add(1)
+	return real()
+}
+
+// WALSyncs is the number of real fsyncs of the write-ahead log since Open. In "always" mode it
+// grows by at most one per group of concurrent commits, not per commit.
+func (e *Engine) WALSyncs() int64 { return e.fs.syncs.Load() }
 
 type walFile struct {
 	vfs.File
@@ -137,20 +178,25 @@ type walFile struct {
 	gone  bool
 }
 
+// Write marks the file dirty after the bytes are in the file, never before: a tick that
+// clears the mark between the two would fsync before the write and leave it unsynced.
 func (f *walFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
 	f.dirty.Store(true)
-	return f.File.Write(p)
+	return n, err
 }
 
 func (f *walFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := f.File.WriteAt(p, off)
 	f.dirty.Store(true)
-	return f.File.WriteAt(p, off)
+	return n, err
 }
 
+// policySync is the WAL's Sync as Pebble's flush loop calls it before acknowledging commits.
 func (f *walFile) policySync(real func() error) error {
 	if FsyncMode(f.fs.mode.Load()) == FsyncAlways {
 		f.dirty.Store(false)
-		return real()
+		return f.fs.fsync(real)
 	}
 	return nil
 }
@@ -158,11 +204,13 @@ func (f *walFile) policySync(real func() error) error {
 func (f *walFile) Sync() error     { return f.policySync(f.File.Sync) }
 func (f *walFile) SyncData() error { return f.policySync(f.File.SyncData) }
 
+// SyncTo is background write-back (sync_file_range), never durability; outside "always" it
+// does nothing and says so (false: not a full sync).
 func (f *walFile) SyncTo(length int64) (bool, error) {
 	if FsyncMode(f.fs.mode.Load()) == FsyncAlways {
 		return f.File.SyncTo(length)
 	}
-	return true, nil
+	return false, nil
 }
 
 func (f *walFile) syncIfDirty() error {
@@ -171,16 +219,16 @@ func (f *walFile) syncIfDirty() error {
 	if f.gone || !f.dirty.Swap(false) {
 		return nil
 	}
-	return f.File.SyncData()
+	return f.fs.fsync(f.File.SyncData)
 }
 
-// Close fsyncs what the policy left unsynced (a WAL is closed when Pebble rotates it; its data
-// must not depend on the next tick) and forgets the file.
+// Close fsyncs what the policy left unsynced, in every mode (see walFS: an older WAL must be
+// whole on disk before Pebble writes a newer one), and forgets the file.
 func (f *walFile) Close() error {
 	f.mu.Lock()
 	var err error
-	if f.dirty.Swap(false) && FsyncMode(f.fs.mode.Load()) != FsyncNo {
-		err = f.File.SyncData()
+	if f.dirty.Swap(false) {
+		err = f.fs.fsync(f.File.SyncData)
 	}
 	f.gone = true
 	f.mu.Unlock()

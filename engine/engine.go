@@ -65,11 +65,11 @@ type Engine struct {
 
 	// latch is shared by every command and taken exclusively by commands over the whole
 	// keyspace (FLUSHALL, SWAPDB ...). It also guards dbmap.
-	latch sync.RWMutex
-	locks *lockTable
+	latch  sync.RWMutex
+	locks  *lockTable
 	dbmap  []uint16 // logical database -> physical id used in keys
 	closed bool     // set under the exclusive latch by Close
-	stats []dbStats
+	stats  []dbStats
 
 	lastVersion atomic.Uint64
 	cursors     *cursorTable
@@ -185,7 +185,9 @@ func Open(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) logSyncError(err error) { e.log.Error("fsync of the write-ahead log failed", "err", err) }
+func (e *Engine) logSyncError(err error) {
+	e.log.Error("fsync of the write-ahead log failed", "err", err)
+}
 
 // load checks the format record and reads the database map, counters and version floor.
 func (e *Engine) load() error {

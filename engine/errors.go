@@ -81,6 +81,12 @@ var (
 	ErrGeoCount          = errors.New("ERR COUNT must be > 0")
 	ErrGeoAny            = errors.New("ERR the ANY argument requires COUNT argument")
 
+	// CONFIG and CLIENT.
+	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
+	ErrInvalidClientID = errors.New("ERR Invalid client ID")
+	ErrClientIDRange   = errors.New("ERR client-id should be greater than 0")
+	ErrMaxAgeRange     = errors.New("ERR maxage should be greater than 0")
+
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
 	ErrProtectedMode = errors.New("DENIED Redis is running in protected mode because protected " +
@@ -97,6 +103,10 @@ var (
 		"up an authentication password for the default user. NOTE: You only need to do one of " +
 		"the above things in order for the server to start accepting connections from the " +
 		"outside.")
+
+	// SHUTDOWN.
+	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
+	ErrShutdownFailed       = errors.New("ERR Errors trying to SHUTDOWN. Check logs.")
 
 	// Protocol errors; the connection is closed after them.
 	ErrProtoInvalidMultibulk = errors.New("ERR Protocol error: invalid multibulk length")
@@ -159,6 +169,32 @@ func cString(s string, n int) string {
 func ErrUnknownSubcommand(sub, container string) error {
 	return errors.New(sanitize("ERR unknown subcommand '"+cString(sub, 128)+"'. Try "+
 		strings.ToUpper(container)+" HELP.", 1<<20))
+}
+
+// ErrConfigSetUnknown is CONFIG SET's reply to a name that is no directive.
+func ErrConfigSetUnknown(name string) error {
+	return errors.New(sanitize("ERR Unknown option or number of arguments for CONFIG SET - '"+name+"'", 1<<20))
+}
+
+// ErrConfigSet is CONFIG SET's reply to a value it refuses, with the reason.
+func ErrConfigSet(name, reason string) error {
+	return errors.New(sanitize("ERR CONFIG SET failed (possibly related to argument '"+name+"') - "+reason, 1<<20))
+}
+
+// ErrConfigRewrite is CONFIG REWRITE's reply when the file cannot be written.
+func ErrConfigRewrite(err error) error {
+	return errors.New(sanitize("ERR Rewriting config file: "+err.Error(), 1<<20))
+}
+
+// ErrUnknownClientType names a client type that is not normal, master, replica (slave) or
+// pubsub.
+func ErrUnknownClientType(name string) error {
+	return errors.New(sanitize("ERR Unknown client type '"+name+"'", 1<<20))
+}
+
+// ErrNoSuchUser names an ACL user that does not exist.
+func ErrNoSuchUser(name string) error {
+	return errors.New(sanitize("ERR No such user '"+name+"'", 1<<20))
 }
 
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".

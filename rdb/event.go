@@ -48,8 +48,10 @@ const (
 	KindEndKey
 	// KindFunction is a function library's source code (Value).
 	KindFunction
-	// KindModuleSkipped reports a module value that was skipped (Module names it); the key
-	// it belonged to is not reported.
+	// KindModuleSkipped reports module data that was skipped (Module names it). For a key
+	// whose value is a module type it stands for the whole key: Key, DB, Header (Type
+	// TypeModule) and Size are set, and no KindKey or KindEndKey surrounds it. For module
+	// auxiliary data (MODULE_AUX, outside any key) Key is nil.
 	KindModuleSkipped
 	// KindEOF is the end of the dump. Checksum holds the stored CRC64 (0 = not computed).
 	KindEOF
@@ -115,6 +117,10 @@ type KeyHeader struct {
 	// Offset is the byte offset of the key's type byte (or of its first expire/idle/freq
 	// opcode) in the file.
 	Offset int64
+	// RDBType is the object type byte the file used (0 string ... 25 hash listpack with
+	// field TTLs; Valkey files number 22 differently, see doc.go). A Writer ignores it and
+	// chooses its own encoding.
+	RDBType uint8
 }
 
 // StreamID is a stream entry ID.

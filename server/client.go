@@ -3,6 +3,8 @@ package server
 import (
 	"net"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tidwall/redcon"
@@ -33,9 +35,8 @@ type Client struct {
 	txn     *engine.Txn
 	x       Ctx
 	lower   []byte // scratch: the lowercased command name
-	lastCmd string
-	closing bool // close after this burst (QUIT, errors)
-	inBurst bool // between the first command of a read burst and its flush
+	closing bool   // close after this burst (QUIT, errors)
+	inBurst bool   // between the first command of a read burst and its flush
 
 	// Guarded by mu.
 	mu       sync.Mutex
@@ -50,9 +51,17 @@ type Client struct {
 
 	wmu sync.Mutex // serializes socket writes
 
+	// Published by the connection goroutine for CLIENT LIST / INFO run by other clients.
+	lastCmd atomic.Pointer[Command] // the command running or last run
+	pubDB   atomic.Int32
+	pubResp atomic.Int32
+	killed  atomic.Bool // CLIENT KILL closed the socket: run nothing more
+
 	created  time.Time
 	addr     string
 	laddr    string
+	fd       int // the socket's file descriptor, -1 when unknown
+	unix     bool
 	loopback bool
 }
 
@@ -66,7 +75,12 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 		txn:     s.eng.NewTxn(),
 		created: time.Now(),
 		addr:    rc.RemoteAddr(),
+		fd:      socketFD(gc.Conn),
+		// As in Redis, a connection made while no password is required is authenticated:
+		// setting requirepass later does not lock out the clients already connected.
+		authed: !s.authRequired(),
 	}
+	c.pubResp.Store(2)
 	c.lastSeen = c.created
 	c.x.Client = c
 	if la := gc.LocalAddr(); la != nil {
@@ -76,6 +90,7 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 		c.loopback = ta.IP.IsLoopback()
 	} else {
 		c.loopback = true // unix sockets are local
+		c.unix = true
 	}
 	gc.authd = func() bool { return c.authed || !s.authRequired() }
 	return c
@@ -83,6 +98,7 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 
 // beginBurst marks the connection goroutine busy: pushes now wait behind its replies.
 func (c *Client) beginBurst() {
+	c.s.stats.reads.Add(1)
 	c.mu.Lock()
 	c.busy = true
 	c.lastSeen = time.Now()
@@ -96,14 +112,17 @@ func (c *Client) endBurst() {
 	pushes := c.pending
 	c.pending = nil
 	c.busy = false
+	c.lastSeen = time.Now()
 	c.mu.Unlock()
 	var err error
 	switch {
 	case len(pushes) == 0:
 		if len(c.out) > 0 {
+			c.s.stats.writes.Add(1)
 			_, err = c.conn.Write(c.out)
 		}
 	default:
+		c.s.stats.writes.Add(1)
 		bufs := net.Buffers{c.out, pushes}
 		_, err = bufs.WriteTo(c.conn.Conn)
 	}
@@ -163,6 +182,46 @@ func (c *Client) writer(wake chan struct{}) {
 		}
 		c.wmu.Unlock()
 	}
+}
+
+// socketFD returns a connection's file descriptor (-1 when it has none).
+func socketFD(nc net.Conn) int {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	raw.Control(func(f uintptr) { fd = int(f) })
+	return fd
+}
+
+// publish makes the connection's database and protocol visible to CLIENT LIST run by other
+// clients (called by the connection goroutine after each command).
+func (c *Client) publish() {
+	if int32(c.db) != c.pubDB.Load() {
+		c.pubDB.Store(int32(c.db))
+	}
+	if int32(c.resp) != c.pubResp.Load() {
+		c.pubResp.Store(int32(c.resp))
+	}
+}
+
+// kill closes the client's connection from another goroutine (CLIENT KILL, timeout). Closing
+// the socket is what its goroutine notices: a read in progress fails, a command in progress
+// finishes (under its locks, committing its batch) and its reply write fails; commands
+// already read but not started are skipped.
+func (c *Client) kill() {
+	if c.killed.Swap(true) {
+		return
+	}
+	c.conn.Conn.Close()
+	c.s.mu.Lock()
+	delete(c.s.clients, c.id)
+	c.s.mu.Unlock()
 }
 
 // detach marks the client closed; called once when the connection ends.

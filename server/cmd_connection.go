@@ -16,7 +16,7 @@ func registerConnectionCommands(t *Table) {
 			Group: "connection", Since: "1.0.0", Summary: "Ping the server", Complexity: "O(1)"},
 		&Command{Name: "echo", Arity: 2, Flags: "loading stale fast", ACL: "@connection", Lock: LockNone,
 			Handler: func(x *Ctx) { x.Bulk(x.Args[1]) },
-			Group: "connection", Since: "1.0.0", Summary: "Echo the given string", Complexity: "O(1)"},
+			Group:   "connection", Since: "1.0.0", Summary: "Echo the given string", Complexity: "O(1)"},
 		&Command{Name: "quit", Arity: -1, Flags: "noscript loading stale fast no_auth allow_busy", ACL: "@connection",
 			Lock: LockNone, Handler: func(x *Ctx) { x.OK(); x.closing = true },
 			Group: "connection", Since: "1.0.0", Summary: "Close the connection", Complexity: "O(1)"},
@@ -25,7 +25,7 @@ func registerConnectionCommands(t *Table) {
 			Group: "connection", Since: "6.2.0", Summary: "Reset the connection", Complexity: "O(1)"},
 		&Command{Name: "select", Arity: 2, Flags: "loading stale fast", ACL: "@connection", Lock: LockNone,
 			Handler: cmdSelect,
-			Group: "connection", Since: "1.0.0", Summary: "Change the selected database for the current connection", Complexity: "O(1)"},
+			Group:   "connection", Since: "1.0.0", Summary: "Change the selected database for the current connection", Complexity: "O(1)"},
 		&Command{Name: "auth", Arity: -2, Flags: "noscript loading stale fast no_auth allow_busy", ACL: "@connection",
 			Lock: LockNone, Handler: cmdAuth,
 			Group: "connection", Since: "1.0.0", Summary: "Authenticate to the server", Complexity: "O(N) where N is the number of passwords defined for the user"},
@@ -34,7 +34,7 @@ func registerConnectionCommands(t *Table) {
 			Group: "connection", Since: "6.0.0", Summary: "Handshake with Redis", Complexity: "O(1)"},
 		&Command{Name: "time", Arity: 1, Flags: "loading stale fast", Tips: "nondeterministic_output", Lock: LockNone,
 			Handler: cmdTime,
-			Group: "server", Since: "2.6.0", Summary: "Return the current server time", Complexity: "O(1)"},
+			Group:   "server", Since: "2.6.0", Summary: "Return the current server time", Complexity: "O(1)"},
 	)
 }
 

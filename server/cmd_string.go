@@ -11,10 +11,10 @@ func registerStringCommands(t *Table) {
 	t.add(
 		&Command{Name: "get", Arity: 2, Flags: "readonly fast", First: 1, Last: 1, Step: 1, ACL: "@string",
 			Handler: cmdGet,
-			Group: "string", Since: "1.0.0", Summary: "Get the value of a key", Complexity: "O(1)"},
+			Group:   "string", Since: "1.0.0", Summary: "Get the value of a key", Complexity: "O(1)"},
 		&Command{Name: "set", Arity: -3, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@string",
 			Handler: cmdSet,
-			Group: "string", Since: "1.0.0", Summary: "Set the string value of a key", Complexity: "O(1)"},
+			Group:   "string", Since: "1.0.0", Summary: "Set the string value of a key", Complexity: "O(1)"},
 	)
 }
 

@@ -25,6 +25,13 @@ type Command struct {
 	// keywords); it makes the command "movablekeys". When set, First/Last/Step are only what
 	// COMMAND INFO reports.
 	Keys func(args [][]byte) []int
+	// Specs are the key specifications COMMAND INFO prints (see KeySpec), for commands whose
+	// exact key-spec flags, notes, keyword or keynum searches are known. Without them the
+	// table derives them from First/Last/Step, Keys and the command flags. A keyword, keynum
+	// or unknown spec makes the command "movablekeys"; when Keys is nil its key positions are
+	// then computed from the specs, as Redis does. First/Last/Step stay what COMMAND INFO
+	// prints as the legacy key range.
+	Specs []KeySpec
 	// ACL are the command's explicit ACL categories ("@string @slow" ...); the categories that
 	// follow from the flags (@write, @read, @fast/@slow, @admin, @dangerous, @pubsub,
 	// @blocking) are added by the table.
@@ -45,9 +52,11 @@ type Command struct {
 	// Subcommands of a container command (CONFIG, CLIENT ...), by lowercase name.
 	Subs map[string]*Command
 
-	flags CmdFlag
-	acl   ACLCategory
-	stats cmdStats
+	flags    CmdFlag
+	acl      ACLCategory
+	specs    []KeySpec // Specs, or the ones derived from the key positions and flags
+	specKeys bool      // Keys computes the positions from specs
+	stats    cmdStats
 }
 
 // LockKind says what a command holds.
@@ -88,22 +97,23 @@ var flagNames = []struct {
 
 // Named flags used by dispatch.
 const (
-	FlagWrite    CmdFlag = 1 << 0
-	FlagReadonly CmdFlag = 1 << 1
-	FlagDenyOOM  CmdFlag = 1 << 2
-	FlagAdmin    CmdFlag = 1 << 4
-	FlagPubsub   CmdFlag = 1 << 5
-	FlagNoscript CmdFlag = 1 << 6
-	FlagBlocking CmdFlag = 1 << 7
-	FlagLoading  CmdFlag = 1 << 8
-	FlagStale    CmdFlag = 1 << 9
-	FlagSkipMon  CmdFlag = 1 << 10
-	FlagSkipSlow CmdFlag = 1 << 11
-	FlagFast     CmdFlag = 1 << 13
-	FlagNoAuth   CmdFlag = 1 << 14
-	FlagNoMulti  CmdFlag = 1 << 21
-	FlagMovable  CmdFlag = 1 << 22
-	FlagAllow    CmdFlag = 1 << 23
+	FlagWrite           CmdFlag = 1 << 0
+	FlagReadonly        CmdFlag = 1 << 1
+	FlagDenyOOM         CmdFlag = 1 << 2
+	FlagAdmin           CmdFlag = 1 << 4
+	FlagPubsub          CmdFlag = 1 << 5
+	FlagNoscript        CmdFlag = 1 << 6
+	FlagBlocking        CmdFlag = 1 << 7
+	FlagLoading         CmdFlag = 1 << 8
+	FlagStale           CmdFlag = 1 << 9
+	FlagSkipMon         CmdFlag = 1 << 10
+	FlagSkipSlow        CmdFlag = 1 << 11
+	FlagFast            CmdFlag = 1 << 13
+	FlagNoAuth          CmdFlag = 1 << 14
+	FlagNoMandatoryKeys CmdFlag = 1 << 18
+	FlagNoMulti         CmdFlag = 1 << 21
+	FlagMovable         CmdFlag = 1 << 22
+	FlagAllow           CmdFlag = 1 << 23
 )
 
 // Has reports whether c carries flag f.
@@ -201,6 +211,9 @@ func (t *Table) add(cmds ...*Command) {
 		}
 		c.prepare()
 		for _, s := range c.Subs {
+			if s.Group == "" {
+				s.Group = c.Group // subcommands document themselves in their container's group
+			}
 			s.prepare()
 		}
 		t.byName[c.Name] = c
@@ -225,6 +238,7 @@ func (c *Command) prepare() {
 			panic(fmt.Sprintf("server: %s: unknown flag %q", c.Name, f))
 		}
 	}
+	c.prepareKeySpecs()
 	if c.Keys != nil {
 		c.flags |= FlagMovable
 	}

@@ -22,6 +22,12 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 		c.inBurst = true
 		c.beginBurst()
 	}
+	if c.killed.Load() {
+		// CLIENT KILL: the socket is closed, nothing more runs. End the burst so that whatever
+		// it holds for the burst (the drain lock) is released.
+		c.inBurst = false
+		return
+	}
 	s.execute(c, rcmd.Args)
 	if c.closing || len(rc.PeekPipeline()) == 0 {
 		c.inBurst = false
@@ -86,6 +92,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
+	if c.lastCmd.Load() != cmd {
+		c.lastCmd.Store(cmd)
+	}
 	if cmd.Lock == LockNone {
 		s.runHandler(x, mark)
 	} else {
@@ -122,8 +131,11 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	}
 	cmd.stats.calls.Add(1)
 	cmd.stats.usec.Add(time.Since(start).Microseconds())
+	if len(c.out) > mark && c.out[mark] == '-' {
+		cmd.stats.failed.Add(1) // the command replied with an error (failed_calls)
+	}
 	s.stats.commands.Add(1)
-	c.lastCmd = cmd.Name
+	c.publish()
 }
 
 // runHandler runs the handler and turns a panic into an error reply (and an aborted Txn with

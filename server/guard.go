@@ -63,14 +63,14 @@ type limits struct {
 type frameState uint8
 
 const (
-	stStart      frameState = iota // at a command boundary
-	stCount                        // in "*<digits>"
-	stCountLF                      // after '\r' of the count line
-	stBulkStart                    // expecting '$'
-	stBulkLen                      // in "$<digits>"
-	stBulkLenLF                    // after '\r' of the bulk length line
-	stBulkData                     // skipping bulk bytes and CRLF
-	stInline                       // in an inline command line
+	stStart     frameState = iota // at a command boundary
+	stCount                       // in "*<digits>"
+	stCountLF                     // after '\r' of the count line
+	stBulkStart                   // expecting '$'
+	stBulkLen                     // in "$<digits>"
+	stBulkLenLF                   // after '\r' of the bulk length line
+	stBulkData                    // skipping bulk bytes and CRLF
+	stInline                      // in an inline command line
 )
 
 const (

@@ -55,6 +55,8 @@ type Server struct {
 	requirePass atomic.Pointer[string]
 	protected   atomic.Bool
 	maxClients  atomic.Int64
+	idleTimeout atomic.Int64 // seconds; 0: never (timeout)
+	keepAlive   atomic.Int64 // seconds; 0: off (tcp-keepalive)
 
 	mu      sync.Mutex
 	clients map[int64]*Client
@@ -64,12 +66,18 @@ type Server struct {
 	addrs   []net.Addr
 	serveWG sync.WaitGroup
 
-	stats   serverStats
-	started time.Time
-	runID   string
+	stats         serverStats
+	started       time.Time
+	runID         string
+	replID        string // INFO replication's master_replid
+	startupMemory uint64 // heap in use once the server was built (INFO used_memory_startup)
 
+	// drain is held shared by every read burst of commands while it runs and exclusively by
+	// Shutdown, which so waits for the commands in flight; closing refuses later bursts.
+	drain     sync.RWMutex
 	closing   atomic.Bool
 	closeOnce sync.Once
+	stopping  chan struct{} // closed when shutdown begins
 	done      chan struct{}
 	closeErr  error
 }
@@ -86,17 +94,19 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	s := &Server{
-		log:     o.Logger,
-		ctab:    o.Table,
-		cfgPath: o.ConfigPath,
-		cfg:     o.Config,
-		clients: map[int64]*Client{},
-		started: time.Now(),
-		done:    make(chan struct{}),
+		log:      o.Logger,
+		ctab:     o.Table,
+		cfgPath:  o.ConfigPath,
+		cfg:      o.Config,
+		clients:  map[int64]*Client{},
+		started:  time.Now(),
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
 	}
-	var rid [20]byte
+	var rid [40]byte
 	rand.Read(rid[:])
-	s.runID = hex.EncodeToString(rid[:])
+	s.runID = hex.EncodeToString(rid[:20])
+	s.replID = hex.EncodeToString(rid[20:])
 	s.stats.errors = map[string]int64{}
 	s.applyLive()
 
@@ -109,13 +119,18 @@ func New(o Options) (*Server, error) {
 		MemTableSize:         uint64(o.Config.MemtableSize),
 		ActiveExpireInterval: time.Second / time.Duration(o.Config.Hz),
 		Logger:               o.Logger,
+		Hooks: engine.Hooks{
+			Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.eng = eng
+	s.applyLive()
 	s.cmds = newTable()
 	s.registerCommands()
+	s.startupMemory = readMemStats().heapObjects
 	return s, nil
 }
 
@@ -132,11 +147,16 @@ var commandGroups = []func(*Table){
 	registerStringCommands,
 	registerZSetCommands,
 	registerGeoCommands,
+	registerServerCommands,
+	registerClientCommands,
+	registerShutdownCommands,
 }
 
-// applyLive copies the configuration values read on hot paths into atomics.
+// applyLive copies the configuration values read on hot paths into atomics and hands the
+// engine its live settings. It runs at start and after every CONFIG SET (under cfgMu).
 func (s *Server) applyLive() {
 	c := s.cfg
+	c.Hz = min(max(c.Hz, 1), 500) // Redis clamps hz rather than refusing it
 	s.lim.maxBulk.Store(c.ProtoMaxBulkLen)
 	s.lim.maxQuery.Store(c.ClientQueryBufferLimit)
 	s.lim.maxArgs.Store(int64(c.MaxArgs))
@@ -144,6 +164,13 @@ func (s *Server) applyLive() {
 	s.requirePass.Store(&pass)
 	s.protected.Store(c.ProtectedMode)
 	s.maxClients.Store(int64(c.MaxClients))
+	s.idleTimeout.Store(int64(c.Timeout))
+	s.keepAlive.Store(int64(c.TCPKeepalive))
+	if s.eng != nil {
+		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
+			s.eng.SetFsyncMode(mode)
+		}
+	}
 }
 
 func (s *Server) authRequired() bool { return *s.requirePass.Load() != "" }
@@ -189,6 +216,7 @@ func (s *Server) Start() error {
 	if len(s.servers) == 0 {
 		return errors.New("server: no address could be bound")
 	}
+	go s.cron()
 	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
 		"appendfsync", s.eng.FsyncMode().String())
 	return nil
@@ -196,7 +224,7 @@ func (s *Server) Start() error {
 
 // serve runs a redcon server on ln (wrapped in the protocol guard).
 func (s *Server) serve(ln net.Listener) {
-	rs := redcon.NewServer(ln.Addr().String(), s.serveRESP, s.accept, s.closed)
+	rs := redcon.NewServer(ln.Addr().String(), s.serveDraining, s.accept, s.closed)
 	s.servers = append(s.servers, rs)
 	s.addrs = append(s.addrs, ln.Addr())
 	s.serveWG.Add(1)
@@ -229,6 +257,14 @@ func (s *Server) accept(rc redcon.Conn) bool {
 	gc, ok := rc.NetConn().(*guardConn)
 	if !ok {
 		return false
+	}
+	if tc, ok := gc.Conn.(*net.TCPConn); ok {
+		if ka := s.keepAlive.Load(); ka > 0 {
+			tc.SetKeepAlivePeriod(time.Duration(ka) * time.Second)
+			tc.SetKeepAlive(true)
+		} else {
+			tc.SetKeepAlive(false)
+		}
 	}
 	s.stats.connsReceived.Add(1)
 	c := newClient(s, rc, gc, s.nextID.Add(1))
@@ -283,13 +319,55 @@ func (s *Server) stopListeners() {
 	}
 }
 
-// Shutdown stops accepting, closes every client, waits for commands in flight to finish (they
-// hold the engine's latch) and closes the engine. It is safe to call more than once.
+// serveDraining is redcon's handler: it admits each read burst of commands unless the server
+// is shutting down, and holds drain while the burst runs, so that Shutdown can wait for the
+// commands in flight to run and their replies to be sent. A burst that arrives once shutdown
+// has begun runs nothing: the connection is closed, and no command is half applied.
+func (s *Server) serveDraining(rc redcon.Conn, cmd redcon.Command) {
+	c, ok := rc.Context().(*Client)
+	if !ok || c.closing {
+		// After QUIT, SHUTDOWN or a fatal error nothing more runs, as in Redis, not even the
+		// rest of a pipeline redcon already parsed.
+		return
+	}
+	if !c.inBurst {
+		s.drain.RLock()
+		if s.closing.Load() {
+			s.drain.RUnlock()
+			c.closing = true
+			rc.Close()
+			return
+		}
+	}
+	s.serveRESP(rc, cmd)
+	if !c.inBurst {
+		s.drain.RUnlock()
+	}
+}
+
+// Shutdown stops the server cleanly: it refuses new connections and new commands, waits (up
+// to ctx) for the commands in flight to finish and their replies to be sent, closes every
+// connection and closes the engine, which fsyncs the write-ahead log and closes Pebble. It is
+// safe to call more than once and from several goroutines; every call returns when the server
+// is down.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
-		s.log.Info("shutting down")
-		s.stopListeners()
+		close(s.stopping)
+		s.log.Info("shutting down: finishing the commands in flight")
+		drained := make(chan struct{})
+		go func() {
+			// Lock waits for the bursts in flight; later ones see closing and run nothing.
+			s.drain.Lock()
+			s.drain.Unlock()
+			close(drained)
+		}()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			s.log.Warn("shutdown: commands still running at the deadline; closing their connections")
+		}
+		s.stopListeners() // also closes every connection
 		waited := make(chan struct{})
 		go func() { s.serveWG.Wait(); close(waited) }()
 		select {
@@ -299,12 +377,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeErr = s.eng.Close()
 		if s.closeErr == nil {
 			s.log.Info("shutdown complete; data is on disk")
+		} else {
+			s.log.Error("shutdown: closing the data directory failed", "err", s.closeErr)
 		}
 		close(s.done)
 	})
 	<-s.done
 	return s.closeErr
 }
+
+// Stopping is closed when shutdown begins (SHUTDOWN, or a call to Shutdown).
+func (s *Server) Stopping() <-chan struct{} { return s.stopping }
 
 // Done is closed once the server has shut down (SHUTDOWN, or Shutdown).
 func (s *Server) Done() <-chan struct{} { return s.done }
@@ -317,6 +400,10 @@ type serverStats struct {
 	commands      atomic.Int64
 	connsReceived atomic.Int64
 	connsRejected atomic.Int64
+	expiredKeys   atomic.Int64  // keys removed by active expiry
+	reads, writes atomic.Int64  // read bursts served and reply flushes written
+	instOps       atomic.Int64  // instantaneous_ops_per_sec, sampled by the cron
+	peakMemory    atomic.Uint64 // used_memory's peak
 
 	errMu  sync.Mutex
 	errors map[string]int64 // errorstats: count per error code

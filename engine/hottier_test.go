@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// TestHotTierModel: under random puts, removes and gets with a small budget, a get returns
+// either a miss or exactly the last value put for that key, never another key's or a stale one.
+func TestHotTierModel(t *testing.T) {
+	for _, policy := range []EvictionPolicy{PolicyAllKeysLRU, PolicyAllKeysLFU, PolicyAllKeysRandom,
+		PolicyVolatileLRU, PolicyVolatileTTL, PolicyNoEviction} {
+		t.Run(policy.String(), func(t *testing.T) {
+			h := newHotTier(256<<10, policy)
+			model := map[string][]byte{}
+			r := rand.New(rand.NewPCG(1, uint64(policy)))
+			for i := 0; i < 200000; i++ {
+				k := fmt.Appendf(nil, "key-%d", r.IntN(3000))
+				switch op := r.IntN(10); {
+				case op < 4:
+					v := bytes.Repeat([]byte{byte(i)}, r.IntN(300))
+					if h.put(k, v, r.IntN(2) == 0) {
+						model[string(k)] = v
+					} else {
+						delete(model, string(k)) // a refused put leaves no copy behind
+					}
+				case op < 5:
+					h.remove(k)
+					delete(model, string(k))
+				default:
+					got, ok := h.get(k, nil)
+					want, inModel := model[string(k)]
+					if ok && (!inModel || !bytes.Equal(got, want)) {
+						t.Fatalf("step %d: get %s returned %d bytes, model has %v", i, k, len(got), inModel)
+					}
+					if !ok && inModel {
+						delete(model, string(k)) // evicted
+					}
+				}
+			}
+			st := h.stats()
+			if st.Bytes > st.Capacity {
+				t.Fatalf("live bytes %d over capacity %d", st.Bytes, st.Capacity)
+			}
+		})
+	}
+}
+
+// TestHotTierBounded: the ring never allocates more than the budget, however much is put.
+func TestHotTierBounded(t *testing.T) {
+	h := newHotTier(1<<20, PolicyAllKeysLRU)
+	for i := 0; i < 100000; i++ {
+		h.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false)
+	}
+	var allocated int
+	for i := range h.shards {
+		for _, seg := range h.shards[i].segs {
+			allocated += cap(seg)
+		}
+	}
+	if allocated > 1<<20 {
+		t.Fatalf("allocated %d bytes for a 1 MiB budget", allocated)
+	}
+	if st := h.stats(); st.Evicted == 0 || st.Keys == 0 {
+		t.Fatalf("expected evictions and survivors: %+v", st)
+	}
+}
+
+// TestHotTierLRUKeepsHotKeys: keys read between writes survive a stream of cold keys.
+func TestHotTierLRUKeepsHotKeys(t *testing.T) {
+	h := newHotTier(640<<10, PolicyAllKeysLRU)
+	hot := func(i int) []byte { return fmt.Appendf(nil, "hot-%d", i) }
+	for i := 0; i < 100; i++ {
+		h.put(hot(i), make([]byte, 64), false)
+	}
+	for i := 0; i < 50000; i++ {
+		h.put(fmt.Appendf(nil, "cold-%d", i), make([]byte, 64), false)
+		if i%100 == 0 {
+			for j := 0; j < 100; j++ {
+				h.get(hot(j), nil)
+			}
+		}
+	}
+	kept := 0
+	for j := 0; j < 100; j++ {
+		if _, ok := h.get(hot(j), nil); ok {
+			kept++
+		}
+	}
+	if kept < 90 {
+		t.Fatalf("only %d of 100 hot keys survived", kept)
+	}
+}
+
+// TestHotTierNoEvictionRefuses: noeviction never drops a live entry; it refuses new ones.
+func TestHotTierNoEvictionRefuses(t *testing.T) {
+	h := newHotTier(256<<10, PolicyNoEviction)
+	stored := 0
+	for i := 0; i < 10000; i++ {
+		if h.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false) {
+			stored++
+		}
+	}
+	if st := h.stats(); st.Evicted != 0 || int(st.Keys) != stored || stored == 10000 {
+		t.Fatalf("stored %d, stats %+v", stored, st)
+	}
+}
+
+// TestHotTierVolatileOnly: volatile policies evict only entries with an expiry.
+func TestHotTierVolatileOnly(t *testing.T) {
+	h := newHotTier(256<<10, PolicyVolatileLRU)
+	for i := 0; i < 500; i++ {
+		h.put(fmt.Appendf(nil, "persistent-%d", i), make([]byte, 100), false)
+	}
+	for i := 0; i < 20000; i++ {
+		h.put(fmt.Appendf(nil, "volatile-%d", i), make([]byte, 100), true)
+	}
+	for i := 0; i < 500; i++ {
+		if _, ok := h.get(fmt.Appendf(nil, "persistent-%d", i), nil); !ok {
+			t.Fatalf("persistent-%d was evicted under a volatile policy", i)
+		}
+	}
+}
+
+func TestHotTierConcurrent(t *testing.T) {
+	h := newHotTier(512<<10, PolicyAllKeysLFU)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			for i := 0; i < 20000; i++ {
+				k := fmt.Appendf(nil, "k%d", r.IntN(2000))
+				v := fmt.Appendf(nil, "%s=%d", k, r.IntN(100))
+				if r.IntN(2) == 0 {
+					h.put(k, v, false)
+				} else if got, ok := h.get(k, nil); ok && !bytes.HasPrefix(got, append(k, '=')) {
+					t.Errorf("get %s returned %s", k, got)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func BenchmarkHotTierGet(b *testing.B) {
+	h := newHotTier(64<<20, PolicyAllKeysLRU)
+	keys := make([][]byte, 100000)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "key:%d", i)
+		h.put(keys[i], make([]byte, 100), false)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var buf []byte
+	for i := 0; i < b.N; i++ {
+		buf, _ = h.get(keys[i%len(keys)], buf[:0])
+	}
+}
