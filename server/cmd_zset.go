@@ -16,16 +16,16 @@ import (
 
 func registerZSetCommands(t *Table) {
 	t.add(
-		&Command{Name: "zadd", Arity: -4, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zadd", Arity: -4, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW update", 1),
 			Handler: cmdZAdd,
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Add one or more members to a sorted set, or update its score if it already exists", Complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted set."},
-		&Command{Name: "zincrby", Arity: 4, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zincrby", Arity: 4, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW access update", 1),
 			Handler: cmdZIncrBy,
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Increment the score of a member in a sorted set", Complexity: "O(log(N)) where N is the number of elements in the sorted set."},
-		&Command{Name: "zrem", Arity: -3, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zrem", Arity: -3, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW delete", 1),
 			Handler: cmdZRem,
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Remove one or more members from a sorted set", Complexity: "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed."},
-		&Command{Name: "zcard", Arity: 2, Flags: "readonly fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zcard", Arity: 2, Flags: "readonly fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RO", 1),
 			Handler: cmdZCard,
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Get the number of members in a sorted set", Complexity: "O(1)"},
 		&Command{Name: "zscore", Arity: 3, Flags: "readonly fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
@@ -49,7 +49,7 @@ func registerZSetCommands(t *Table) {
 		&Command{Name: "zrange", Arity: -4, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
 			Handler: func(x *Ctx) { cmdZRangeGeneric(x, 1, false, rangeAuto, dirAuto) },
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Return a range of members in a sorted set", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned."},
-		&Command{Name: "zrangestore", Arity: -5, Flags: "write denyoom", First: 1, Last: 2, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zrangestore", Arity: -5, Flags: "write denyoom", First: 1, Last: 2, Step: 1, ACL: "@sortedset", Specs: append(keyAt("OW update", 1), keyAt("RO access", 2)...),
 			Handler: func(x *Ctx) { cmdZRangeGeneric(x, 2, true, rangeAuto, dirAuto) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Store a range of members from sorted set into another key", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key."},
 		&Command{Name: "zrevrange", Arity: -4, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
@@ -67,22 +67,22 @@ func registerZSetCommands(t *Table) {
 		&Command{Name: "zrevrangebylex", Arity: -4, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
 			Handler: func(x *Ctx) { cmdZRangeGeneric(x, 1, false, engine.ZByLex, dirReverse) },
 			Group:   "sorted-set", Since: "2.8.9", Summary: "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))."},
-		&Command{Name: "zremrangebyrank", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zremrangebyrank", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW delete", 1),
 			Handler: func(x *Ctx) { cmdZRemRange(x, engine.ZByRank) },
 			Group:   "sorted-set", Since: "2.0.0", Summary: "Remove all members in a sorted set within the given indexes", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."},
-		&Command{Name: "zremrangebyscore", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zremrangebyscore", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW delete", 1),
 			Handler: func(x *Ctx) { cmdZRemRange(x, engine.ZByScore) },
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Remove all members in a sorted set within the given scores", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."},
-		&Command{Name: "zremrangebylex", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zremrangebylex", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW delete", 1),
 			Handler: func(x *Ctx) { cmdZRemRange(x, engine.ZByLex) },
 			Group:   "sorted-set", Since: "2.8.9", Summary: "Remove all members in a sorted set between the given lexicographical range", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."},
-		&Command{Name: "zpopmin", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zpopmin", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW access delete", 1),
 			Handler: func(x *Ctx) { cmdZPop(x, false) },
 			Group:   "sorted-set", Since: "5.0.0", Summary: "Remove and return members with the lowest scores in a sorted set", Complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."},
-		&Command{Name: "zpopmax", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
+		&Command{Name: "zpopmax", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW access delete", 1),
 			Handler: func(x *Ctx) { cmdZPop(x, true) },
 			Group:   "sorted-set", Since: "5.0.0", Summary: "Remove and return members with the highest scores in a sorted set", Complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."},
-		&Command{Name: "zmpop", Arity: -4, Flags: "write", ACL: "@sortedset", Keys: numKeysAt(1),
+		&Command{Name: "zmpop", Arity: -4, Flags: "write", ACL: "@sortedset", Specs: numKeysAt("RW access delete", 1),
 			Handler: cmdZMPop,
 			Group:   "sorted-set", Since: "7.0.0", Summary: "Remove and return members with scores in a sorted set", Complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."},
 		&Command{Name: "zrandmember", Arity: -2, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Tips: "nondeterministic_output",
@@ -91,54 +91,43 @@ func registerZSetCommands(t *Table) {
 		&Command{Name: "zscan", Arity: -3, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Tips: "nondeterministic_output",
 			Handler: cmdZScan,
 			Group:   "sorted-set", Since: "2.8.0", Summary: "Incrementally iterate sorted sets elements and associated scores", Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."},
-		&Command{Name: "zunion", Arity: -3, Flags: "readonly", ACL: "@sortedset", Keys: numKeysAt(1),
+		&Command{Name: "zunion", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numKeysAt("RO access", 1),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZUnion, false, false) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Add multiple sorted sets", Complexity: "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."},
-		&Command{Name: "zunionstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Keys: destAndNumKeys,
+		&Command{Name: "zunionstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt("OW update", 1), numKeysAt("RO access", 2)...),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZUnion, true, false) },
 			Group:   "sorted-set", Since: "2.0.0", Summary: "Add multiple sorted sets and store the resulting sorted set in a new key", Complexity: "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."},
-		&Command{Name: "zinter", Arity: -3, Flags: "readonly", ACL: "@sortedset", Keys: numKeysAt(1),
+		&Command{Name: "zinter", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numKeysAt("RO access", 1),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZInter, false, false) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Intersect multiple sorted sets", Complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."},
-		&Command{Name: "zinterstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Keys: destAndNumKeys,
+		&Command{Name: "zinterstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt("OW update", 1), numKeysAt("RO access", 2)...),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZInter, true, false) },
 			Group:   "sorted-set", Since: "2.0.0", Summary: "Intersect multiple sorted sets and store the resulting sorted set in a new key", Complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."},
-		&Command{Name: "zintercard", Arity: -3, Flags: "readonly", ACL: "@sortedset", Keys: numKeysAt(1),
+		&Command{Name: "zintercard", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numKeysAt("RO access", 1),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZInter, false, true) },
 			Group:   "sorted-set", Since: "7.0.0", Summary: "Intersect multiple sorted sets and return the cardinality of the result", Complexity: "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets."},
-		&Command{Name: "zdiff", Arity: -3, Flags: "readonly", ACL: "@sortedset", Keys: numKeysAt(1),
+		&Command{Name: "zdiff", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numKeysAt("RO access", 1),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZDiff, false, false) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Subtract multiple sorted sets", Complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."},
-		&Command{Name: "zdiffstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Keys: destAndNumKeys,
+		&Command{Name: "zdiffstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt("OW update", 1), numKeysAt("RO access", 2)...),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZDiff, true, false) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Subtract multiple sorted sets and store the resulting sorted set in a new key", Complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."},
 	)
 }
 
-// numKeysAt returns the key positions of a command whose numkeys argument is at index i and
-// whose keys follow it; a bad or too large numkeys gives the keys that are there (the handler
-// then answers the error).
-func numKeysAt(i int) func(args [][]byte) []int {
-	return func(args [][]byte) []int {
-		if i >= len(args) {
-			return nil
-		}
-		n, ok := engine.ParseInt(args[i])
-		if !ok || n <= 0 {
-			return nil
-		}
-		var out []int
-		for j := i + 1; j < len(args) && int64(j-i) <= n; j++ {
-			out = append(out, j)
-		}
-		return out
-	}
+// keyAt is the key spec of one key at argument index i.
+func keyAt(flags string, i int) []KeySpec {
+	return []KeySpec{{Flags: flags, Begin: BeginSearch{Index: i}, Find: FindKeys{KeyStep: 1}}}
 }
 
-// destAndNumKeys is the key positions of ZUNIONSTORE and friends: the destination, then
-// numkeys keys after the numkeys argument.
-func destAndNumKeys(args [][]byte) []int {
-	return append([]int{1}, numKeysAt(2)(args)...)
+// numKeysAt is the key spec of a numkeys argument at index i followed by that many keys.
+func numKeysAt(flags string, i int) []KeySpec {
+	return []KeySpec{{Flags: flags, Begin: BeginSearch{Index: i}, Find: FindKeys{KeyNum: true, FirstKey: 1, KeyStep: 1}}}
+}
+
+// keywordKey is the key spec of a key following keyword, searched from argument index from.
+func keywordKey(flags, keyword string, from int) []KeySpec {
+	return []KeySpec{{Flags: flags, Begin: BeginSearch{Keyword: keyword, StartFrom: from}, Find: FindKeys{KeyStep: 1}}}
 }
 
 func eqFold(b []byte, s string) bool { return strings.EqualFold(string(b), s) }
