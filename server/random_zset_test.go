@@ -446,3 +446,49 @@ ZADD set 1 x
 GEOSEARCH set FROMLONLAT 0 0 BYRADIUS 1 km
 `, sc, rc)
 }
+
+// TestZScanBig walks a set Redis would hold in a skiplist (it then scans it in steps, in hash
+// order, so no script can compare the steps): every member comes back exactly once, with its
+// score, and the cursor ends at 0.
+func TestZScanBig(t *testing.T) {
+	s := servertest.StartStrata(t, nil)
+	c := s.Dial(t)
+	const n = 1000
+	args := []string{"ZADD", "big"}
+	for i := 0; i < n; i++ {
+		args = append(args, strconv.Itoa(i)+".5", fmt.Sprint("m", i))
+	}
+	c.Do(args...)
+	for _, count := range []string{"1", "37", "10000"} {
+		seen := map[string]bool{}
+		cursor := "0"
+		for calls := 0; ; calls++ {
+			if calls > 2*n {
+				t.Fatalf("COUNT %s: the cursor never came back to 0", count)
+			}
+			reply := respValue(t, c.Do("ZSCAN", "big", cursor, "COUNT", count)).([]any)
+			cursor = reply[0].(string)
+			items := reply[1].([]any)
+			for i := 0; i < len(items); i += 2 {
+				m, score := items[i].(string), items[i+1].(string)
+				if seen[m] {
+					t.Fatalf("COUNT %s: %s twice", count, m)
+				}
+				seen[m] = true
+				if want := strings.TrimPrefix(m, "m") + ".5"; score != want {
+					t.Fatalf("COUNT %s: %s has score %s, want %s", count, m, score, want)
+				}
+			}
+			if cursor == "0" {
+				break
+			}
+		}
+		if len(seen) != n {
+			t.Fatalf("COUNT %s: %d members seen, want %d", count, len(seen), n)
+		}
+	}
+	reply := respValue(t, c.Do("ZSCAN", "big", "0", "MATCH", "m99*", "COUNT", "10000")).([]any)
+	if got := len(reply[1].([]any)); got != 2*11 {
+		t.Fatalf("MATCH m99* found %d elements, want 22", got)
+	}
+}
