@@ -168,38 +168,23 @@ func GeoHashString(score float64) string {
 
 func align52(h geoBits) uint64 { return h.bits << (52 - uint(h.step)*2) }
 
-func moveX(h *geoBits, d int) {
+// move steps a cell one cell along one axis, whose bits are mask (0xaaaa... for the
+// longitude, 0x5555... for the latitude): geohash_move_x and geohash_move_y.
+func move(h *geoBits, d int, mask uint64) {
 	if d == 0 {
 		return
 	}
-	x := h.bits & 0xaaaaaaaaaaaaaaaa
-	y := h.bits & 0x5555555555555555
-	zz := uint64(0x5555555555555555) >> (64 - uint(h.step)*2)
+	v := h.bits & mask
+	other := h.bits &^ mask
+	zz := ^mask >> (64 - uint(h.step)*2)
 	if d > 0 {
-		x = x + (zz + 1)
+		v = v + (zz + 1)
 	} else {
-		x = x | zz
-		x = x - (zz + 1)
+		v = v | zz
+		v = v - (zz + 1)
 	}
-	x &= 0xaaaaaaaaaaaaaaaa >> (64 - uint(h.step)*2)
-	h.bits = x | y
-}
-
-func moveY(h *geoBits, d int) {
-	if d == 0 {
-		return
-	}
-	x := h.bits & 0xaaaaaaaaaaaaaaaa
-	y := h.bits & 0x5555555555555555
-	zz := uint64(0xaaaaaaaaaaaaaaaa) >> (64 - uint(h.step)*2)
-	if d > 0 {
-		y = y + (zz + 1)
-	} else {
-		y = y | zz
-		y = y - (zz + 1)
-	}
-	y &= 0x5555555555555555 >> (64 - uint(h.step)*2)
-	h.bits = x | y
+	v &= mask >> (64 - uint(h.step)*2)
+	h.bits = v | other
 }
 
 // Neighbour slots, in the order Redis searches them.
@@ -221,8 +206,8 @@ func geoNeighbors(h geoBits) [9]geoBits {
 	var n [9]geoBits
 	for i, m := range moves {
 		n[i] = h
-		moveX(&n[i], m[0])
-		moveY(&n[i], m[1])
+		move(&n[i], m[0], 0xaaaaaaaaaaaaaaaa)
+		move(&n[i], m[1], 0x5555555555555555)
 	}
 	return n
 }

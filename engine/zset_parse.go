@@ -54,21 +54,7 @@ func cstrtod(b []byte) (v float64, n int, erange bool) {
 		// "0x" without hex digits converts the "0" alone.
 		return signed(0, neg), i + 1, false
 	}
-	j := i
-	digits, nonzero := 0, false
-	for j < len(b) && isDigit(b[j]) {
-		nonzero = nonzero || b[j] != '0'
-		j++
-		digits++
-	}
-	if j < len(b) && b[j] == '.' {
-		j++
-		for j < len(b) && isDigit(b[j]) {
-			nonzero = nonzero || b[j] != '0'
-			j++
-			digits++
-		}
-	}
+	j, digits, nonzero := mantissa(b, i, isDigit)
 	if digits == 0 {
 		return 0, 0, false
 	}
@@ -94,24 +80,7 @@ func cstrtod(b []byte) (v float64, n int, erange bool) {
 // hexStrtod converts the hexadecimal float after "0x": digits, an optional fraction and an
 // optional binary exponent. ok is false when no hex digit follows.
 func hexStrtod(b []byte, neg bool) (f float64, n int, erange, ok bool) {
-	j, digits := 0, 0
-	nonzero := false
-	for j < len(b) && isHex(b[j]) {
-		nonzero = nonzero || b[j] != '0'
-		j++
-		digits++
-	}
-	if j < len(b) && b[j] == '.' {
-		k := j + 1
-		for k < len(b) && isHex(b[k]) {
-			nonzero = nonzero || b[k] != '0'
-			k++
-			digits++
-		}
-		if digits > 0 {
-			j = k
-		}
-	}
+	j, digits, nonzero := mantissa(b, 0, isHex)
 	if digits == 0 {
 		return 0, 0, false, false
 	}
@@ -143,6 +112,28 @@ func hexStrtod(b []byte, neg bool) (f float64, n int, erange, ok bool) {
 		}
 	}
 	return f, j, math.IsInf(f, 0) || (f == 0 && nonzero), true
+}
+
+// mantissa reads digits (as digit says), an optional '.' and more digits from b[i:], as
+// strtod does: it returns where they end, how many digits there were and whether one is not 0.
+// A '.' without any digit around it is not part of the number.
+func mantissa(b []byte, i int, digit func(byte) bool) (end, digits int, nonzero bool) {
+	j := i
+	for ; j < len(b) && digit(b[j]); j++ {
+		nonzero = nonzero || b[j] != '0'
+		digits++
+	}
+	if j < len(b) && b[j] == '.' {
+		k := j + 1
+		for ; k < len(b) && digit(b[k]); k++ {
+			nonzero = nonzero || b[k] != '0'
+			digits++
+		}
+		if digits > 0 {
+			j = k
+		}
+	}
+	return j, digits, nonzero
 }
 
 func signed(f float64, neg bool) float64 {

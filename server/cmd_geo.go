@@ -189,11 +189,8 @@ loop:
 	zaddReply(x, f, ch, scores, members)
 }
 
-func cmdGeoPos(x *Ctx) {
-	if _, err := x.Txn.ZSetExists(x.Args[1]); err != nil {
-		x.Error(err)
-		return
-	}
+// geoEach answers GEOPOS and GEOHASH: one reply per member asked for, in order.
+func geoEach(x *Ctx, missing func(), found func(score float64)) {
 	scores, ok, err := x.Txn.ZMScore(x.Args[1], x.Args[2:])
 	if err != nil {
 		x.Error(err)
@@ -201,35 +198,25 @@ func cmdGeoPos(x *Ctx) {
 	}
 	x.ArrayLen(len(scores))
 	for i, f := range scores {
-		if !ok[i] {
-			x.NullArray()
-			continue
+		if ok[i] {
+			found(f)
+		} else {
+			missing()
 		}
+	}
+}
+
+func cmdGeoPos(x *Ctx) {
+	geoEach(x, x.NullArray, func(f float64) {
 		lon, lat := engine.GeoDecode(f)
 		x.ArrayLen(2)
 		humanDouble(x, lon)
 		humanDouble(x, lat)
-	}
+	})
 }
 
 func cmdGeoHash(x *Ctx) {
-	if _, err := x.Txn.ZSetExists(x.Args[1]); err != nil {
-		x.Error(err)
-		return
-	}
-	scores, ok, err := x.Txn.ZMScore(x.Args[1], x.Args[2:])
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.ArrayLen(len(scores))
-	for i, f := range scores {
-		if !ok[i] {
-			x.Null()
-			continue
-		}
-		x.BulkString(engine.GeoHashString(f))
-	}
+	geoEach(x, x.Null, func(f float64) { x.BulkString(engine.GeoHashString(f)) })
 }
 
 func cmdGeoDist(x *Ctx) {

@@ -141,6 +141,18 @@ func parseLong(b []byte) (int64, error) {
 	return n, nil
 }
 
+// replyInt returns a function that answers an engine call's count, or its error:
+// replyInt(x)(x.Txn.ZCard(key)).
+func replyInt(x *Ctx) func(int64, error) {
+	return func(n int64, err error) {
+		if err != nil {
+			x.Error(err)
+			return
+		}
+		x.Int(n)
+	}
+}
+
 // replyScored writes members, with their scores when withScores: one flat array in RESP2, an
 // array of [member, score] pairs in RESP3 (Redis does not use a map, to keep the order).
 func replyScored(x *Ctx, ms []engine.ScoredMember, withScores bool) {
@@ -240,21 +252,11 @@ func zaddReply(x *Ctx, f engine.ZAddFlags, ch bool, scores []float64, members []
 }
 
 func cmdZRem(x *Ctx) {
-	n, err := x.Txn.ZRem(x.Args[1], x.Args[2:])
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x)(x.Txn.ZRem(x.Args[1], x.Args[2:]))
 }
 
 func cmdZCard(x *Ctx) {
-	n, err := x.Txn.ZCard(x.Args[1])
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x)(x.Txn.ZCard(x.Args[1]))
 }
 
 func cmdZScore(x *Ctx) {
@@ -303,12 +305,7 @@ func cmdZCount(x *Ctx) {
 		x.Error(err)
 		return
 	}
-	n, err := x.Txn.ZCount(x.Args[1], r)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x)(x.Txn.ZCount(x.Args[1], r))
 }
 
 func cmdZLexCount(x *Ctx) {
@@ -317,12 +314,7 @@ func cmdZLexCount(x *Ctx) {
 		x.Error(err)
 		return
 	}
-	n, err := x.Txn.ZLexCount(x.Args[1], r)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x)(x.Txn.ZLexCount(x.Args[1], r))
 }
 
 // rangeAuto is a range kind ZRANGE's options (BYSCORE, BYLEX) still decide.
@@ -403,12 +395,7 @@ func cmdZRangeGeneric(x *Ctx, start int, store bool, by engine.ZRangeBy, dir int
 		return
 	}
 	if store {
-		n, err := x.Txn.ZRangeStore(x.Args[1], x.Args[2], spec)
-		if err != nil {
-			x.Error(err)
-			return
-		}
-		x.Int(n)
+		replyInt(x)(x.Txn.ZRangeStore(x.Args[1], x.Args[2], spec))
 		return
 	}
 	ms, err := x.Txn.ZRange(x.Args[start], spec)
@@ -436,12 +423,7 @@ func cmdZRemRange(x *Ctx, by engine.ZRangeBy) {
 		x.Error(err)
 		return
 	}
-	n, err := x.Txn.ZRemRange(x.Args[1], spec)
-	if err != nil {
-		x.Error(err)
-		return
-	}
-	x.Int(n)
+	replyInt(x)(x.Txn.ZRemRange(x.Args[1], spec))
 }
 
 // parsePositive is getPositiveLongFromObjectOrReply without a custom message: anything but an
@@ -766,12 +748,7 @@ func cmdZSetOp(x *Ctx, op engine.ZSetOp, store, card bool) {
 		}
 	}
 	if card {
-		n, err := x.Txn.ZInterCard(srcs, limit)
-		if err != nil {
-			x.Error(err)
-			return
-		}
-		x.Int(n)
+		replyInt(x)(x.Txn.ZInterCard(srcs, limit))
 		return
 	}
 	ms, err := x.Txn.ZCombine(op, srcs, weights, agg)
@@ -780,12 +757,7 @@ func cmdZSetOp(x *Ctx, op engine.ZSetOp, store, card bool) {
 		return
 	}
 	if store {
-		n, err := x.Txn.ZStore(x.Args[1], ms)
-		if err != nil {
-			x.Error(err)
-			return
-		}
-		x.Int(n)
+		replyInt(x)(x.Txn.ZStore(x.Args[1], ms))
 		return
 	}
 	replyScored(x, ms, withScores)
