@@ -533,3 +533,63 @@ func TestZCombineReadsSets(t *testing.T) {
 		}
 	})
 }
+
+// TestZSetRankConcurrent runs writers and readers of two ranked sets at once (the race detector
+// watches the shared index cache) and checks the sets afterwards.
+func TestZSetRankConcurrent(t *testing.T) {
+	e := openTestEngine(t)
+	keys := [][]byte{[]byte("c1"), []byte("c2")}
+	for _, k := range keys {
+		fillZSet(t, e, string(k), 300)
+	}
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			for i := 0; i < 150; i++ {
+				key := keys[rng.IntN(len(keys))]
+				tx := e.NewTxn()
+				mode := LockRead
+				if g%2 == 0 {
+					mode = LockWrite
+				}
+				tx.Begin(0, mode)
+				tx.AddKey(key)
+				if err := tx.Lock(); err != nil {
+					done <- err
+					return
+				}
+				m := []byte(fmt.Sprintf("m%d", rng.IntN(400)))
+				var err error
+				switch {
+				case mode == LockRead:
+					_, _, err = tx.ZRank(key, m, false)
+				case rng.IntN(2) == 0:
+					_, err = tx.ZAdd(key, ZAddFlags{}, []float64{float64(rng.IntN(9))}, [][]byte{m})
+				default:
+					_, err = tx.ZRem(key, [][]byte{m})
+				}
+				if err != nil {
+					tx.Abort()
+					done <- err
+					return
+				}
+				if err := tx.Commit(); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	inTxn(t, e, func(tx *Txn) {
+		for _, k := range keys {
+			checkRankStructure(t, tx, k)
+		}
+	})
+}
