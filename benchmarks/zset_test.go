@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/server/servertest"
@@ -48,7 +49,19 @@ func engineSet(b *testing.B, key []byte, n int) (*engine.Engine, [][]byte) {
 			return err
 		})
 	}
+	settle(e)
 	return e, members
+}
+
+// settle waits (up to a minute) until the compactions the fill started have finished, so
+// that they do not share the CPU with what is measured.
+func settle(e *engine.Engine) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		m := e.Metrics()
+		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 && m.Compact.EstimatedDebt == 0 {
+			return
+		}
+	}
 }
 
 func txn(b *testing.B, e *engine.Engine, mode engine.LockMode, key []byte, fn func(tx *engine.Txn) error) {
