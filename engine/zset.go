@@ -648,11 +648,10 @@ func (t *Txn) ZAdd(key []byte, f ZAddFlags, scores []float64, members [][]byte) 
 	}
 	z.writable()
 	defer z.finish()
-	// Redis creates a skiplist for more than 128 pairs or a long first member, and converts a
-	// listpack that is given more than 128 pairs, whatever they do.
-	if !z.rank.Skiplist && (len(members) > listpackEntries || (!found && len(members) > 0 && len(members[0]) > listpackValueLen)) {
+	// Redis 7.0 creates a skiplist when the first member is long; otherwise a set converts
+	// when an added member does not fit (insert).
+	if !found && len(members) > 0 && len(members[0]) > listpackValueLen {
 		z.rank.Skiplist = true
-		z.dirty = true
 	}
 	for i, member := range members {
 		score := scores[i]
