@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"container/list"
+	"slices"
 	"sort"
 	"sync"
 
@@ -43,92 +44,206 @@ const (
 	rankCacheBudget = 64 << 20
 )
 
-// rankIndex is the in-memory index over one set's buckets.
+// rankIndex is the in-memory index over one set's buckets: the buckets in order, kept in
+// blocks of at most rankBlockMax, and a Fenwick tree over the blocks' member counts. The number
+// of members before a bucket is a Fenwick prefix over the blocks plus a sum inside one block; a
+// bucket split or merge edits one block, and only a block that splits or empties rebuilds the
+// (small) tree over blocks, so a write costs O(rankBlockMax + log blocks) on any size of set.
 type rankIndex struct {
 	db      uint16
 	key     []byte
 	version uint64
 	gen     uint64 // 0 while a writer is changing it
 
-	bounds [][]byte // bucket boundaries in order; bounds[0] is empty
-	counts []uint64
-	tree   []uint64 // Fenwick tree over counts, 1-based
+	blocks []rankBlock
+	tree   []uint64 // Fenwick tree over the blocks' sums, 1-based
 	size   int      // bytes, for the cache budget
 }
 
-func (x *rankIndex) rebuildTree() {
-	n := len(x.counts)
-	if cap(x.tree) < n+1 {
-		x.tree = make([]uint64, n+1, n+n/4+1)
+// rankBlock is a run of consecutive buckets.
+type rankBlock struct {
+	bounds [][]byte // the first bound of the first block is empty
+	counts []uint64
+	sum    uint64
+}
+
+// bucketRef names a bucket: block b, j-th bucket in it.
+type bucketRef struct{ b, j int }
+
+const rankBlockMax = 256
+
+// appendBucket adds a bucket after all others (building an index in order), filling blocks
+// to half so that later splits have room.
+func (x *rankIndex) appendBucket(bound []byte, count uint64) {
+	if n := len(x.blocks); n == 0 || len(x.blocks[n-1].bounds) >= rankBlockMax/2 {
+		x.blocks = append(x.blocks, rankBlock{})
 	}
-	x.tree = x.tree[:n+1]
-	clear(x.tree)
-	for i, c := range x.counts {
+	blk := &x.blocks[len(x.blocks)-1]
+	blk.bounds = append(blk.bounds, bound)
+	blk.counts = append(blk.counts, count)
+	blk.sum += count
+}
+
+// rebuild recomputes the tree over the blocks and the size.
+func (x *rankIndex) rebuild() {
+	n := len(x.blocks)
+	x.tree = append(x.tree[:0], make([]uint64, n+1)...)
+	x.size = 96 + 48*n
+	for i := range x.blocks {
 		j := i + 1
-		x.tree[j] += c
+		x.tree[j] += x.blocks[i].sum
 		if p := j + j&-j; p <= n {
 			x.tree[p] += x.tree[j]
 		}
-	}
-	x.size = 64 + 48*len(x.counts)
-	for _, b := range x.bounds {
-		x.size += len(b)
+		for _, b := range x.blocks[i].bounds {
+			x.size += 40 + len(b)
+		}
 	}
 }
 
-// add changes the count of bucket i by d.
-func (x *rankIndex) add(i int, d int64) {
-	x.counts[i] = uint64(int64(x.counts[i]) + d)
-	for j := i + 1; j < len(x.tree); j += j & -j {
+func (x *rankIndex) treeAdd(b int, d int64) {
+	for j := b + 1; j < len(x.tree); j += j & -j {
 		x.tree[j] = uint64(int64(x.tree[j]) + d)
 	}
 }
 
-// before is the number of members in buckets [0, i).
-func (x *rankIndex) before(i int) uint64 {
+// blocksBefore is the number of members in blocks [0, b).
+func (x *rankIndex) blocksBefore(b int) uint64 {
 	var s uint64
-	for j := i; j > 0; j -= j & -j {
+	for j := b; j > 0; j -= j & -j {
 		s += x.tree[j]
 	}
 	return s
 }
 
+func (x *rankIndex) bound(r bucketRef) []byte { return x.blocks[r.b].bounds[r.j] }
+func (x *rankIndex) count(r bucketRef) uint64 { return x.blocks[r.b].counts[r.j] }
+
 // find returns the bucket holding pos: the last boundary <= pos.
-func (x *rankIndex) find(pos []byte) int {
-	return sort.Search(len(x.bounds), func(i int) bool { return bytes.Compare(x.bounds[i], pos) > 0 }) - 1
+func (x *rankIndex) find(pos []byte) bucketRef {
+	b := sort.Search(len(x.blocks), func(i int) bool { return bytes.Compare(x.blocks[i].bounds[0], pos) > 0 }) - 1
+	bounds := x.blocks[b].bounds
+	j := sort.Search(len(bounds), func(i int) bool { return bytes.Compare(bounds[i], pos) > 0 }) - 1
+	return bucketRef{b, j}
 }
 
-// locate returns the bucket holding the member of rank k and k's offset inside it.
-func (x *rankIndex) locate(k uint64) (int, uint64) {
-	n := len(x.counts)
+// before is the number of members in the buckets before r.
+func (x *rankIndex) before(r bucketRef) uint64 {
+	s := x.blocksBefore(r.b)
+	for _, c := range x.blocks[r.b].counts[:r.j] {
+		s += c
+	}
+	return s
+}
+
+// add changes the count of bucket r by d.
+func (x *rankIndex) add(r bucketRef, d int64) {
+	blk := &x.blocks[r.b]
+	blk.counts[r.j] = uint64(int64(blk.counts[r.j]) + d)
+	blk.sum = uint64(int64(blk.sum) + d)
+	x.treeAdd(r.b, d)
+}
+
+// locate returns the bucket holding the member of rank k and k's offset inside it; false when
+// k is past the last member.
+func (x *rankIndex) locate(k uint64) (bucketRef, uint64, bool) {
+	n := len(x.blocks)
 	step := 1
 	for step*2 <= n {
 		step *= 2
 	}
-	i := 0
+	b := 0
 	for ; step > 0; step /= 2 {
-		if j := i + step; j <= n && x.tree[j] <= k {
+		if j := b + step; j <= n && x.tree[j] <= k {
 			k -= x.tree[j]
-			i = j
+			b = j
 		}
 	}
-	return i, k
+	if b == n {
+		return bucketRef{}, 0, false
+	}
+	for j, c := range x.blocks[b].counts {
+		if k < c {
+			return bucketRef{b, j}, k, true
+		}
+		k -= c
+	}
+	return bucketRef{}, 0, false
 }
 
-func (x *rankIndex) insertBucket(i int, boundary []byte, count uint64) {
-	x.bounds = append(x.bounds, nil)
-	copy(x.bounds[i+1:], x.bounds[i:])
-	x.bounds[i] = boundary
-	x.counts = append(x.counts, 0)
-	copy(x.counts[i+1:], x.counts[i:])
-	x.counts[i] = count
-	x.rebuildTree()
+// next and prev return the neighbouring buckets.
+func (x *rankIndex) next(r bucketRef) (bucketRef, bool) {
+	switch {
+	case r.j+1 < len(x.blocks[r.b].counts):
+		return bucketRef{r.b, r.j + 1}, true
+	case r.b+1 < len(x.blocks):
+		return bucketRef{r.b + 1, 0}, true
+	}
+	return bucketRef{}, false
 }
 
-func (x *rankIndex) removeBucket(i int) {
-	x.bounds = append(x.bounds[:i], x.bounds[i+1:]...)
-	x.counts = append(x.counts[:i], x.counts[i+1:]...)
-	x.rebuildTree()
+func (x *rankIndex) prev(r bucketRef) (bucketRef, bool) {
+	switch {
+	case r.j > 0:
+		return bucketRef{r.b, r.j - 1}, true
+	case r.b > 0:
+		return bucketRef{r.b - 1, len(x.blocks[r.b-1].counts) - 1}, true
+	}
+	return bucketRef{}, false
+}
+
+// insertAfter adds a bucket right after r (never first in its block, so block boundaries
+// stay) and returns it; a block that overflows splits in two.
+func (x *rankIndex) insertAfter(r bucketRef, bound []byte, count uint64) bucketRef {
+	blk := &x.blocks[r.b]
+	j := r.j + 1
+	blk.bounds = slices.Insert(blk.bounds, j, bound)
+	blk.counts = slices.Insert(blk.counts, j, count)
+	blk.sum += count
+	x.treeAdd(r.b, int64(count))
+	x.size += 40 + len(bound)
+	if len(blk.bounds) <= rankBlockMax {
+		return bucketRef{r.b, j}
+	}
+	half := len(blk.bounds) / 2
+	right := rankBlock{
+		bounds: append([][]byte(nil), blk.bounds[half:]...),
+		counts: append([]uint64(nil), blk.counts[half:]...),
+	}
+	for _, c := range right.counts {
+		right.sum += c
+	}
+	blk.bounds, blk.counts, blk.sum = blk.bounds[:half:half], blk.counts[:half:half], blk.sum-right.sum
+	x.blocks = slices.Insert(x.blocks, r.b+1, right)
+	x.rebuild()
+	if j >= half {
+		return bucketRef{r.b + 1, j - half}
+	}
+	return bucketRef{r.b, j}
+}
+
+// remove drops bucket r (never the very first one); an emptied block goes.
+func (x *rankIndex) remove(r bucketRef) {
+	blk := &x.blocks[r.b]
+	c := blk.counts[r.j]
+	x.size -= 40 + len(blk.bounds[r.j])
+	blk.bounds = slices.Delete(blk.bounds, r.j, r.j+1)
+	blk.counts = slices.Delete(blk.counts, r.j, r.j+1)
+	blk.sum -= c
+	x.treeAdd(r.b, -int64(c))
+	if len(blk.bounds) == 0 {
+		x.blocks = slices.Delete(x.blocks, r.b, r.b+1)
+		x.rebuild()
+	}
+}
+
+// each calls fn with every bucket in order.
+func (x *rankIndex) each(fn func(bound []byte, count uint64)) {
+	for _, blk := range x.blocks {
+		for j, b := range blk.bounds {
+			fn(b, blk.counts[j])
+		}
+	}
 }
 
 // rankCache holds the indexes of recently used sets, least recently used first out.
@@ -217,18 +332,16 @@ func (z *zset) index() (*rankIndex, error) {
 		if err != nil {
 			return nil, corruptf("rank bucket of %q", z.key)
 		}
-		x.bounds = append(x.bounds, append([]byte(nil), it.Key()[len(z.rkp):]...))
-		x.counts = append(x.counts, n)
+		x.appendBucket(append([]byte(nil), it.Key()[len(z.rkp):]...), n)
 		total += n
 	}
 	if err := it.Error(); err != nil {
 		return nil, err
 	}
-	if len(x.bounds) == 0 || len(x.bounds[0]) != 0 || total != z.meta.Count {
-		return nil, corruptf("rank buckets of %q count %d members in %d buckets, the metadata %d",
-			z.key, total, len(x.bounds), z.meta.Count)
+	if len(x.blocks) == 0 || len(x.blocks[0].bounds[0]) != 0 || total != z.meta.Count {
+		return nil, corruptf("rank buckets of %q count %d members, the metadata %d", z.key, total, z.meta.Count)
 	}
-	x.rebuildTree()
+	x.rebuild()
 	c.put(x)
 	z.idx = x
 	return x, nil
@@ -262,19 +375,19 @@ func (z *zset) rankInsert(pos []byte) error {
 	if err != nil {
 		return err
 	}
-	i := x.find(pos)
-	x.add(i, 1)
-	if x.counts[i] <= rankFan {
-		z.putBucket(x.bounds[i], x.counts[i])
+	r := x.find(pos)
+	x.add(r, 1)
+	if x.count(r) <= rankFan {
+		z.putBucket(x.bound(r), x.count(r))
 		return nil
 	}
-	return z.split(x, i)
+	return z.split(x, r)
 }
 
-// split cuts bucket i at its middle member.
-func (z *zset) split(x *rankIndex, i int) error {
-	half := x.counts[i] / 2
-	it, err := z.seekPos(x.bounds[i], true)
+// split cuts bucket r at its middle member.
+func (z *zset) split(x *rankIndex, r bucketRef) error {
+	half := x.count(r) / 2
+	it, err := z.seekPos(x.bound(r), true)
 	if err != nil {
 		return err
 	}
@@ -285,11 +398,11 @@ func (z *zset) split(x *rankIndex, i int) error {
 	if !ok {
 		return corruptf("rank bucket of %q holds fewer members than counted", z.key)
 	}
-	right := x.counts[i] - half
+	right := x.count(r) - half
 	boundary := append([]byte(nil), pos...)
-	x.add(i, -int64(right))
-	x.insertBucket(i+1, boundary, right)
-	z.putBucket(x.bounds[i], half)
+	x.add(r, -int64(right))
+	z.putBucket(x.bound(r), half)
+	x.insertAfter(r, boundary, right)
 	z.putBucket(boundary, right)
 	return nil
 }
@@ -300,25 +413,31 @@ func (z *zset) rankDelete(pos []byte) error {
 	if err != nil {
 		return err
 	}
-	i := x.find(pos)
-	x.add(i, -1)
-	if x.counts[i] >= rankMinFan || len(x.counts) == 1 {
-		z.putBucket(x.bounds[i], x.counts[i])
+	r := x.find(pos)
+	x.add(r, -1)
+	if x.count(r) >= rankMinFan {
+		z.putBucket(x.bound(r), x.count(r))
 		return nil
 	}
 	// Merge with the next bucket, or the previous one for the last.
-	j := i + 1
-	if j == len(x.counts) {
-		i, j = i-1, i
+	keep, gone := r, r
+	if n, ok := x.next(r); ok {
+		gone = n
+	} else if p, ok := x.prev(r); ok {
+		keep = p
+	} else {
+		z.putBucket(x.bound(r), x.count(r)) // the only bucket
+		return nil
 	}
-	total := x.counts[i] + x.counts[j]
-	z.kbuf = z.bucketKey(z.kbuf[:0], x.bounds[j])
+	moved := x.count(gone)
+	z.kbuf = z.bucketKey(z.kbuf[:0], x.bound(gone))
 	z.del(z.kbuf)
-	x.add(i, int64(x.counts[j]))
-	x.removeBucket(j)
-	z.putBucket(x.bounds[i], total)
-	if total > rankFan {
-		return z.split(x, i)
+	x.add(keep, int64(moved))
+	x.add(gone, -int64(moved))
+	x.remove(gone) // keep precedes gone: its reference stays valid
+	z.putBucket(x.bound(keep), x.count(keep))
+	if x.count(keep) > rankFan {
+		return z.split(x, keep)
 	}
 	return nil
 }
@@ -332,10 +451,10 @@ func (z *zset) rankBefore(pos []byte) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		i := x.find(pos)
-		acc = x.before(i)
-		if i > 0 {
-			lo = x.bounds[i]
+		r := x.find(pos)
+		acc = x.before(r)
+		if b := x.bound(r); len(b) > 0 {
+			lo = b
 		}
 	}
 	it, err := z.seekPos(lo, true)
@@ -361,13 +480,13 @@ func (z *zset) seekRank(k int64) (*pebbleIter, error) {
 		if err != nil {
 			return nil, err
 		}
-		var i int
-		i, rem = x.locate(rem)
-		if i >= len(x.bounds) {
+		r, off, ok := x.locate(rem)
+		if !ok {
 			return nil, corruptf("rank %d is past the buckets of %q", k, z.key)
 		}
-		if i > 0 {
-			lo = x.bounds[i]
+		rem = off
+		if b := x.bound(r); len(b) > 0 {
+			lo = b
 		}
 	}
 	it, err := z.seekPos(lo, true)
@@ -416,12 +535,11 @@ func (z *zset) rankWrite(n int, posAt func(i int) []byte) {
 		if b > 0 {
 			boundary = append([]byte(nil), posAt(at)...)
 		}
-		x.bounds = append(x.bounds, boundary)
-		x.counts = append(x.counts, uint64(c))
+		x.appendBucket(boundary, uint64(c))
 		z.putBucket(boundary, uint64(c))
 		at += c
 	}
-	x.rebuildTree()
+	x.rebuild()
 	z.idx = x
 	z.rank.Ranked = true
 	z.rankDirty = true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"testing"
@@ -115,14 +116,27 @@ func checkRankStructure(t *testing.T, tx *Txn, key []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(x.bounds) != len(bounds) {
-		t.Fatalf("%q: index has %d buckets, disk %d", key, len(x.bounds), len(bounds))
-	}
-	for i := range bounds {
-		if !bytes.Equal(x.bounds[i], bounds[i]) || x.counts[i] != counts[i] || x.before(i+1)-x.before(i) != counts[i] {
-			t.Fatalf("%q: index bucket %d disagrees with the disk", key, i)
+	i := 0
+	x.each(func(b []byte, c uint64) {
+		if i >= len(bounds) || !bytes.Equal(b, bounds[i]) || c != counts[i] {
+			t.Fatalf("%q: index bucket %d (%x: %d) disagrees with the disk", key, i, b, c)
 		}
+		if x.before(x.find(b)) != sumCounts(counts[:i]) {
+			t.Fatalf("%q: index counts %d before bucket %d, the disk %d", key, x.before(x.find(b)), i, sumCounts(counts[:i]))
+		}
+		i++
+	})
+	if i != len(bounds) {
+		t.Fatalf("%q: index has %d buckets, disk %d", key, i, len(bounds))
 	}
+}
+
+func sumCounts(cs []uint64) uint64 {
+	var s uint64
+	for _, c := range cs {
+		s += c
+	}
+	return s
 }
 
 // checkAgainstModel compares cardinality, ranks, rank ranges and scores with the model.
@@ -592,4 +606,76 @@ func TestZSetRankConcurrent(t *testing.T) {
 			checkRankStructure(t, tx, k)
 		}
 	})
+}
+
+// TestRankIndexBlocks drives the in-memory index alone through many bucket inserts, removals
+// and count changes (far more buckets than a block holds) against a plain slice.
+func TestRankIndexBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	type bucket struct {
+		bound []byte
+		count uint64
+	}
+	model := []bucket{{nil, 5}}
+	x := &rankIndex{}
+	x.appendBucket(nil, 5)
+	x.rebuild()
+	boundAt := func(i int) []byte { return []byte(fmt.Sprintf("%08d", i)) }
+	next := 1
+	for step := 0; step < 20000; step++ {
+		i := rng.IntN(len(model))
+		r := x.find(append(append([]byte(nil), model[i].bound...), 0))
+		if !bytes.Equal(x.bound(r), model[i].bound) {
+			t.Fatalf("step %d: find(%q) = %q", step, model[i].bound, x.bound(r))
+		}
+		switch op := rng.IntN(10); {
+		case op < 5 || len(model) < 3: // a new bucket after i, between i and i+1 in order
+			lo := model[i].bound
+			var b []byte
+			if i+1 < len(model) {
+				b = append(append([]byte(nil), lo...), 'a'+byte(rng.IntN(26)))
+				if bytes.Compare(b, model[i+1].bound) >= 0 {
+					continue
+				}
+			} else {
+				b = boundAt(next)
+				next++
+				if bytes.Compare(b, lo) <= 0 {
+					continue
+				}
+			}
+			c := uint64(rng.IntN(50))
+			x.insertAfter(r, b, c)
+			model = slices.Insert(model, i+1, bucket{b, c})
+		case op < 7 && i > 0:
+			x.remove(r)
+			model = slices.Delete(model, i, i+1)
+		default:
+			d := int64(rng.IntN(20)) - int64(min(model[i].count, 10))
+			x.add(r, d)
+			model[i].count = uint64(int64(model[i].count) + d)
+		}
+		if step%500 == 0 || step == 19999 {
+			var total uint64
+			for k, m := range model {
+				r := x.find(m.bound)
+				if x.before(r) != total || x.count(r) != m.count {
+					t.Fatalf("step %d: bucket %d: before %d count %d, want %d %d", step, k, x.before(r), x.count(r), total, m.count)
+				}
+				for off := uint64(0); off < m.count; off += max(1, m.count/3) {
+					lr, lo, ok := x.locate(total + off)
+					if !ok || !bytes.Equal(x.bound(lr), m.bound) || lo != off {
+						t.Fatalf("step %d: locate(%d) = %q+%d %v, want %q+%d", step, total+off, x.bound(lr), lo, ok, m.bound, off)
+					}
+				}
+				total += m.count
+			}
+			if _, _, ok := x.locate(total); ok {
+				t.Fatalf("step %d: locate past the end found a bucket", step)
+			}
+		}
+	}
+	if len(x.blocks) < 3 {
+		t.Fatalf("only %d blocks: the test did not reach block splits", len(x.blocks))
+	}
 }
