@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +52,24 @@ func engineSet(b *testing.B, key []byte, n int) (*engine.Engine, [][]byte) {
 	}
 	settle(e)
 	return e, members
+}
+
+// cpuTime is the CPU time the process has used (user and system). On a shared machine the
+// wall time of a benchmark moves with the load; the CPU it burns much less.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// withCPU runs a benchmark body and reports its process CPU time per operation besides the
+// wall time.
+func withCPU(fn func(b *testing.B)) func(b *testing.B) {
+	return func(b *testing.B) {
+		start := cpuTime()
+		fn(b)
+		b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
 }
 
 // settle waits (up to a minute) until the compactions the fill started have finished, so
@@ -109,15 +128,15 @@ func BenchmarkZSetEngine(b *testing.B) {
 	// the order. Random: any member of the million (mostly cold blocks: what a point read
 	// from disk costs, once for ZSCORE and twice for ZRANK).
 	for _, p := range places {
-		b.Run("ZSCORE/"+p.name, func(b *testing.B) {
+		b.Run("ZSCORE/"+p.name, withCPU(func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				read(b, e, key, func(tx *engine.Txn) error {
 					_, _, err := tx.ZScore(key, byRank[p.rank+i%8])
 					return err
 				})
 			}
-		})
-		b.Run("ZRANK/"+p.name, func(b *testing.B) {
+		}))
+		b.Run("ZRANK/"+p.name, withCPU(func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				m := byRank[p.rank+i%8]
 				read(b, e, key, func(tx *engine.Txn) error {
@@ -128,34 +147,34 @@ func BenchmarkZSetEngine(b *testing.B) {
 					return err
 				})
 			}
-		})
+		}))
 	}
-	b.Run("ZSCORE/random", func(b *testing.B) {
+	b.Run("ZSCORE/random", withCPU(func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			read(b, e, key, func(tx *engine.Txn) error {
 				_, _, err := tx.ZScore(key, members[(i*7919)%bigSet])
 				return err
 			})
 		}
-	})
-	b.Run("ZRANK/random", func(b *testing.B) {
+	}))
+	b.Run("ZRANK/random", withCPU(func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			read(b, e, key, func(tx *engine.Txn) error {
 				_, _, err := tx.ZRank(key, members[(i*7919+13)%bigSet], false)
 				return err
 			})
 		}
-	})
-	b.Run("ZREVRANK/middle", func(b *testing.B) {
+	}))
+	b.Run("ZREVRANK/middle", withCPU(func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			read(b, e, key, func(tx *engine.Txn) error {
 				_, _, err := tx.ZRank(key, byRank[bigSet/2+i%8], true)
 				return err
 			})
 		}
-	})
+	}))
 	for _, p := range places {
-		b.Run("ZRANGE-10/"+p.name, func(b *testing.B) {
+		b.Run("ZRANGE-10/"+p.name, withCPU(func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				read(b, e, key, func(tx *engine.Txn) error {
 					ms, err := tx.ZRange(key, engine.ZRangeSpec{By: engine.ZByRank, Start: int64(p.rank - 5), Stop: int64(p.rank + 4)})
@@ -165,18 +184,18 @@ func BenchmarkZSetEngine(b *testing.B) {
 					return err
 				})
 			}
-		})
+		}))
 	}
-	b.Run("ZCOUNT/half", func(b *testing.B) {
+	b.Run("ZCOUNT/half", withCPU(func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			read(b, e, key, func(tx *engine.Txn) error {
 				_, err := tx.ZCount(key, engine.ScoreRange{Min: float64(i % 1000), Max: 1 << 29})
 				return err
 			})
 		}
-	})
+	}))
 	// What a rank would cost without buckets: walking the members from the start.
-	b.Run("scan-to-middle", func(b *testing.B) {
+	b.Run("scan-to-middle", withCPU(func(b *testing.B) {
 		b.N = min(b.N, 10) // a tenth of a second each: -benchtime Nx should not mean N of these
 		for i := 0; i < b.N; i++ {
 			read(b, e, key, func(tx *engine.Txn) error {
@@ -194,7 +213,7 @@ func BenchmarkZSetEngine(b *testing.B) {
 				return err
 			})
 		}
-	})
+	}))
 	// Writes: a new member in and out again, on the big set (one bucket updated per change,
 	// a split or merge now and then) and on a 50-member set (no buckets).
 	small := []byte("bench:small")
@@ -206,7 +225,7 @@ func BenchmarkZSetEngine(b *testing.B) {
 		name string
 		key  []byte
 	}{{"1M", key}, {"50", small}} {
-		b.Run("ZADD+ZREM/"+k.name, func(b *testing.B) {
+		b.Run("ZADD+ZREM/"+k.name, withCPU(func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(3, 4))
 			for i := 0; i < b.N; i++ {
 				m := []byte("new:" + strconv.Itoa(i))
@@ -219,8 +238,8 @@ func BenchmarkZSetEngine(b *testing.B) {
 					return err
 				})
 			}
-		})
-		b.Run("ZINCRBY/"+k.name, func(b *testing.B) {
+		}))
+		b.Run("ZINCRBY/"+k.name, withCPU(func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(5, 6))
 			for i := 0; i < b.N; i++ {
 				m := members[rng.IntN(50)]
@@ -229,7 +248,7 @@ func BenchmarkZSetEngine(b *testing.B) {
 					return err
 				})
 			}
-		})
+		}))
 	}
 }
 
