@@ -275,6 +275,7 @@ func BenchmarkZSetServer(b *testing.B) {
 			sc.Read()
 		}
 	}
+	settle(strata.Engine())
 	if got := sc.Do("ZCARD", "bench:zset"); got != ":1000000\r\n" {
 		b.Fatalf("strata ZCARD = %q", got)
 	}
