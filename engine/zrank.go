@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/stratadb/strata/encoding"
 )
 
@@ -472,7 +474,7 @@ func (z *zset) rankBefore(pos []byte) (uint64, error) {
 }
 
 // seekRank positions the iterator at the member of rank k (0 <= k < count).
-func (z *zset) seekRank(k int64) (*pebbleIter, error) {
+func (z *zset) seekRank(k int64) (*pebble.Iterator, error) {
 	lo := encoding.ScoreMin
 	rem := uint64(k)
 	if z.rank.Ranked {

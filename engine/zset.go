@@ -34,7 +34,7 @@ type ScoredMember struct {
 }
 
 // zset is one sorted set opened by a command: its metadata, prefixes, and one iterator over its
-// score range (members, then rank entries) that is refreshed after the command's own writes.
+// score range (members, then rank buckets) that is refreshed after the command's own writes.
 type zset struct {
 	t    *Txn
 	key  []byte
@@ -55,9 +55,6 @@ type zset struct {
 
 	kbuf, vbuf, pbuf []byte
 }
-
-// pebbleIter is the iterator type the set's walks use.
-type pebbleIter = pebble.Iterator
 
 // openZSet looks up key for a sorted-set command. found is false when the key does not exist
 // (or has expired); ErrWrongType when it holds another type. With create, a missing key opens
@@ -132,7 +129,7 @@ func position(dst []byte, score float64, member []byte) []byte {
 }
 
 // decodePosition splits a position into its score and member (aliasing pos). The score of a
-// -0 member reads 0 here; memberAtIter tells them apart.
+// -0 member reads 0 here; posScore tells them apart.
 func decodePosition(pos []byte) (float64, []byte, error) {
 	if len(pos) < 8 {
 		return 0, nil, corruptf("sorted set position %x", pos)
