@@ -70,8 +70,8 @@
 // memtable until a flush; a key rewritten by every write would make reading it slower and
 // slower).
 //
-// The sums over buckets come from an index the engine keeps in memory (a Fenwick tree over
-// the bucket counts), built from one scan of the buckets. The metadata's type fields carry a
+// The sums over buckets come from an index the engine keeps in memory (the buckets in blocks,
+// a Fenwick tree over the blocks' counts), built from one scan of the buckets. The metadata's type fields carry a
 // generation that changes with every change to the buckets, so the engine can tell whether
 // an index in memory is current.
 //

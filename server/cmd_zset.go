@@ -522,15 +522,30 @@ func cmdZMPop(x *Ctx) {
 	case !found:
 		x.NullArray()
 	default:
-		x.ArrayLen(2)
-		x.Bulk(key)
-		x.ArrayLen(len(ms))
-		for _, m := range ms {
-			x.ArrayLen(2)
-			x.Bulk(m.Member)
-			x.Double(m.Score)
-		}
+		replyZMPop(x, key, ms)
 	}
+}
+
+// replyZMPop answers ZMPOP (and BZMPOP, for the blocking commands): the key, then the popped
+// members as [member, score] pairs, in RESP2 and RESP3 alike.
+func replyZMPop(x *Ctx, key []byte, ms []engine.ScoredMember) {
+	x.ArrayLen(2)
+	x.Bulk(key)
+	x.ArrayLen(len(ms))
+	for _, m := range ms {
+		x.ArrayLen(2)
+		x.Bulk(m.Member)
+		x.Double(m.Score)
+	}
+}
+
+// replyBZPop answers BZPOPMIN and BZPOPMAX (for the blocking commands): key, member, score,
+// one flat array in RESP2 and RESP3 alike.
+func replyBZPop(x *Ctx, key []byte, m engine.ScoredMember) {
+	x.ArrayLen(3)
+	x.Bulk(key)
+	x.Bulk(m.Member)
+	x.Double(m.Score)
 }
 
 func cmdZRandMember(x *Ctx) {
