@@ -417,6 +417,12 @@ func (z *zset) rankDelete(pos []byte) error {
 	}
 	r := x.find(pos)
 	x.add(r, -1)
+	return z.settleBucket(x, r)
+}
+
+// settleBucket writes bucket r after its count went down, merging it with a neighbour when it
+// got too small (and splitting the result again when that is too big).
+func (z *zset) settleBucket(x *rankIndex, r bucketRef) error {
 	if x.count(r) >= rankMinFan {
 		z.putBucket(x.bound(r), x.count(r))
 		return nil
@@ -440,6 +446,57 @@ func (z *zset) rankDelete(pos []byte) error {
 	z.putBucket(x.bound(keep), x.count(keep))
 	if x.count(keep) > rankFan {
 		return z.split(x, keep)
+	}
+	return nil
+}
+
+// rankDeleteRun uncounts n consecutive members, the first at rank k (all already gone from
+// the score range): every bucket they fill entirely goes, the two at the edges shrink.
+func (z *zset) rankDeleteRun(first []byte, k, n uint64) error {
+	x, err := z.changing()
+	if err != nil {
+		return err
+	}
+	r := x.find(first)
+	start := x.before(r)
+	end := k + n
+	for start < end {
+		c := x.count(r)
+		lo, hi := max(k, start), min(end, start+c)
+		take := hi - lo
+		next, more := x.next(r)
+		var nextBound []byte
+		if more {
+			nextBound = x.bound(next)
+		}
+		if take == c && c > 0 && len(x.bound(r)) > 0 {
+			z.kbuf = z.bucketKey(z.kbuf[:0], x.bound(r))
+			z.del(z.kbuf)
+			x.add(r, -int64(c))
+			x.remove(r)
+		} else {
+			x.add(r, -int64(take))
+			z.putBucket(x.bound(r), x.count(r))
+		}
+		start += c
+		if !more {
+			break
+		}
+		r = x.find(nextBound)
+	}
+	// At most the buckets on both sides of the hole are too small now.
+	for i := 0; i < 3; i++ {
+		r := x.find(first)
+		if x.count(r) < rankMinFan {
+			if err := z.settleBucket(x, r); err != nil {
+				return err
+			}
+		}
+		if n, ok := x.next(x.find(first)); ok && x.count(n) < rankMinFan {
+			if err := z.settleBucket(x, n); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -899,12 +900,45 @@ func (t *Txn) ZRemRange(key []byte, spec ZRangeSpec) (int64, error) {
 	if int64(len(victims)) == z.count() {
 		return z.removeAll()
 	}
-	for _, v := range victims {
-		if err := z.remove(v.Member, v.Score); err != nil {
-			return 0, err
+	return int64(len(victims)), z.removeRun(victims)
+}
+
+// removeRun removes members that are consecutive in the set's order, given in that order. A
+// long run goes in bulk: its score keys with one range deletion and its buckets adjusted once
+// each (ZREMRANGEBYRANK trimming a million-member leaderboard must not cost a million bucket
+// updates).
+func (z *zset) removeRun(run []ScoredMember) error {
+	if len(run) < 2*rankFan {
+		for _, m := range run {
+			if err := z.remove(m.Member, m.Score); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	first := position(nil, run[0].Score, run[0].Member)
+	last := position(nil, run[len(run)-1].Score, run[len(run)-1].Member)
+	var k uint64
+	if z.rank.Ranked {
+		var err error
+		if k, err = z.rankBefore(first); err != nil {
+			return err
 		}
 	}
-	return int64(len(victims)), nil
+	for _, m := range run {
+		z.kbuf = append(append(z.kbuf[:0], z.sub...), m.Member...)
+		z.del(z.kbuf)
+	}
+	lo := append(append([]byte(nil), z.sc...), first...)
+	hi := append(append(append([]byte(nil), z.sc...), last...), 0)
+	z.t.ensureBatch().DeleteRange(lo, hi, nil)
+	z.stale = true
+	z.meta.Count -= uint64(len(run))
+	z.dirty = true
+	if z.rank.Ranked && z.meta.Count > 0 {
+		return z.rankDeleteRun(first, k, uint64(len(run)))
+	}
+	return nil
 }
 
 // removeAll empties the set: the key goes, and its elements with its version (the sweeper).
@@ -942,12 +976,13 @@ func (t *Txn) zpop(key []byte, max bool, count int64) ([]ScoredMember, error) {
 		_, err = z.removeAll()
 		return out, err
 	}
-	for _, m := range out {
-		if err := z.remove(m.Member, m.Score); err != nil {
-			return nil, err
-		}
+	if max {
+		slices.Reverse(out)
+		err = z.removeRun(out)
+		slices.Reverse(out)
+		return out, err
 	}
-	return out, nil
+	return out, z.removeRun(out)
 }
 
 // ZMPop pops up to count members from the first key holding a sorted set, as ZMPOP does:

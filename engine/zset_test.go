@@ -679,3 +679,67 @@ func TestRankIndexBlocks(t *testing.T) {
 		t.Fatalf("only %d blocks: the test did not reach block splits", len(x.blocks))
 	}
 }
+
+// TestZSetBulkRemoval removes long runs (by rank, by score, by pops at both ends) from ranked
+// sets, the path that deletes score keys with one range deletion and whole buckets at once.
+func TestZSetBulkRemoval(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for trial := 0; trial < 12; trial++ {
+		e := openTestEngine(t)
+		key := []byte("z")
+		m := fillZSet(t, e, "z", 2000+rng.IntN(3000))
+		for step := 0; step < 6 && len(m) > 0; step++ {
+			want := m.sorted()
+			n := len(want)
+			inTxn(t, e, func(tx *Txn) {
+				switch rng.IntN(4) {
+				case 0:
+					a := rng.IntN(n)
+					b := min(n-1, a+rng.IntN(1500))
+					if _, err := tx.ZRemRange(key, ZRangeSpec{By: ZByRank, Start: int64(a), Stop: int64(b)}); err != nil {
+						t.Fatal(err)
+					}
+					for _, w := range want[a : b+1] {
+						delete(m, string(w.Member))
+					}
+				case 1:
+					lo, hi := float64(rng.IntN(7)), float64(rng.IntN(7))
+					r := ScoreRange{Min: lo, Max: hi, MaxEx: rng.IntN(2) == 0}
+					if _, err := tx.ZRemRange(key, ZRangeSpec{By: ZByScore, Score: r}); err != nil {
+						t.Fatal(err)
+					}
+					for _, w := range want {
+						if !r.Empty() && r.gteMin(w.Score) && r.lteMax(w.Score) {
+							delete(m, string(w.Member))
+						}
+					}
+				case 2:
+					c := int64(1 + rng.IntN(1500))
+					got, err := tx.ZPopMax(key, c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i, g := range got {
+						if w := want[n-1-i]; !bytes.Equal(g.Member, w.Member) {
+							t.Fatalf("ZPOPMAX %d: %d-th is %s, want %s", c, i, g.Member, w.Member)
+						}
+						delete(m, string(g.Member))
+					}
+				default:
+					c := int64(1 + rng.IntN(1500))
+					got, err := tx.ZPopMin(key, c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !sameMembers(got, want[:min(n, int(c))]) {
+						t.Fatalf("ZPOPMIN %d disagrees with the model", c)
+					}
+					for _, g := range got {
+						delete(m, string(g.Member))
+					}
+				}
+			})
+			checkAgainstModel(t, e, key, m, rng)
+		}
+	}
+}
