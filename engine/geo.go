@@ -13,8 +13,12 @@ import (
 // the order of unsorted results are Redis's own. Products are wrapped in float64() so that no
 // compiler fuses them into an FMA, which C does not do either.
 //
-// Distances use Go's sin, cos and asin, which can differ from glibc's in the last bit: a
-// distance printed with four decimals can then differ in rare cases that sit on a rounding edge.
+// Distances use Go's sin, cos and asin, which differ from glibc's in the last bit for about a
+// third of the distances: invisible with the four decimals GEODIST and WITHDIST print (no
+// difference in 200,000 random pairs), and a point exactly on the radius could in theory fall
+// the other way. Distances stored as scores (STOREDIST) print every digit, so they are computed
+// with correctly rounded functions (geo_exact.go), which agree with glibc on 99.7% of random
+// pairs (glibc itself is not correctly rounded for the rest).
 
 const (
 	geoStepMax  = 26

@@ -428,7 +428,8 @@ func cmdGeoSearchGeneric(x *Ctx, srcIdx int, flags int) {
 		for i, p := range points {
 			ms[i].Member, ms[i].Score = p.Member, p.Score
 			if storeDist {
-				ms[i].Score = p.Dist / shape.Conversion
+				// The stored score shows every digit: computed as glibc would (geo_exact.go).
+				ms[i].Score = engine.GeoDistanceExact(shape.Lon, shape.Lat, p.Lon, p.Lat) / shape.Conversion
 			}
 		}
 		if _, err := x.Txn.ZStore(storeKey, ms); err != nil {
