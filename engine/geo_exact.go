@@ -67,22 +67,32 @@ func (a dd) round() float64 { return a.hi + a.lo }
 // piOver2 is pi/2 to about 107 bits.
 var piOver2 = dd{1.5707963267948966, 6.123233995736766e-17}
 
+// taylorSteps[i] is 1/((2i+1)(2i+2)) and 1/((2i+2)(2i+3)) in double-double: the factors from
+// one term of the cosine and sine series to the next. A constant table, built once.
+var taylorSteps = func() (t [32][2]dd) {
+	for i := range t {
+		n := float64(2*i + 1)
+		t[i][0] = dd{1, 0}.div(dd{n * (n + 1), 0})
+		t[i][1] = dd{1, 0}.div(dd{(n + 1) * (n + 2), 0})
+	}
+	return t
+}()
+
 // sinCosDD returns sin and cos of x (|x| <= 8) in double-double: x is brought within pi/4 of
 // a multiple of pi/2, and Taylor series do the rest.
 func sinCosDD(x dd) (sin, cos dd) {
 	k := math.Round(x.hi / piOver2.hi)
 	r := x.add(piOver2.mulf(k).neg())
-	r2 := r.mul(r)
+	r2 := r.mul(r).neg()
 	// sin r = r - r^3/3! + ...; cos r = 1 - r^2/2! + ...
 	s, c := r, dd{1, 0}
-	term := r
-	cterm := dd{1, 0}
-	for n := 2; n < 60; n += 2 {
-		cterm = cterm.mul(r2).neg().div(dd{float64((n - 1) * n), 0})
+	sterm, cterm := r, dd{1, 0}
+	for _, step := range taylorSteps {
+		cterm = cterm.mul(r2).mul(step[0])
+		sterm = sterm.mul(r2).mul(step[1])
 		c = c.add(cterm)
-		term = term.mul(r2).neg().div(dd{float64(n * (n + 1)), 0})
-		s = s.add(term)
-		if math.Abs(term.hi) < 1e-40 && math.Abs(cterm.hi) < 1e-40 {
+		s = s.add(sterm)
+		if math.Abs(cterm.hi) < 1e-36 && math.Abs(sterm.hi) < 1e-36*math.Abs(s.hi) {
 			break
 		}
 	}
