@@ -887,3 +887,30 @@ func TestExactTrig(t *testing.T) {
 		}
 	}
 }
+
+// FuzzZSetArgs feeds arbitrary bytes to the sorted-set and GEO argument parsers and to the
+// geohash decoding of whatever score they yield: none may panic, and a score is never NaN.
+func FuzzZSetArgs(f *testing.F) {
+	for _, s := range []string{"1", "-inf", "(1.5", "0x1p3", "1e400", "[a", "+", "-", "(", "nan(1)", " 2", "1\x00x", "0x.8p-2"} {
+		f.Add([]byte(s), []byte("[b"))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if v, ok := ParseFloat(a); ok {
+			if math.IsNaN(v) {
+				t.Fatalf("ParseFloat(%q) accepted NaN", a)
+			}
+			GeoDecode(v)
+			GeoHashString(v)
+		}
+		if r, err := ParseScoreRange(a, b); err == nil {
+			if math.IsNaN(r.Min) || math.IsNaN(r.Max) {
+				t.Fatalf("a NaN bound from %q %q", a, b)
+			}
+			scoreSpan(r)
+		}
+		if r, err := ParseLexRange(a, b); err == nil {
+			r.Empty()
+			lexSpan(encoding.AppendScore(nil, 0), r)
+		}
+	})
+}
