@@ -193,8 +193,8 @@ func openRecorded(t *testing.T, mode FsyncMode, memtable uint64) (*Engine, *reco
 	return e, rec
 }
 
-// set writes key=value as one command (one Txn, one commit) and returns when it is acknowledged.
-func set(t testing.TB, e *Engine, txn *Txn, key, value []byte) {
+// setOnTxn writes key=value as one command on a reused Txn (one commit) and returns when it is acknowledged.
+func setOnTxn(t testing.TB, e *Engine, txn *Txn, key, value []byte) {
 	txn.Begin(0, LockWrite)
 	txn.AddKey(key)
 	if err := txn.Lock(); err != nil {
@@ -251,7 +251,7 @@ func TestAlwaysGroupCommit(t *testing.T) {
 	// once-a-second tick take the gate instead, group commit is still what the numbers show.)
 	txn := e.NewTxn()
 	in0 := e.Metrics().WAL.BytesIn
-	set(t, e, txn, []byte("w99-99999"), []byte("marker-w99-99999!"))
+	setOnTxn(t, e, txn, []byte("w99-99999"), []byte("marker-w99-99999!"))
 	in1 := e.Metrics().WAL.BytesIn
 	recordSize := int(in1 - in0)
 	var gateOnce sync.Once
@@ -283,7 +283,7 @@ func TestAlwaysGroupCommit(t *testing.T) {
 			for i := range perWriter {
 				key := fmt.Appendf(nil, "w%02d-%05d", w, i)
 				marker := fmt.Appendf(nil, "marker-%s!", key)
-				set(t, e, txn, key, marker)
+				setOnTxn(t, e, txn, key, marker)
 				a := ack{marker: marker, synced: rec.syncedOffsets()}
 				mu.Lock()
 				acks = append(acks, a)
@@ -317,7 +317,7 @@ func TestFsyncModeLive(t *testing.T) {
 		for i := range n {
 			key := fmt.Appendf(nil, "%s-%03d", prefix, i)
 			marker := fmt.Appendf(nil, "marker-%s!", key)
-			set(t, e, txn, key, marker)
+			setOnTxn(t, e, txn, key, marker)
 			acks = append(acks, ack{marker: marker, synced: rec.syncedOffsets()})
 		}
 		return acks
@@ -388,7 +388,7 @@ func TestWALRotationSyncs(t *testing.T) {
 	value := bytes.Repeat([]byte("v"), 512)
 	for round := range 6 {
 		for i := range 20 {
-			set(t, e, txn, fmt.Appendf(nil, "k%d-%d", round, i), value)
+			setOnTxn(t, e, txn, fmt.Appendf(nil, "k%d-%d", round, i), value)
 		}
 		// A flush rotates the WAL and makes the old one obsolete, so the next rotation can
 		// recycle it.

@@ -30,6 +30,10 @@ type Options struct {
 	BlockCacheSize int64
 	// MemTableSize is Pebble's memtable size in bytes. Default 32 MiB.
 	MemTableSize uint64
+	// MaxMemory is the hot tier's budget in bytes (maxmemory). Zero means DefaultHotTier.
+	MaxMemory int64
+	// Policy is the hot tier's eviction policy (maxmemory-policy).
+	Policy EvictionPolicy
 	// ActiveExpireInterval is how often the expiry index is walked. Default 100ms (hz 10).
 	ActiveExpireInterval time.Duration
 	// Logger receives the engine's and Pebble's logs. Default: slog.Default().
@@ -74,6 +78,9 @@ type Engine struct {
 	lastVersion atomic.Uint64
 	cursors     *cursorTable
 	ranks       rankCache // sorted sets' rank indexes (zrank.go)
+	hot         *hotTier
+	keyHits     atomic.Int64
+	keyMisses   atomic.Int64
 
 	guardMu sync.Mutex
 	guards  map[uint64]struct{} // sweep records of copies still in progress
@@ -149,9 +156,11 @@ func Open(opts Options) (*Engine, error) {
 		stop:      make(chan struct{}),
 		sweepWake: make(chan struct{}, 1),
 		cursors:   newCursorTable(),
+		hot:       newHotTier(hotBudget(opts.MaxMemory), PolicyAllKeysLRU),
 		guards:    make(map[uint64]struct{}),
 	}
 	e.fsync.Store(int32(opts.Fsync))
+	e.ConfigureMemory(opts.MaxMemory, opts.Policy)
 	e.fs = newWALFS(opts.FS, &e.fsync)
 
 	cache := pebble.NewCache(opts.BlockCacheSize)
@@ -178,7 +187,8 @@ func Open(opts Options) (*Engine, error) {
 		cache.Unref()
 		return nil, err
 	}
-	e.wg.Add(3)
+	e.wg.Add(4)
+	go func() { defer e.wg.Done(); e.warmUp() }()
 	go func() { defer e.wg.Done(); e.fs.runEverysec(e.stop, e.logSyncError) }()
 	go func() { defer e.wg.Done(); e.runExpirer() }()
 	go func() { defer e.wg.Done(); e.runSweeper() }()
@@ -331,6 +341,84 @@ func (e *Engine) guarded(seq uint64) bool {
 	_, ok := e.guards[seq]
 	return ok
 }
+
+// DefaultHotTier is the hot tier's budget when maxmemory is 0: a quarter of the machine's
+// memory, at most 4 GiB. The tier allocates as it fills, so an idle server does not take it.
+func DefaultHotTier() int64 {
+	total := physicalMemory()
+	if total <= 0 {
+		return 1 << 30
+	}
+	return min(total/4, 4<<30)
+}
+
+func hotBudget(maxmemory int64) int64 {
+	if maxmemory <= 0 {
+		return DefaultHotTier()
+	}
+	return maxmemory
+}
+
+// ConfigureMemory applies maxmemory and maxmemory-policy, at start and live (CONFIG SET). A
+// smaller budget empties the tier (it refills from Pebble).
+//
+// With maxmemory 0 Redis has no limit and never refuses a write; Strata's tier then gets the
+// default budget and evicts by recency (or by frequency under an LFU policy) whatever the
+// policy says, so that, as in Redis, no write is ever refused. With a maxmemory set, the
+// policy applies as written, noeviction's refusals included.
+func (e *Engine) ConfigureMemory(maxmemory int64, policy EvictionPolicy) {
+	effective := policy
+	if maxmemory <= 0 {
+		effective = PolicyAllKeysLRU
+		if policy.lfu() {
+			effective = PolicyAllKeysLFU
+		}
+	}
+	e.hot.setPolicy(effective)
+	if budget := hotBudget(maxmemory); budget != e.hot.budget.Load() {
+		e.hot.resize(budget)
+	}
+	e.hot.refusing.Store(false)
+}
+
+// SetEvictionPolicy changes the hot tier's policy directly (tests).
+func (e *Engine) SetEvictionPolicy(p EvictionPolicy) { e.hot.setPolicy(p) }
+
+// HotStats reports the hot tier's counters.
+func (e *Engine) HotStats() HotStats { return e.hot.stats() }
+
+// Stats are the engine's counters for INFO.
+type Stats struct {
+	Hot HotStats
+	// KeyspaceHits and KeyspaceMisses count key lookups by read commands that found a live key
+	// or none, as Redis counts them.
+	KeyspaceHits, KeyspaceMisses int64
+	DiskBytes                    uint64
+	CompactionDebt               uint64
+	// CompressionRatio is logical value bytes over stored bytes (1 without compression).
+	CompressionRatio float64
+}
+
+// Stats gathers the engine's counters.
+func (e *Engine) Stats() Stats {
+	m := e.pdb.Metrics()
+	return Stats{
+		Hot:              e.hot.stats(),
+		KeyspaceHits:     e.keyHits.Load(),
+		KeyspaceMisses:   e.keyMisses.Load(),
+		DiskBytes:        m.DiskSpaceUsage(),
+		CompactionDebt:   m.Compact.EstimatedDebt,
+		CompressionRatio: e.compressionRatio(),
+	}
+}
+
+// compressionRatio is 1 until value compression exists.
+func (e *Engine) compressionRatio() float64 { return 1 }
+
+// OutOfMemory says whether the hot tier is full and its policy cannot make room (noeviction,
+// or a volatile policy with nothing volatile left): write commands that may grow the data set
+// are then refused with Redis's OOM error, as Redis refuses them.
+func (e *Engine) OutOfMemory() bool { return e.hot.refusing.Load() }
 
 // Databases is the number of logical databases.
 func (e *Engine) Databases() int { return e.opts.Databases }

@@ -45,6 +45,13 @@ var (
 	ErrBitPosBit      = errors.New("ERR The bit argument must be 1 or 0.")
 	ErrLCSIdxLen      = errors.New("ERR If you want both the length and indexes, please just use IDX.")
 	ErrLCSStrings     = errors.New("ERR The specified keys must contain string values")
+
+	// Strings and bitmaps.
+	ErrDecrOverflow     = errors.New("ERR decrement would overflow")
+	ErrBitfieldOverflow = errors.New("ERR Invalid OVERFLOW type specified")
+	ErrLCSTooLong       = errors.New("ERR String too long for LCS")
+	ErrLCSTableSize     = errors.New("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+
 	ErrNoAuth         = errors.New("NOAUTH Authentication required.")
 	ErrWrongPass      = errors.New("WRONGPASS invalid username-password pair or user is disabled.")
 	ErrAuthNoPassword = errors.New("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
@@ -67,10 +74,6 @@ var (
 	ErrRangeLimit        = errors.New("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
 	ErrLexWithScores     = errors.New("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
 	ErrWeightFloat       = errors.New("ERR weight value is not a float")
-	ErrLimitNegative     = errors.New("ERR LIMIT can't be negative")
-	ErrCountPositive     = errors.New("ERR count should be greater than 0")
-	ErrOutOfRange        = errors.New("ERR value is out of range")
-	ErrNotSignedLong     = errors.New("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
 	ErrGeoMember         = errors.New("ERR could not decode requested zset member")
 	ErrGeoRadius         = errors.New("ERR need numeric radius")
 	ErrGeoRadiusNegative = errors.New("ERR radius cannot be negative")
@@ -81,11 +84,42 @@ var (
 	ErrGeoCount          = errors.New("ERR COUNT must be > 0")
 	ErrGeoAny            = errors.New("ERR the ANY argument requires COUNT argument")
 
+	// Transactions.
+	ErrNotInMulti = errors.New("ERR Command not allowed inside a transaction")
+
 	// CONFIG and CLIENT.
 	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
 	ErrInvalidClientID = errors.New("ERR Invalid client ID")
 	ErrClientIDRange   = errors.New("ERR client-id should be greater than 0")
 	ErrMaxAgeRange     = errors.New("ERR maxage should be greater than 0")
+	// The keyspace: DB indexes (MOVE, COPY, SWAPDB), EXPIRE's options, OBJECT's policies.
+	ErrIntRange        = errors.New("ERR value is out of range, value must between -2147483648 and 2147483647")
+	ErrInvalidFirstDB  = errors.New("ERR invalid first DB index")
+	ErrInvalidSecondDB = errors.New("ERR invalid second DB index")
+	ErrGTAndLT         = errors.New("ERR GT and LT options at the same time are not compatible")
+	ErrLFUNotSelected  = errors.New("ERR An LFU maxmemory policy is not selected, access frequency not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	ErrLFUSelected = errors.New("ERR An LFU maxmemory policy is selected, idle time not tracked. " +
+		"Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+	// Hashes, sets and HyperLogLog.
+	ErrHashNotInteger = errors.New("ERR hash value is not an integer")
+	ErrHashNotFloat   = errors.New("ERR hash value is not a float")
+	ErrNaNOrInfArg    = errors.New("ERR value is NaN or Infinity")
+	ErrOutOfRange     = errors.New("ERR value is out of range")
+	ErrCountRange     = errors.New("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+	ErrLimitNegative  = errors.New("ERR LIMIT can't be negative")
+	ErrNotHLL         = errors.New("WRONGTYPE Key is not a valid HyperLogLog string value.")
+	ErrHLLCorrupt     = errors.New("INVALIDOBJ Corrupted HLL object detected")
+	ErrHLLNotSparse   = errors.New("ERR HLL encoding is not sparse")
+	ErrPFDebugNoKey   = errors.New("ERR The specified key does not exist")
+	// Lists, blocking commands and SORT.
+	ErrRankZero       = errors.New("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
+	ErrCountNegative  = errors.New("ERR COUNT can't be negative")
+	ErrMaxLenNegative = errors.New("ERR MAXLEN can't be negative")
+	ErrCountPositive  = errors.New("ERR count should be greater than 0")
+	ErrUnblocked      = errors.New("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+	ErrUnblockReason  = errors.New("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+	ErrSortScores     = errors.New("ERR One or more scores can't be converted into double")
 
 	// ErrProtectedMode is sent to a non-loopback client when no password is set and protected
 	// mode is on; the connection is then closed.
@@ -118,6 +152,97 @@ var (
 	ErrProtoBigBulkCount     = errors.New("ERR Protocol error: too big bulk count string")
 	ErrProtoUnbalanced       = errors.New("ERR Protocol error: unbalanced quotes in request")
 )
+
+// ACL: rule errors (the reason part of "Error in ACL SETUSER modifier '...': <reason>" and of
+// ACL file errors), NOPERM denials, and the ACL command's own errors.
+var (
+	ErrACLSyntax            = errors.New("Syntax error")
+	ErrACLUnknownName       = errors.New("Unknown command or category name in ACL")
+	ErrACLKeysAfterAll      = errors.New("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns")
+	ErrACLChannelsAfterAll  = errors.New("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels")
+	ErrACLNoSuchPassword    = errors.New("The password you are trying to remove from the user does not exist")
+	ErrACLBadHash           = errors.New("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters")
+	ErrACLSubcommandArg     = errors.New("Allowing first-arg of a subcommand is not supported")
+	ErrNoPermKey            = errors.New("NOPERM this user has no permissions to access one of the keys used as arguments")
+	ErrNoPermChannel        = errors.New("NOPERM this user has no permissions to access one of the channels used as arguments")
+	ErrACLUsernameSpaces    = errors.New("ERR Usernames can't contain spaces or null characters")
+	ErrACLDeleteDefault     = errors.New("ERR The 'default' user cannot be removed")
+	ErrACLGenpassBits       = errors.New("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
+	ErrACLSaveFailed        = errors.New("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+	ErrACLNoFile            = errors.New("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+	ErrACLFileRejected      = errors.New("WARNING: ACL errors detected, no change to the previously active ACL rules was performed")
+	ErrHelloNoAuth          = errors.New("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+	ErrTLSCANeeded          = errors.New("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!")
+	errACLExecChangedPrefix = "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: "
+)
+
+// ErrNoPermCommand is the NOPERM denial of a command ("container|sub" for subcommands).
+func ErrNoPermCommand(name string) error {
+	return errors.New("NOPERM this user has no permissions to run the '" + name + "' command")
+}
+
+// ErrNoPermAtExec is EXEC's reply for a queued command the ACL no longer allows; reason is
+// "command", "key" or "channel".
+func ErrNoPermAtExec(reason string) error {
+	why := map[string]string{
+		"command": "no permission to execute the command or subcommand",
+		"key":     "no permission to touch the specified keys",
+		"channel": "no permission to access one of the channels used as arguments",
+	}[reason]
+	return errors.New(errACLExecChangedPrefix + why)
+}
+
+// ErrNoPermInScript is what a script's redis.call/pcall meets for a command the ACL denies
+// (reason "command", "key" or "channel"), before the scripting layer adds its own suffix.
+func ErrNoPermInScript(reason string) error {
+	why := map[string]string{
+		"command": "can't run this command or subcommand",
+		"key":     "can't access at least one of the keys mentioned in the command arguments",
+		"channel": "can't publish to the channel mentioned in the command",
+	}[reason]
+	return errors.New("ERR The user executing the script " + why)
+}
+
+// ErrACLSetUser is ACL SETUSER's reply to a rule it refuses.
+func ErrACLSetUser(op string, reason error) error {
+	return errors.New(sanitize("ERR Error in ACL SETUSER modifier '"+cString(op, len(op))+"': "+reason.Error(), 1<<20))
+}
+
+// ErrACLUnmatchedParen is ACL SETUSER's reply to a selector that is never closed.
+func ErrACLUnmatchedParen(arg string) error {
+	return errors.New(sanitize("ERR Unmatched parenthesis in acl selector starting at '"+cString(arg, len(arg))+"'.", 1<<20))
+}
+
+// ErrACLUnknownCategory names a category ACL CAT does not know.
+func ErrACLUnknownCategory(name string) error {
+	return errors.New(sanitize("ERR Unknown category '"+cString(name, 128)+"'", 1<<20))
+}
+
+// ErrACLUserNotFound is ACL DRYRUN's reply for a user that does not exist.
+func ErrACLUserNotFound(name string) error {
+	return errors.New(sanitize("ERR User '"+cString(name, len(name))+"' not found", 1<<20))
+}
+
+// ErrACLCommandNotFound is ACL DRYRUN's reply for a command that does not exist.
+func ErrACLCommandNotFound(name string) error {
+	return errors.New(sanitize("ERR Command '"+cString(name, len(name))+"' not found", 1<<20))
+}
+
+// ErrSubcommandSyntax is a container's reply to a subcommand it knows called with arguments
+// it does not take (Redis's addReplySubcommandSyntaxError).
+func ErrSubcommandSyntax(sub, container string) error {
+	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+cString(sub, 128)+
+		"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
+}
+
+// ErrACLLoad wraps the problems ACL LOAD found in the ACL file (one line of messages).
+func ErrACLLoad(problems string) error {
+	return errors.New(sanitize("ERR "+problems, 1<<20))
+}
+
+// ErrUndeclaredKey is returned when a command touches a key it did not lock: a bug in a key
+// spec for a single command; for a script, the signal to run it again under the global latch.
+var ErrUndeclaredKey = errors.New("ERR internal error: a key was accessed without being declared")
 
 // ErrCorrupt is returned when stored data does not decode: a bug or a damaged disk, never
 // user input. The message names what was being read.
@@ -197,14 +322,42 @@ func ErrNoSuchUser(name string) error {
 	return errors.New(sanitize("ERR No such user '"+name+"'", 1<<20))
 }
 
+// ErrExecAbortBecause is EXEC's reply when EXEC itself is refused (wrong arity, NOAUTH ...):
+// the transaction is discarded and the reason follows, without the generic "ERR " code, as
+// Redis's execCommandAbort prints it.
+func ErrExecAbortBecause(reason error) error {
+	return errors.New("EXECABORT Transaction discarded because of: " +
+		strings.TrimPrefix(reason.Error(), "ERR "))
+}
+
+// ErrExecInternal is EXEC's reply when a queued command's handler failed internally (a bug):
+// the transaction's writes were dropped with it and nothing was committed.
+func ErrExecInternal(name string) error {
+	return errors.New("ERR internal error while running '" + name + "' inside EXEC: the transaction was discarded")
+}
+
+// ErrSubcommandArgs is Redis's addReplySubcommandSyntaxError: "ERR unknown subcommand or
+// wrong number of arguments for 'sub'. Try CONTAINER HELP." (sub as the client typed it).
+func ErrSubcommandArgs(sub, container string) error {
+	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+
+		cString(sub, 128)+"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
+}
+
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".
 func ErrInvalidExpire(cmd string) error {
 	return errors.New("ERR invalid expire time in '" + cmd + "' command")
 }
 
+// ErrUnsupportedOption is what EXPIRE and friends answer to an unknown flag (newlines in it
+// become spaces, as Redis's addReplyErrorFormat makes them; C's %s ends it at a NUL byte).
+// ErrPFDebugUnknown is PFDEBUG's reply to an unknown subcommand.
+func ErrPFDebugUnknown(sub string) error {
+	return errors.New(sanitize("ERR Unknown PFDEBUG subcommand '"+sub+"'", 1<<20))
+}
+
 // ErrUnknownOption is what several commands answer to an unknown flag.
 func ErrUnsupportedOption(opt string) error {
-	return errors.New("ERR Unsupported option " + opt)
+	return errors.New(sanitize("ERR Unsupported option "+cString(opt, len(opt)), len(opt)+32))
 }
 
 // sanitize cuts s to at most n bytes and replaces the characters Redis replaces in error

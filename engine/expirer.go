@@ -25,6 +25,7 @@ func (e *Engine) runExpirer() {
 			return
 		case <-tick.C:
 		}
+		e.hot.tick()
 		// Work at most a quarter of the interval per tick, as Redis bounds its cycle.
 		deadline := time.Now().Add(e.opts.ActiveExpireInterval / 4)
 		for time.Now().Before(deadline) {
@@ -79,20 +80,27 @@ func (e *Engine) expireRound(t *Txn) (int, error) {
 		logical[p] = l
 	}
 	for _, d := range due {
-		ldb, ok := logical[d.db]
-		if !ok {
-			ldb = -1 // a database beyond the configured count: delete, tell nobody
+		ldb, mapped := logical[d.db]
+		if !mapped {
+			// No database map entry names this physical id, so nothing can read the key
+			// and it has no counters: drop the index entry only.
+			t.del(encoding.AppendExpiryKey(nil, d.at, d.db, d.key))
+			continue
 		}
-		ref := dbRef{l: ldb, p: d.db}
 		ks, err := t.lookupIn(d.db, d.key)
 		if err != nil {
 			t.Abort()
 			return 0, err
 		}
-		if ks.exists && ks.meta.ExpireAt == d.at && !ks.live {
-			t.deleteKeyIn(ref, d.key, &ks)
-		} else if !ks.exists || ks.meta.ExpireAt != d.at {
-			// A stale entry (the key was flushed): drop it.
+		switch {
+		case ks.exists && ks.meta.ExpireAt == d.at && !ks.live:
+			// deleteKeyIn removes the entry with the key.
+			t.deleteKeyIn(dbRef{l: ldb, p: d.db}, d.key, &ks)
+		case ks.exists && ks.meta.ExpireAt == d.at:
+			// Live after all: the clock stepped back between the scan and the lock.
+		default:
+			// A stale entry (the key was flushed, or its expiry changed without the entry
+			// being removed): drop it.
 			t.del(encoding.AppendExpiryKey(nil, d.at, d.db, d.key))
 		}
 	}

@@ -45,10 +45,19 @@ type hotTier struct {
 	now      atomic.Uint32 // seconds since started, advanced by tick (a coarse clock, as Redis's LRU clock)
 	shards   []hotShard
 	policy   atomic.Int32
-	hits     atomic.Int64
-	misses   atomic.Int64
-	evicted  atomic.Int64
-	segBytes int
+	refusing atomic.Bool  // the last put was refused for want of room (OutOfMemory)
+	budget   atomic.Int64 // the budget last asked for
+
+	// Completeness: once a warm-up has put every key of the keyspace in the tier, a miss means
+	// the key does not exist and Pebble need not be asked. Any loss (an eviction, a refused
+	// put, a partial clear) bumps lost; the tier is complete while lost still equals the
+	// value completeAt recorded when the warm-up began.
+	lost       atomic.Int64
+	completeAt atomic.Int64
+	hits       atomic.Int64
+	misses     atomic.Int64
+	evicted    atomic.Int64
+	segBytes   int
 }
 
 // EvictionPolicy is a maxmemory-policy.
@@ -109,6 +118,7 @@ type hotShard struct {
 
 func newHotTier(budget int64, policy EvictionPolicy) *hotTier {
 	h := &hotTier{seed: maphash.MakeSeed(), shards: make([]hotShard, hotShardCount), started: time.Now()}
+	h.completeAt.Store(-1)
 	h.policy.Store(int32(policy))
 	h.resize(budget)
 	return h
@@ -116,6 +126,8 @@ func newHotTier(budget int64, policy EvictionPolicy) *hotTier {
 
 // resize sets the budget. Shrinking drops everything (rare: CONFIG SET maxmemory).
 func (h *hotTier) resize(budget int64) {
+	h.budget.Store(budget)
+	h.loss()
 	per := uint64(max(budget, 0)) / hotShardCount &^ (hotEntryHeader - 1)
 	for i := range h.shards {
 		s := &h.shards[i]
@@ -132,10 +144,51 @@ func (h *hotTier) resize(budget int64) {
 
 func (h *hotTier) setPolicy(p EvictionPolicy) { h.policy.Store(int32(p)) }
 
+// complete says whether every existing key is in the tier (see completeAt).
+func (h *hotTier) complete() bool { return h.completeAt.Load() == h.lost.Load() }
+
+// loss records that an entry of an existing key left the tier, or never got in.
+func (h *hotTier) loss() { h.lost.Add(1) }
+
+// clear drops every cached entry (FLUSHALL: every keyspace is then empty, so a complete tier
+// stays complete).
+func (h *hotTier) clear() {
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.Lock()
+		clear(s.index)
+		s.head, s.live, s.count = s.tail, 0, 0
+		s.mu.Unlock()
+	}
+}
+
+// clearDB drops the entries of physical database db (FLUSHDB); the others stay, and so does
+// completeness. It walks the index: O(entries), as FLUSHDB is O(keys) in Redis.
+func (h *hotTier) clearDB(db uint16) {
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.Lock()
+		for hash, off := range s.index {
+			e := s.bytesAt(off, hotEntryHeader)
+			klen := int(binary.BigEndian.Uint16(e))
+			if k := s.bytesAt(off+hotEntryHeader, klen); klen >= 3 && uint16(k[1])<<8|uint16(k[2]) == db {
+				s.forget(hash, off)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
 func (h *hotTier) shardOf(hash uint64) *hotShard { return &h.shards[hash%hotShardCount] }
 
-// get appends the cached value of metaKey to dst.
-func (h *hotTier) get(metaKey, dst []byte) ([]byte, bool) {
+// get appends the cached value of metaKey to dst and records the access (LRU bit, LFU
+// counter, access clock) unless peek is set.
+func (h *hotTier) get(metaKey, dst []byte) ([]byte, bool) { return h.lookup(metaKey, dst, false) }
+
+// peek is get without recording the access (Redis's LOOKUP_NOTOUCH).
+func (h *hotTier) peek(metaKey, dst []byte) ([]byte, bool) { return h.lookup(metaKey, dst, true) }
+
+func (h *hotTier) lookup(metaKey, dst []byte, peek bool) ([]byte, bool) {
 	hash := maphash.Bytes(h.seed, metaKey)
 	s := h.shardOf(hash)
 	s.mu.Lock()
@@ -146,10 +199,12 @@ func (h *hotTier) get(metaKey, dst []byte) ([]byte, bool) {
 		vlen := int(binary.BigEndian.Uint32(e[2:]))
 		k := s.bytesAt(off+hotEntryHeader, klen)
 		if string(k) == string(metaKey) {
-			e[6] |= bitAccessed
-			binary.BigEndian.PutUint32(e[8:], h.clock())
-			if e[7] < 255 && lfuShouldIncr(e[7], hash^uint64(s.tail)) {
-				e[7]++
+			if !peek {
+				e[6] |= bitAccessed
+				binary.BigEndian.PutUint32(e[8:], h.clock())
+				if e[7] < 255 && lfuShouldIncr(e[7], hash^uint64(s.tail)) {
+					e[7]++
+				}
 			}
 			dst = append(dst, s.bytesAt(off+hotEntryHeader+uint64(klen), vlen)...)
 			s.mu.Unlock()
@@ -188,10 +243,16 @@ func (h *hotTier) put(metaKey, value []byte, volatile bool) bool {
 		s.forget(hash, off)
 	}
 	if need > hotSegment || need > s.size/4 {
+		h.loss()
 		return false
 	}
 	if !h.makeRoom(s, need) {
+		h.refusing.Store(true)
+		h.loss()
 		return false
+	}
+	if h.refusing.Load() {
+		h.refusing.Store(false)
 	}
 	off := s.alloc(need)
 	e := s.bytesAt(off, int(need))
@@ -329,6 +390,7 @@ func (h *hotTier) makeRoom(s *hotShard, need uint64) bool {
 				s.live -= n
 				s.count--
 				h.evicted.Add(1)
+				h.loss()
 				continue
 			}
 			newOff := s.alloc(n)
@@ -341,6 +403,7 @@ func (h *hotTier) makeRoom(s *hotShard, need uint64) bool {
 		s.count--
 		s.head += n
 		h.evicted.Add(1)
+		h.loss()
 	}
 	return true
 }

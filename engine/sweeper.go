@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -65,38 +66,18 @@ func decodeSweep(v []byte) (sweepRecord, bool) {
 	}, true
 }
 
+// sweepBatchSize is how many records one sweep batch removes.
+const sweepBatchSize = 64
+
 // sweep drains the queue.
 func (e *Engine) sweep() error {
-	lower := encoding.AppendInternalKey(nil, recSweep)
-	upper := encoding.PrefixEnd(nil, lower)
 	for {
-		it, err := e.pdb.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		it, err := e.sweepQueue()
 		if err != nil {
 			return err
 		}
-		b := e.pdb.NewBatch()
-		n := 0
-		for ok := it.First(); ok && n < 64; ok = it.Next() {
-			if seq := it.Key()[len(lower):]; len(seq) == 8 && e.guarded(binary.BigEndian.Uint64(seq)) {
-				continue // a copy in progress: its Txn removes the record when it commits
-			}
-			rec, valid := decodeSweep(it.Value())
-			if valid {
-				if err := e.sweepRange(b, rec); err != nil {
-					it.Close()
-					b.Close()
-					return err
-				}
-			}
-			b.Delete(it.Key(), nil)
-			n++
-		}
-		err = it.Close()
-		if err == nil && n > 0 {
-			err = b.Commit(pebble.NoSync)
-		}
-		b.Close()
-		if err != nil || n < 64 {
+		n, err := e.sweepBatch(it)
+		if err != nil || n < sweepBatchSize {
 			return err
 		}
 		select {
@@ -105,6 +86,50 @@ func (e *Engine) sweep() error {
 		default:
 		}
 	}
+}
+
+// sweepQueue opens an iterator over the sweep queue.
+func (e *Engine) sweepQueue() (*pebble.Iterator, error) {
+	lower := encoding.AppendInternalKey(nil, recSweep)
+	return e.pdb.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: encoding.PrefixEnd(nil, lower)})
+}
+
+// sweepBatch removes up to sweepBatchSize queued ranges found by it (which it closes) and
+// their records, in one batch, and says how many it removed.
+func (e *Engine) sweepBatch(it *pebble.Iterator) (n int, err error) {
+	b := e.pdb.NewBatch()
+	defer b.Close()
+	prefixLen := len(encoding.AppendInternalKey(nil, recSweep))
+	for ok := it.First(); ok && n < sweepBatchSize; ok = it.Next() {
+		if seq := it.Key()[prefixLen:]; len(seq) == 8 && e.guarded(binary.BigEndian.Uint64(seq)) {
+			continue // a copy in progress: its Txn removes the record when it commits
+		}
+		// The iterator is a snapshot: a guard released since it was opened may have been
+		// deleted by its Txn's commit, and the copy it names is now a live value. A guard is
+		// released only after that commit, so a record still present now, after the check
+		// above, is garbage for good.
+		_, closer, err := e.pdb.Get(it.Key())
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			it.Close()
+			return 0, err
+		}
+		closer.Close()
+		if rec, valid := decodeSweep(it.Value()); valid {
+			if err := e.sweepRange(b, rec); err != nil {
+				it.Close()
+				return 0, err
+			}
+		}
+		b.Delete(it.Key(), nil)
+		n++
+	}
+	if err := it.Close(); err != nil || n == 0 {
+		return 0, err
+	}
+	return n, b.Commit(pebble.NoSync)
 }
 
 func (e *Engine) sweepRange(b *pebble.Batch, rec sweepRecord) error {

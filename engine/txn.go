@@ -46,6 +46,25 @@ type Txn struct {
 	deltas  []countDelta
 	touched []dbKey
 	expired []dbKey
+
+	// The hot tier follows the batch: metadata changes are applied to it after the batch
+	// commits, in order (cacheOps), and a flush in the Txn clears it at commit (clearCache).
+	// Until then the Txn reads its own changes through the batch, never the tier.
+	noTouch    bool // look keys up without recording an access (Redis's LOOKUP_NOTOUCH)
+	cacheOps   []cacheOp
+	changed    map[string]struct{} // the keys of cacheOps, once there are many
+	clearCache bool
+	clearAll   bool     // FLUSHALL ran in the Txn
+	clearDBs   []uint16 // the physical databases FLUSHDB emptied
+	guards     []uint64 // sweep-queue guards of direct copies, released when the Txn ends
+	reads      int      // Pebble point reads and iterators opened since Begin (tests count them)
+}
+
+// cacheOp is a metadata change for the hot tier: a new value, or a removal (val == nil).
+type cacheOp struct {
+	key      []byte // the metadata key, in the Txn's arena
+	val      []byte
+	volatile bool
 }
 
 type countDelta struct {
@@ -67,6 +86,7 @@ func (t *Txn) Begin(db int, mode LockMode) {
 	t.ldb = db
 	t.mode = mode
 	t.stripes = t.stripes[:0]
+	t.reads = 0
 }
 
 // AddKey adds a key the command will touch, in any database.
@@ -99,6 +119,30 @@ func (t *Txn) Lock() error {
 	return nil
 }
 
+// holds reports whether the Txn holds key's stripe. Every key a command touches must be locked
+// first; a key outside the lock plan is a wrong key spec in a single command, or an undeclared
+// key in a script, which then runs again under the global latch.
+func (t *Txn) holds(key []byte) bool {
+	s := t.e.locks.stripeOf(key)
+	lo, hi := 0, len(t.stripes)
+	for lo < hi {
+		m := (lo + hi) / 2
+		switch {
+		case t.stripes[m] == s:
+			return true
+		case t.stripes[m] < s:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return false
+}
+
+// NoTouch makes the rest of the command's lookups leave keys' access records alone, as Redis's
+// LOOKUP_NOTOUCH does for TYPE, EXISTS, OBJECT and the TTL family.
+func (t *Txn) NoTouch() { t.noTouch = true }
+
 // SelectDB switches the logical database of the following operations (SELECT inside MULTI).
 func (t *Txn) SelectDB(db int) {
 	t.ldb = db
@@ -127,7 +171,10 @@ func (t *Txn) Commit() error {
 			}
 			err = t.batch.Commit(pebble.Sync)
 			if err == nil {
+				t.applyCache()
 				t.publish()
+			} else {
+				t.dropCache()
 			}
 		}
 		t.batch.Close()
@@ -175,9 +222,19 @@ func (t *Txn) release() {
 		}
 		t.locked = false
 	}
+	for _, g := range t.guards {
+		t.e.guardEnd(g)
+	}
+	t.guards = t.guards[:0]
 	t.deltas = t.deltas[:0]
 	t.touched = t.touched[:0]
 	t.expired = t.expired[:0]
+	t.cacheOps = t.cacheOps[:0]
+	t.changed = nil
+	t.clearCache = false
+	t.clearAll = false
+	t.clearDBs = t.clearDBs[:0]
+	t.noTouch = false
 	if cap(t.arena) > 1<<20 {
 		t.arena = nil // do not pin a huge value read once
 	}
@@ -207,9 +264,15 @@ func (t *Txn) lookup(key []byte) (keyState, error) {
 
 func (t *Txn) lookupIn(db uint16, key []byte) (keyState, error) {
 	var ks keyState
+	if t.mode != LockGlobal && !t.holds(key) {
+		return ks, ErrUndeclaredKey
+	}
 	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
-	v, ok, err := t.get(t.kbuf)
+	v, ok, err := t.readMeta(t.kbuf)
 	if err != nil || !ok {
+		if err == nil && t.mode == LockRead {
+			t.e.keyMisses.Add(1)
+		}
 		return ks, err
 	}
 	if err := encoding.DecodeMeta(v, &ks.meta); err != nil {
@@ -217,7 +280,103 @@ func (t *Txn) lookupIn(db uint16, key []byte) (keyState, error) {
 	}
 	ks.exists = true
 	ks.live = ks.meta.ExpireAt == 0 || ks.meta.ExpireAt > t.now
+	if t.mode == LockRead {
+		if ks.live {
+			t.e.keyHits.Add(1)
+		} else {
+			t.e.keyMisses.Add(1)
+		}
+	}
 	return ks, nil
+}
+
+// readMeta reads a metadata value: from the hot tier when the Txn has not changed the key,
+// else from Pebble (through the batch), filling the tier with what it read. Filling under a
+// read lock is safe: no writer of that key can run until the lock is released, so what Pebble
+// returned is what the tier must hold.
+func (t *Txn) readMeta(mk []byte) ([]byte, bool, error) {
+	h := t.e.hot
+	if t.clearCache || t.changedInTxn(mk) {
+		return t.get(mk)
+	}
+	n := len(t.arena)
+	get := h.get
+	if t.noTouch {
+		get = h.peek
+	}
+	if arena, ok := get(mk, t.arena); ok {
+		t.arena = arena
+		return t.arena[n:len(t.arena):len(t.arena)], true, nil
+	}
+	// Read completeness after the miss: had this key been evicted, the loss is already counted.
+	// (No writer of the key can run meanwhile: the Txn holds its stripe.)
+	if h.complete() {
+		return nil, false, nil // every existing key is in the tier: this one does not exist
+	}
+	v, ok, err := t.get(mk)
+	if err == nil && ok && len(v) >= encoding.MetaHeaderLen {
+		volatile := v[3]|v[4]|v[5]|v[6]|v[7]|v[8]|v[9]|v[10] != 0 // the expire-at field
+		h.put(mk, v, volatile)
+	}
+	return v, ok, err
+}
+
+// changedInTxn says whether the Txn changed metadata key mk (its value is then in the batch).
+func (t *Txn) changedInTxn(mk []byte) bool {
+	if t.changed != nil {
+		_, ok := t.changed[string(mk)]
+		return ok
+	}
+	for i := range t.cacheOps {
+		if string(t.cacheOps[i].key) == string(mk) {
+			return true
+		}
+	}
+	return false
+}
+
+// recordCache notes a metadata change to apply to the hot tier once the batch commits.
+func (t *Txn) recordCache(mk, val []byte, volatile bool) {
+	op := cacheOp{key: t.keep(mk), volatile: volatile}
+	if val != nil {
+		op.val = t.keep(val)
+	}
+	t.cacheOps = append(t.cacheOps, op)
+	switch {
+	case t.changed != nil:
+		t.changed[string(op.key)] = struct{}{}
+	case len(t.cacheOps) > 32: // a big MULTI or script: stop scanning the list
+		t.changed = make(map[string]struct{}, 2*len(t.cacheOps))
+		for _, o := range t.cacheOps {
+			t.changed[string(o.key)] = struct{}{}
+		}
+	}
+}
+
+// applyCache brings the hot tier up to date with a committed batch.
+func (t *Txn) applyCache() {
+	h := t.e.hot
+	if t.clearCache {
+		if t.clearAll {
+			h.clear()
+		} else {
+			for _, db := range t.clearDBs {
+				h.clearDB(db)
+			}
+		}
+	}
+	for _, op := range t.cacheOps {
+		if op.val == nil || !h.put(op.key, op.val, op.volatile) {
+			h.remove(op.key)
+		}
+	}
+}
+
+// dropCache forgets every key the Txn changed, when its batch could not be committed.
+func (t *Txn) dropCache() {
+	for _, op := range t.cacheOps {
+		t.e.hot.remove(op.key)
+	}
 }
 
 // get reads one Pebble key through the Txn's batch (so the Txn sees its own writes); the value
@@ -228,6 +387,7 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 		closer interface{ Close() error }
 		err    error
 	)
+	t.reads++
 	if t.batch != nil {
 		v, closer, err = t.batch.Get(k)
 	} else {
@@ -246,6 +406,7 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 
 // iter opens an iterator over [lower, upper) that sees the Txn's own writes.
 func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
+	t.reads++
 	o := &pebble.IterOptions{LowerBound: lower, UpperBound: upper}
 	if t.batch != nil {
 		return t.batch.NewIter(o)
@@ -307,6 +468,7 @@ func (t *Txn) putMetaIn(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 	t.vbuf = encoding.AppendMeta(t.vbuf[:0], m)
 	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
 	t.set(t.kbuf, t.vbuf)
+	t.recordCache(t.kbuf, t.vbuf, m.ExpireAt != 0)
 	if m.ExpireAt != 0 && (!old.exists || old.meta.ExpireAt != m.ExpireAt) {
 		t.kbuf = encoding.AppendExpiryKey(t.kbuf[:0], m.ExpireAt, db, key)
 		t.set(t.kbuf, nil)
@@ -340,6 +502,7 @@ func (t *Txn) deleteKeyIn(d dbRef, key []byte, old *keyState) {
 	t.retire(d, key, old, nil)
 	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
 	t.del(t.kbuf)
+	t.recordCache(t.kbuf, nil, false)
 	var de int64
 	if old.meta.ExpireAt != 0 {
 		de = -1
@@ -364,7 +527,7 @@ func (t *Txn) retire(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 		t.del(t.kbuf)
 	}
 	if hasElements(&old.meta) && (m == nil || m.Version != old.meta.Version) {
-		t.queueSweep(db, key, old.meta.Version, old.meta.Count)
+		t.queueSweep(db, key, old.meta.Version, elementCount(&old.meta))
 	}
 }
 

@@ -1040,3 +1040,13 @@ func (t *Txn) zstoreSorted(dst []byte, members []ScoredMember) (int64, error) {
 	z.finish()
 	return int64(len(members)), nil
 }
+
+// ZSetEncoding is what OBJECT ENCODING answers for a sorted set whose metadata is m. Redis's
+// answer depends on the set's history (it turns a listpack into a skiplist once and never
+// back), which the metadata records; the shape of the set alone cannot tell.
+func ZSetEncoding(m *encoding.Meta) string {
+	if f, err := encoding.DecodeZSetFields(m.Rest); err == nil && f.Skiplist {
+		return "skiplist"
+	}
+	return "listpack"
+}

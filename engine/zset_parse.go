@@ -80,7 +80,7 @@ func cstrtod(b []byte) (v float64, n int, erange bool) {
 // hexStrtod converts the hexadecimal float after "0x": digits, an optional fraction and an
 // optional binary exponent. ok is false when no hex digit follows.
 func hexStrtod(b []byte, neg bool) (f float64, n int, erange, ok bool) {
-	j, digits, nonzero := mantissa(b, 0, isHex)
+	j, digits, nonzero := mantissa(b, 0, isHexDigit)
 	if digits == 0 {
 		return 0, 0, false, false
 	}
@@ -144,9 +144,6 @@ func signed(f float64, neg bool) float64 {
 }
 
 func isCSpace(c byte) bool { return c == ' ' || (c >= '\t' && c <= '\r') }
-func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
-func isHex(c byte) bool    { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f') }
-func isAlnum(c byte) bool  { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') }
 
 func hasFoldPrefix(b []byte, p string) bool {
 	if len(b) < len(p) {

@@ -13,21 +13,11 @@ import (
 	"github.com/stratadb/strata/encoding"
 )
 
-func openTestEngine(t testing.TB) *Engine {
-	t.Helper()
-	e, err := Open(Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
-
-// inTxn runs fn as one write command on db 0 and commits it.
-func inTxn(t testing.TB, e *Engine, fn func(tx *Txn)) {
+// zTxn runs fn as one command on db 0 under the global latch (no key list needed) and commits.
+func zTxn(t testing.TB, e *Engine, fn func(tx *Txn)) {
 	t.Helper()
 	tx := e.NewTxn()
-	tx.Begin(0, LockWrite)
+	tx.Begin(0, LockGlobal)
 	if err := tx.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +129,10 @@ func sumCounts(cs []uint64) uint64 {
 	return s
 }
 
-// checkAgainstModel compares cardinality, ranks, rank ranges and scores with the model.
-func checkAgainstModel(t *testing.T, e *Engine, key []byte, m zmodel, rng *rand.Rand) {
+// checkZSetModel compares cardinality, ranks, rank ranges and scores with the model.
+func checkZSetModel(t *testing.T, e *Engine, key []byte, m zmodel, rng *rand.Rand) {
 	t.Helper()
-	inTxn(t, e, func(tx *Txn) {
+	zTxn(t, e, func(tx *Txn) {
 		want := m.sorted()
 		n, err := tx.ZCard(key)
 		if err != nil || n != int64(len(want)) {
@@ -236,8 +226,9 @@ func TestZSetRankRandom(t *testing.T) {
 			for step := 0; step < 400; step++ {
 				if phase == 0 && len(m) >= target {
 					phase = 1
+					checkZSetModel(t, e, key, m, rng)
 				}
-				inTxn(t, e, func(tx *Txn) {
+				zTxn(t, e, func(tx *Txn) {
 					batch := 1 + rng.IntN(60)
 					if phase == 0 || rng.IntN(4) == 0 {
 						var scores []float64
@@ -301,13 +292,16 @@ func TestZSetRankRandom(t *testing.T) {
 					}
 				})
 				if step%80 == 0 || len(m) == 0 {
-					checkAgainstModel(t, e, key, m, rng)
+					checkZSetModel(t, e, key, m, rng)
 				}
 				if phase == 1 && len(m) == 0 {
 					break
 				}
 			}
-			checkAgainstModel(t, e, key, m, rng)
+			if phase == 0 {
+				t.Fatalf("the set never grew to %d members (%d)", target, len(m))
+			}
+			checkZSetModel(t, e, key, m, rng)
 		})
 	}
 }
@@ -315,7 +309,7 @@ func TestZSetRankRandom(t *testing.T) {
 // fillZSet adds n members m0..m<n-1> with scores i%7 (ties) in one command.
 func fillZSet(t testing.TB, e *Engine, key string, n int) zmodel {
 	m := zmodel{}
-	inTxn(t, e, func(tx *Txn) {
+	zTxn(t, e, func(tx *Txn) {
 		scores := make([]float64, n)
 		members := make([][]byte, n)
 		for i := range scores {
@@ -337,9 +331,10 @@ func TestZSetRankIndexStale(t *testing.T) {
 	key := []byte("z")
 	m := fillZSet(t, e, "z", 500)
 	rng := rand.New(rand.NewPCG(1, 2))
-	checkAgainstModel(t, e, key, m, rng) // loads the index into the cache
+	checkZSetModel(t, e, key, m, rng) // loads the index into the cache
 	tx := e.NewTxn()
 	tx.Begin(0, LockWrite)
+	tx.AddKey(key)
 	if err := tx.Lock(); err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +348,7 @@ func TestZSetRankIndexStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx.Abort()
-	checkAgainstModel(t, e, key, m, rng)
+	checkZSetModel(t, e, key, m, rng)
 }
 
 // TestZSetRankAfterReopen checks ranks after a restart (no cached index) and on a renamed copy.
@@ -364,7 +359,7 @@ func TestZSetRankAfterReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := fillZSet(t, e, "z", 1000)
-	inTxn(t, e, func(tx *Txn) {
+	zTxn(t, e, func(tx *Txn) {
 		if _, err := tx.Rename([]byte("z"), []byte("moved"), false); err != nil {
 			t.Fatal(err)
 		}
@@ -378,8 +373,8 @@ func TestZSetRankAfterReopen(t *testing.T) {
 	}
 	defer e.Close()
 	rng := rand.New(rand.NewPCG(3, 4))
-	checkAgainstModel(t, e, []byte("moved"), m, rng)
-	checkAgainstModel(t, e, []byte("z"), zmodel{}, rng)
+	checkZSetModel(t, e, []byte("moved"), m, rng)
+	checkZSetModel(t, e, []byte("z"), zmodel{}, rng)
 }
 
 // TestZSetNegativeZero checks that -0 is kept where Redis's skiplist keeps it and stored as 0
@@ -388,11 +383,11 @@ func TestZSetNegativeZero(t *testing.T) {
 	e := openTestEngine(t)
 	negZero := math.Copysign(0, -1)
 	long := bytes.Repeat([]byte("x"), 65)
-	inTxn(t, e, func(tx *Txn) {
+	zTxn(t, e, func(tx *Txn) {
 		tx.ZAdd([]byte("small"), ZAddFlags{}, []float64{negZero}, [][]byte{[]byte("a")})
 		tx.ZAdd([]byte("big"), ZAddFlags{}, []float64{1, negZero}, [][]byte{long, []byte("a")})
 	})
-	inTxn(t, e, func(tx *Txn) {
+	zTxn(t, e, func(tx *Txn) {
 		f, _, _ := tx.ZScore([]byte("small"), []byte("a"))
 		if math.Signbit(f) {
 			t.Error("a listpack-sized set kept -0")
@@ -513,7 +508,7 @@ func TestGeoSortPartial(t *testing.T) {
 // member) and uses it as an input of the set operations, where every member scores 1.
 func TestZCombineReadsSets(t *testing.T) {
 	e := openTestEngine(t)
-	inTxn(t, e, func(tx *Txn) {
+	zTxn(t, e, func(tx *Txn) {
 		ks, _ := tx.lookup([]byte("set"))
 		m := tx.newMeta(encoding.TypeSet)
 		for _, member := range []string{"z", "w", "q"} {
@@ -523,7 +518,7 @@ func TestZCombineReadsSets(t *testing.T) {
 		tx.putMeta([]byte("set"), &ks, &m)
 		tx.ZAdd([]byte("a"), ZAddFlags{}, []float64{1, 2, 3}, [][]byte{[]byte("x"), []byte("y"), []byte("z")})
 	})
-	inTxn(t, e, func(tx *Txn) {
+	zTxn(t, e, func(tx *Txn) {
 		srcs, err := tx.ZSources([][]byte{[]byte("a"), []byte("set")})
 		if err != nil {
 			t.Fatal(err)
@@ -601,7 +596,7 @@ func TestZSetRankConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	inTxn(t, e, func(tx *Txn) {
+	zTxn(t, e, func(tx *Txn) {
 		for _, k := range keys {
 			checkRankStructure(t, tx, k)
 		}
@@ -691,7 +686,7 @@ func TestZSetBulkRemoval(t *testing.T) {
 		for step := 0; step < 6 && len(m) > 0; step++ {
 			want := m.sorted()
 			n := len(want)
-			inTxn(t, e, func(tx *Txn) {
+			zTxn(t, e, func(tx *Txn) {
 				switch rng.IntN(4) {
 				case 0:
 					a := rng.IntN(n)
@@ -739,7 +734,7 @@ func TestZSetBulkRemoval(t *testing.T) {
 					}
 				}
 			})
-			checkAgainstModel(t, e, key, m, rng)
+			checkZSetModel(t, e, key, m, rng)
 		}
 	}
 }

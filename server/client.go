@@ -37,6 +37,13 @@ type Client struct {
 	lower   []byte // scratch: the lowercased command name
 	closing bool   // close after this burst (QUIT, errors)
 	inBurst bool   // between the first command of a read burst and its flush
+	tx      txState
+	// blocked is set by a blocking command that found nothing: the dispatcher then waits for
+	// it, holding no lock (see blocking.go). denyBlocking makes blocking commands answer as
+	// their non-blocking forms instead; EXEC and scripts set it while their commands run.
+	blocked      *waiter
+	denyBlocking bool
+	watch        *watchConn // the socket under the guard; it notices a close while blocked
 
 	// Guarded by mu.
 	mu       sync.Mutex
@@ -53,6 +60,7 @@ type Client struct {
 
 	// Published by the connection goroutine for CLIENT LIST / INFO run by other clients.
 	lastCmd atomic.Pointer[Command] // the command running or last run
+	user    atomic.Pointer[aclUser] // the ACL user; set by the connection goroutine
 	pubDB   atomic.Int32
 	pubResp atomic.Int32
 	killed  atomic.Bool // CLIENT KILL closed the socket: run nothing more
@@ -75,14 +83,16 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 		txn:     s.eng.NewTxn(),
 		created: time.Now(),
 		addr:    rc.RemoteAddr(),
-		fd:      socketFD(gc.Conn),
-		// As in Redis, a connection made while no password is required is authenticated:
-		// setting requirepass later does not lock out the clients already connected.
-		authed: !s.authRequired(),
+		fd:      socketFD(gc.raw()),
 	}
+	// As in Redis, a connection made while the default user needs no password is
+	// authenticated: setting requirepass later does not lock out the clients connected.
+	c.setDefaultUser()
 	c.pubResp.Store(2)
 	c.lastSeen = c.created
 	c.x.Client = c
+	c.watch = &watchConn{Conn: gc.Conn}
+	gc.Conn = c.watch
 	if la := gc.LocalAddr(); la != nil {
 		c.laddr = la.String()
 	}
@@ -92,7 +102,7 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 		c.loopback = true // unix sockets are local
 		c.unix = true
 	}
-	gc.authd = func() bool { return c.authed || !s.authRequired() }
+	gc.authd = func() bool { return !c.authRequired() }
 	return c
 }
 
@@ -218,14 +228,16 @@ func (c *Client) kill() {
 	if c.killed.Swap(true) {
 		return
 	}
-	c.conn.Conn.Close()
+	c.conn.raw().Close()
 	c.s.mu.Lock()
 	delete(c.s.clients, c.id)
 	c.s.mu.Unlock()
 }
 
-// detach marks the client closed; called once when the connection ends.
+// detach marks the client closed and forgets its watched keys; called once, on the
+// connection's goroutine, when the connection ends.
 func (c *Client) detach() {
+	c.discardTransaction()
 	c.mu.Lock()
 	c.closed = true
 	if c.wake != nil {

@@ -49,7 +49,7 @@ func clientLines(t *testing.T, text string) []map[string]string {
 
 func clientList(t *testing.T, c *servertest.Conn, args ...string) []map[string]string {
 	t.Helper()
-	reply := parseReply(t, c.Do(append([]string{"CLIENT", "LIST"}, args...)...))
+	reply := parseValue(t, c.Do(append([]string{"CLIENT", "LIST"}, args...)...))
 	text, ok := reply.(string)
 	if !ok {
 		t.Fatalf("CLIENT LIST %v: %v", args, reply)
@@ -64,8 +64,8 @@ func TestClientListAndInfo(t *testing.T) {
 	s := servertest.StartStrata(t, nil)
 	a := s.Dial(t)
 	b := s.Dial(t)
-	idA := parseReply(t, a.Do("CLIENT", "ID")).(int64)
-	idB := parseReply(t, b.Do("CLIENT", "ID")).(int64)
+	idA := parseValue(t, a.Do("CLIENT", "ID")).(int64)
+	idB := parseValue(t, b.Do("CLIENT", "ID")).(int64)
 	expect(t, b, "+OK\r\n", "CLIENT", "SETNAME", "worker-b")
 	expect(t, b, "+OK\r\n", "SELECT", "4")
 	b.Do("HELLO", "3")
@@ -108,7 +108,7 @@ func TestClientListAndInfo(t *testing.T) {
 	}
 
 	// CLIENT INFO is the caller's own line; RESP3 gets a verbatim string.
-	info := clientLines(t, parseReply(t, b.Do("CLIENT", "INFO")).(string))
+	info := clientLines(t, parseValue(t, b.Do("CLIENT", "INFO")).(string))
 	if len(info) != 1 || info[0]["id"] != fmt.Sprint(idB) || info[0]["cmd"] != "client|info" {
 		t.Errorf("CLIENT INFO: %v", info)
 	}
@@ -137,7 +137,7 @@ func TestClientListAndInfo(t *testing.T) {
 func TestClientKill(t *testing.T) {
 	s := servertest.StartStrata(t, nil)
 	admin := s.Dial(t)
-	id := func(c *servertest.Conn) string { return fmt.Sprint(parseReply(t, c.Do("CLIENT", "ID")).(int64)) }
+	id := func(c *servertest.Conn) string { return fmt.Sprint(parseValue(t, c.Do("CLIENT", "ID")).(int64)) }
 	closed := func(c *servertest.Conn) {
 		t.Helper()
 		if got, err := c.ReadErr(10 * time.Second); err == nil {
@@ -164,7 +164,7 @@ func TestClientKill(t *testing.T) {
 
 	// Old form by address.
 	victim = s.Dial(t)
-	addr := clientLines(t, parseReply(t, victim.Do("CLIENT", "INFO")).(string))[0]["addr"]
+	addr := clientLines(t, parseValue(t, victim.Do("CLIENT", "INFO")).(string))[0]["addr"]
 	expect(t, admin, "+OK\r\n", "CLIENT", "KILL", addr)
 	closed(victim)
 	expect(t, admin, "-ERR No such client\r\n", "CLIENT", "KILL", addr)
@@ -184,7 +184,7 @@ func TestClientKill(t *testing.T) {
 	expect(t, admin, ":1\r\n", "CLIENT", "KILL", "ID", id(admin), "SKIPME", "no")
 	closed(admin)
 	self := s.Dial(t)
-	addr = clientLines(t, parseReply(t, self.Do("CLIENT", "INFO")).(string))[0]["addr"]
+	addr = clientLines(t, parseValue(t, self.Do("CLIENT", "INFO")).(string))[0]["addr"]
 	expect(t, self, "+OK\r\n", "CLIENT", "KILL", addr)
 	closed(self)
 }
@@ -196,7 +196,7 @@ func TestClientKillMidPipeline(t *testing.T) {
 	s := servertest.StartStrata(t, nil)
 	admin := s.Dial(t)
 	victim := s.Dial(t)
-	vid := fmt.Sprint(parseReply(t, victim.Do("CLIENT", "ID")).(int64))
+	vid := fmt.Sprint(parseValue(t, victim.Do("CLIENT", "ID")).(int64))
 	const n = 100000
 	value := strings.Repeat("v", 100)
 	var pipe []byte

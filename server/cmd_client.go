@@ -35,6 +35,10 @@ func registerClientCommands(t *Table) {
 				Handler: cmdClientKill,
 				Since:   "2.4.0", Summary: "Kill the connection of a client",
 				Complexity: "O(N) where N is the number of client connections"},
+			&Command{Name: "unblock", Arity: -3, Flags: "admin noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientUnblock,
+				Since:   "5.0.0", Summary: "Unblock a client blocked in a blocking command from a different connection",
+				Complexity: "O(log N) where N is the number of client connections"},
 			&Command{Name: "list", Arity: -2, Flags: "admin noscript loading stale", ACL: "@connection", Lock: LockNone,
 				Tips: "nondeterministic_output", Handler: cmdClientList,
 				Since: "2.4.0", Summary: "Get the list of client connections",
@@ -203,7 +207,7 @@ func cmdClientList(x *Ctx) {
 
 // appendInfo appends the client's CLIENT LIST line (newline included), with Redis 7.0's
 // fields in Redis's order. self is the context of the client asking: its own line shows the
-// command running now. Fields of features Strata does not have yet (pub/sub channels, MULTI,
+// command running now. Fields of features Strata does not have yet (pub/sub channels,
 // client-side caching redirection) show Redis's values for a client not using them.
 func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	now := time.Now()
@@ -218,9 +222,15 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 			argvMem += len(a)
 		}
 	}
-	flags := "N"
+	flags := c.txFlags()
+	if c.s.IsBlocked(c.id) {
+		flags += "b"
+	}
 	if c.unix {
-		flags = "U"
+		flags += "U"
+	}
+	if flags == "" {
+		flags = "N"
 	}
 	events := "r"
 	if pending > 0 {
@@ -251,7 +261,7 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	num("sub", 0)
 	num("psub", 0)
 	num("ssub", 0)
-	num("multi", -1)
+	num("multi", c.tx.published.Load()-1)
 	num("qbuf", 0)
 	num("qbuf-free", 0)
 	num("argv-mem", int64(argvMem))
@@ -262,7 +272,7 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	num("tot-mem", int64(totMem))
 	field("events", events)
 	field("cmd", cmdName)
-	field("user", "default")
+	field("user", c.userName())
 	num("redir", -1)
 	num("resp", int64(resp))
 	dst[len(dst)-1] = '\n'
@@ -273,6 +283,7 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 type clientKillFilter struct {
 	addr, laddr, typ string
 	id, maxAge       int64
+	user             *aclUser
 	skipMe           bool
 }
 
@@ -282,6 +293,7 @@ func (f *clientKillFilter) matches(c *Client, self *Client, now time.Time) bool 
 		f.laddr != "" && c.laddr != f.laddr,
 		f.typ != "" && c.clientType() != f.typ,
 		f.id != 0 && c.id != f.id,
+		f.user != nil && c.user.Load() != f.user,
 		f.maxAge != 0 && int64(now.Sub(c.created)/time.Second) <= f.maxAge,
 		f.skipMe && c == self:
 		return false
@@ -323,7 +335,8 @@ func cmdClientKill(x *Ctx) {
 			case "laddr":
 				f.laddr = string(val)
 			case "user":
-				if string(val) != "default" { // the only user until ACLs exist
+				f.user = x.s.acl.user(string(val))
+				if f.user == nil {
 					x.Error(engine.ErrNoSuchUser(string(val)))
 					return
 				}

@@ -13,7 +13,7 @@ import (
 
 func registerGeoCommands(t *Table) {
 	t.add(
-		&Command{Name: "geoadd", Arity: -5, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@geo", Specs: keyAt("RW update", 1),
+		&Command{Name: "geoadd", Arity: -5, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@geo", Specs: keyAt(1, "RW update"),
 			Handler: cmdGeoAdd,
 			Group:   "geo", Since: "3.2.0", Summary: "Add one or more geospatial items in the geospatial index represented using a sorted set", Complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted set."},
 		&Command{Name: "geodist", Arity: -4, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@geo",
@@ -25,13 +25,13 @@ func registerGeoCommands(t *Table) {
 		&Command{Name: "geopos", Arity: -2, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@geo",
 			Handler: cmdGeoPos,
 			Group:   "geo", Since: "3.2.0", Summary: "Returns longitude and latitude of members of a geospatial index", Complexity: "O(N) where N is the number of members requested."},
-		&Command{Name: "georadius", Arity: -6, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@geo", Specs: slices.Concat(keyAt("RO access", 1), keywordKey("OW update", "STORE", 6), keywordKey("OW update", "STOREDIST", 6)),
+		&Command{Name: "georadius", Arity: -6, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@geo", Specs: slices.Concat(keyAt(1, "RO access"), keywordKey("OW update", "STORE", 6), keywordKey("OW update", "STOREDIST", 6)),
 			Handler: func(x *Ctx) { cmdGeoSearchGeneric(x, 1, geoCoords) },
 			Group:   "geo", Since: "3.2.0", Summary: "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a point", Complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index."},
 		&Command{Name: "georadius_ro", Arity: -6, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@geo",
 			Handler: func(x *Ctx) { cmdGeoSearchGeneric(x, 1, geoCoords|geoNoStore) },
 			Group:   "geo", Since: "3.2.10", Summary: "A read-only variant for GEORADIUS", Complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index."},
-		&Command{Name: "georadiusbymember", Arity: -5, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@geo", Specs: slices.Concat(keyAt("RO access", 1), keywordKey("OW update", "STORE", 5), keywordKey("OW update", "STOREDIST", 5)),
+		&Command{Name: "georadiusbymember", Arity: -5, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@geo", Specs: slices.Concat(keyAt(1, "RO access"), keywordKey("OW update", "STORE", 5), keywordKey("OW update", "STOREDIST", 5)),
 			Handler: func(x *Ctx) { cmdGeoSearchGeneric(x, 1, geoMember) },
 			Group:   "geo", Since: "3.2.0", Summary: "Query a sorted set representing a geospatial index to fetch members matching a given maximum distance from a member", Complexity: "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index."},
 		&Command{Name: "georadiusbymember_ro", Arity: -5, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@geo",
@@ -40,7 +40,7 @@ func registerGeoCommands(t *Table) {
 		&Command{Name: "geosearch", Arity: -7, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@geo",
 			Handler: func(x *Ctx) { cmdGeoSearchGeneric(x, 1, geoSearch) },
 			Group:   "geo", Since: "6.2.0", Summary: "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle.", Complexity: "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape"},
-		&Command{Name: "geosearchstore", Arity: -8, Flags: "write denyoom", First: 1, Last: 2, Step: 1, ACL: "@geo", Specs: append(keyAt("OW update", 1), keyAt("RO access", 2)...),
+		&Command{Name: "geosearchstore", Arity: -8, Flags: "write denyoom", First: 1, Last: 2, Step: 1, ACL: "@geo", Specs: append(keyAt(1, "OW update"), keyAt(2, "RO access")...),
 			Handler: func(x *Ctx) { cmdGeoSearchGeneric(x, 2, geoSearch|geoSearchStore) },
 			Group:   "geo", Since: "6.2.0", Summary: "Query a sorted set representing a geospatial index to fetch members inside an area of a box or a circle, and store the result in another key.", Complexity: "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape"},
 	)

@@ -16,16 +16,16 @@ import (
 
 func registerZSetCommands(t *Table) {
 	t.add(
-		&Command{Name: "zadd", Arity: -4, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW update", 1),
+		&Command{Name: "zadd", Arity: -4, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RW update"),
 			Handler: cmdZAdd,
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Add one or more members to a sorted set, or update its score if it already exists", Complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted set."},
-		&Command{Name: "zincrby", Arity: 4, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW access update", 1),
+		&Command{Name: "zincrby", Arity: 4, Flags: "write denyoom fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RW access update"),
 			Handler: cmdZIncrBy,
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Increment the score of a member in a sorted set", Complexity: "O(log(N)) where N is the number of elements in the sorted set."},
-		&Command{Name: "zrem", Arity: -3, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW delete", 1),
+		&Command{Name: "zrem", Arity: -3, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RW delete"),
 			Handler: cmdZRem,
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Remove one or more members from a sorted set", Complexity: "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed."},
-		&Command{Name: "zcard", Arity: 2, Flags: "readonly fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RO", 1),
+		&Command{Name: "zcard", Arity: 2, Flags: "readonly fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RO"),
 			Handler: cmdZCard,
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Get the number of members in a sorted set", Complexity: "O(1)"},
 		&Command{Name: "zscore", Arity: 3, Flags: "readonly fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
@@ -49,7 +49,7 @@ func registerZSetCommands(t *Table) {
 		&Command{Name: "zrange", Arity: -4, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
 			Handler: func(x *Ctx) { cmdZRangeGeneric(x, 1, false, rangeAuto, dirAuto) },
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Return a range of members in a sorted set", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned."},
-		&Command{Name: "zrangestore", Arity: -5, Flags: "write denyoom", First: 1, Last: 2, Step: 1, ACL: "@sortedset", Specs: append(keyAt("OW update", 1), keyAt("RO access", 2)...),
+		&Command{Name: "zrangestore", Arity: -5, Flags: "write denyoom", First: 1, Last: 2, Step: 1, ACL: "@sortedset", Specs: append(keyAt(1, "OW update"), keyAt(2, "RO access")...),
 			Handler: func(x *Ctx) { cmdZRangeGeneric(x, 2, true, rangeAuto, dirAuto) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Store a range of members from sorted set into another key", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key."},
 		&Command{Name: "zrevrange", Arity: -4, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
@@ -67,22 +67,22 @@ func registerZSetCommands(t *Table) {
 		&Command{Name: "zrevrangebylex", Arity: -4, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset",
 			Handler: func(x *Ctx) { cmdZRangeGeneric(x, 1, false, engine.ZByLex, dirReverse) },
 			Group:   "sorted-set", Since: "2.8.9", Summary: "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))."},
-		&Command{Name: "zremrangebyrank", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW delete", 1),
+		&Command{Name: "zremrangebyrank", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RW delete"),
 			Handler: func(x *Ctx) { cmdZRemRange(x, engine.ZByRank) },
 			Group:   "sorted-set", Since: "2.0.0", Summary: "Remove all members in a sorted set within the given indexes", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."},
-		&Command{Name: "zremrangebyscore", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW delete", 1),
+		&Command{Name: "zremrangebyscore", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RW delete"),
 			Handler: func(x *Ctx) { cmdZRemRange(x, engine.ZByScore) },
 			Group:   "sorted-set", Since: "1.2.0", Summary: "Remove all members in a sorted set within the given scores", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."},
-		&Command{Name: "zremrangebylex", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW delete", 1),
+		&Command{Name: "zremrangebylex", Arity: 4, Flags: "write", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RW delete"),
 			Handler: func(x *Ctx) { cmdZRemRange(x, engine.ZByLex) },
 			Group:   "sorted-set", Since: "2.8.9", Summary: "Remove all members in a sorted set between the given lexicographical range", Complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."},
-		&Command{Name: "zpopmin", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW access delete", 1),
+		&Command{Name: "zpopmin", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RW access delete"),
 			Handler: func(x *Ctx) { cmdZPop(x, false) },
 			Group:   "sorted-set", Since: "5.0.0", Summary: "Remove and return members with the lowest scores in a sorted set", Complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."},
-		&Command{Name: "zpopmax", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt("RW access delete", 1),
+		&Command{Name: "zpopmax", Arity: -2, Flags: "write fast", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: keyAt(1, "RW access delete"),
 			Handler: func(x *Ctx) { cmdZPop(x, true) },
 			Group:   "sorted-set", Since: "5.0.0", Summary: "Remove and return members with the highest scores in a sorted set", Complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."},
-		&Command{Name: "zmpop", Arity: -4, Flags: "write", ACL: "@sortedset", Specs: numKeysAt("RW access delete", 1),
+		&Command{Name: "zmpop", Arity: -4, Flags: "write", ACL: "@sortedset", Specs: numkeysSpec(1, "RW access delete"),
 			Handler: cmdZMPop,
 			Group:   "sorted-set", Since: "7.0.0", Summary: "Remove and return members with scores in a sorted set", Complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."},
 		&Command{Name: "zrandmember", Arity: -2, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Tips: "nondeterministic_output",
@@ -91,38 +91,28 @@ func registerZSetCommands(t *Table) {
 		&Command{Name: "zscan", Arity: -3, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Tips: "nondeterministic_output",
 			Handler: cmdZScan,
 			Group:   "sorted-set", Since: "2.8.0", Summary: "Incrementally iterate sorted sets elements and associated scores", Complexity: "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."},
-		&Command{Name: "zunion", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numKeysAt("RO access", 1),
+		&Command{Name: "zunion", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numkeysSpec(1, "RO access"),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZUnion, false, false) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Add multiple sorted sets", Complexity: "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."},
-		&Command{Name: "zunionstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt("OW update", 1), numKeysAt("RO access", 2)...),
+		&Command{Name: "zunionstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt(1, "OW update"), numkeysSpec(2, "RO access")...),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZUnion, true, false) },
 			Group:   "sorted-set", Since: "2.0.0", Summary: "Add multiple sorted sets and store the resulting sorted set in a new key", Complexity: "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."},
-		&Command{Name: "zinter", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numKeysAt("RO access", 1),
+		&Command{Name: "zinter", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numkeysSpec(1, "RO access"),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZInter, false, false) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Intersect multiple sorted sets", Complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."},
-		&Command{Name: "zinterstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt("OW update", 1), numKeysAt("RO access", 2)...),
+		&Command{Name: "zinterstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt(1, "OW update"), numkeysSpec(2, "RO access")...),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZInter, true, false) },
 			Group:   "sorted-set", Since: "2.0.0", Summary: "Intersect multiple sorted sets and store the resulting sorted set in a new key", Complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."},
-		&Command{Name: "zintercard", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numKeysAt("RO access", 1),
+		&Command{Name: "zintercard", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numkeysSpec(1, "RO access"),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZInter, false, true) },
 			Group:   "sorted-set", Since: "7.0.0", Summary: "Intersect multiple sorted sets and return the cardinality of the result", Complexity: "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets."},
-		&Command{Name: "zdiff", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numKeysAt("RO access", 1),
+		&Command{Name: "zdiff", Arity: -3, Flags: "readonly", ACL: "@sortedset", Specs: numkeysSpec(1, "RO access"),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZDiff, false, false) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Subtract multiple sorted sets", Complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."},
-		&Command{Name: "zdiffstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt("OW update", 1), numKeysAt("RO access", 2)...),
+		&Command{Name: "zdiffstore", Arity: -4, Flags: "write denyoom", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Specs: append(keyAt(1, "OW update"), numkeysSpec(2, "RO access")...),
 			Handler: func(x *Ctx) { cmdZSetOp(x, engine.ZDiff, true, false) },
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Subtract multiple sorted sets and store the resulting sorted set in a new key", Complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."},
 	)
-}
-
-// keyAt is the key spec of one key at argument index i.
-func keyAt(flags string, i int) []KeySpec {
-	return []KeySpec{{Flags: flags, Begin: BeginSearch{Index: i}, Find: FindKeys{KeyStep: 1}}}
-}
-
-// numKeysAt is the key spec of a numkeys argument at index i followed by that many keys.
-func numKeysAt(flags string, i int) []KeySpec {
-	return []KeySpec{{Flags: flags, Begin: BeginSearch{Index: i}, Find: FindKeys{KeyNum: true, FirstKey: 1, KeyStep: 1}}}
 }
 
 // keywordKey is the key spec of a key following keyword, searched from argument index from.
@@ -139,18 +129,6 @@ func parseLong(b []byte) (int64, error) {
 		return 0, engine.ErrNotInteger
 	}
 	return n, nil
-}
-
-// replyInt returns a function that answers an engine call's count, or its error:
-// replyInt(x)(x.Txn.ZCard(key)).
-func replyInt(x *Ctx) func(int64, error) {
-	return func(n int64, err error) {
-		if err != nil {
-			x.Error(err)
-			return
-		}
-		x.Int(n)
-	}
 }
 
 // replyScored writes members, with their scores when withScores: one flat array in RESP2, an
@@ -252,11 +230,13 @@ func zaddReply(x *Ctx, f engine.ZAddFlags, ch bool, scores []float64, members []
 }
 
 func cmdZRem(x *Ctx) {
-	replyInt(x)(x.Txn.ZRem(x.Args[1], x.Args[2:]))
+	n, err := x.Txn.ZRem(x.Args[1], x.Args[2:])
+	replyInt(x, n, err)
 }
 
 func cmdZCard(x *Ctx) {
-	replyInt(x)(x.Txn.ZCard(x.Args[1]))
+	n, err := x.Txn.ZCard(x.Args[1])
+	replyInt(x, n, err)
 }
 
 func cmdZScore(x *Ctx) {
@@ -305,7 +285,8 @@ func cmdZCount(x *Ctx) {
 		x.Error(err)
 		return
 	}
-	replyInt(x)(x.Txn.ZCount(x.Args[1], r))
+	n, err := x.Txn.ZCount(x.Args[1], r)
+	replyInt(x, n, err)
 }
 
 func cmdZLexCount(x *Ctx) {
@@ -314,7 +295,8 @@ func cmdZLexCount(x *Ctx) {
 		x.Error(err)
 		return
 	}
-	replyInt(x)(x.Txn.ZLexCount(x.Args[1], r))
+	n, err := x.Txn.ZLexCount(x.Args[1], r)
+	replyInt(x, n, err)
 }
 
 // rangeAuto is a range kind ZRANGE's options (BYSCORE, BYLEX) still decide.
@@ -395,7 +377,8 @@ func cmdZRangeGeneric(x *Ctx, start int, store bool, by engine.ZRangeBy, dir int
 		return
 	}
 	if store {
-		replyInt(x)(x.Txn.ZRangeStore(x.Args[1], x.Args[2], spec))
+		n, err := x.Txn.ZRangeStore(x.Args[1], x.Args[2], spec)
+		replyInt(x, n, err)
 		return
 	}
 	ms, err := x.Txn.ZRange(x.Args[start], spec)
@@ -423,13 +406,8 @@ func cmdZRemRange(x *Ctx, by engine.ZRangeBy) {
 		x.Error(err)
 		return
 	}
-	replyInt(x)(x.Txn.ZRemRange(x.Args[1], spec))
-}
-
-// parsePositive is getPositiveLongFromObjectOrReply without a custom message: anything but an
-// integer >= 0 is "must be positive".
-func parsePositive(b []byte) (int64, error) {
-	return parseRangeLong(b, 0, math.MaxInt64, engine.ErrPositive)
+	n, err := x.Txn.ZRemRange(x.Args[1], spec)
+	replyInt(x, n, err)
 }
 
 func cmdZPop(x *Ctx, max bool) {
@@ -440,7 +418,7 @@ func cmdZPop(x *Ctx, max bool) {
 	count := int64(-1)
 	if len(x.Args) == 3 {
 		var err error
-		if count, err = parsePositive(x.Args[2]); err != nil {
+		if count, err = parsePositive(x.Args[2], true, engine.ErrPositive); err != nil {
 			x.Error(err)
 			return
 		}
@@ -563,7 +541,7 @@ func cmdZRandMember(x *Ctx) {
 	}
 	n, err := parseLong(x.Args[2])
 	if err == nil && n == math.MinInt64 {
-		err = engine.ErrNotSignedLong
+		err = engine.ErrCountRange
 	}
 	if err != nil {
 		x.Error(err)
@@ -763,7 +741,8 @@ func cmdZSetOp(x *Ctx, op engine.ZSetOp, store, card bool) {
 		}
 	}
 	if card {
-		replyInt(x)(x.Txn.ZInterCard(srcs, limit))
+		n, err := x.Txn.ZInterCard(srcs, limit)
+		replyInt(x, n, err)
 		return
 	}
 	ms, err := x.Txn.ZCombine(op, srcs, weights, agg)
@@ -772,7 +751,8 @@ func cmdZSetOp(x *Ctx, op engine.ZSetOp, store, card bool) {
 		return
 	}
 	if store {
-		replyInt(x)(x.Txn.ZStore(x.Args[1], ms))
+		n, err := x.Txn.ZStore(x.Args[1], ms)
+		replyInt(x, n, err)
 		return
 	}
 	replyScored(x, ms, withScores)

@@ -1,84 +1,22 @@
 package server_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stratadb/strata/server/servertest"
 )
 
-// respValue parses one raw reply (RESP2 or RESP3) into Go values: string for simple, bulk and
-// verbatim strings, int64, []any for arrays, sets and pushes, map entries as a flat []any,
-// nil for nulls, and respError for errors.
-type respError string
-
-func parseReply(t testing.TB, raw string) any {
+// parseValue parses one raw reply into plain Go values (see servertest.Reply.Value).
+func parseValue(t testing.TB, raw string) any {
 	t.Helper()
-	rd := bufio.NewReader(strings.NewReader(raw))
-	v, err := readValue(rd)
+	r, err := servertest.ParseReply(raw)
 	if err != nil {
 		t.Fatalf("parse %q: %v", raw, err)
 	}
-	return v
-}
-
-func readValue(rd *bufio.Reader) (any, error) {
-	line, err := rd.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return nil, fmt.Errorf("empty line")
-	}
-	body := line[1:]
-	switch line[0] {
-	case '+':
-		return body, nil
-	case '-':
-		return respError(body), nil
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '_':
-		return nil, nil
-	case '$', '=':
-		n, _ := strconv.Atoi(body)
-		if n < 0 {
-			return nil, nil
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(rd, buf); err != nil {
-			return nil, err
-		}
-		s := string(buf[:n])
-		if line[0] == '=' {
-			s = s[4:] // "txt:"
-		}
-		return s, nil
-	case '*', '~', '>', '%':
-		n, _ := strconv.Atoi(body)
-		if n < 0 {
-			return nil, nil
-		}
-		if line[0] == '%' {
-			n *= 2
-		}
-		out := make([]any, 0, n)
-		for i := 0; i < n; i++ {
-			v, err := readValue(rd)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown reply type %q", line)
+	return r.Value()
 }
 
 // commandEntry is the part of a COMMAND INFO entry the table must get right.
@@ -131,8 +69,8 @@ func TestCommandTableMatchesRedis(t *testing.T) {
 	s := servertest.StartStrata(t, nil)
 	redis := map[string]commandEntry{}
 	strata := map[string]commandEntry{}
-	collectCommands(t, parseReply(t, r.Dial(t).Do("COMMAND")), redis)
-	collectCommands(t, parseReply(t, s.Dial(t).Do("COMMAND")), strata)
+	collectCommands(t, parseValue(t, r.Dial(t).Do("COMMAND")), redis)
+	collectCommands(t, parseValue(t, s.Dial(t).Do("COMMAND")), strata)
 
 	var names []string
 	for n := range strata {

@@ -32,7 +32,7 @@ func TestConfigGetShapes(t *testing.T) {
 	expect(t, c, "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n", "CONFIG", "GET", "maxmemory")
 	expect(t, c, "%0\r\n", "CONFIG", "GET", "nosuch")
 	// Every directive of conf's table answers CONFIG GET *.
-	all := parseReply(t, c.Do("CONFIG", "GET", "*")).([]any)
+	all := parseValue(t, c.Do("CONFIG", "GET", "*")).([]any)
 	if len(all) != 2*len(conf.NewTable().List()) {
 		t.Errorf("CONFIG GET * has %d entries, conf has %d directives", len(all)/2, len(conf.NewTable().List()))
 	}

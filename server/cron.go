@@ -71,7 +71,7 @@ func (s *Server) closeIdleClients(now time.Time) {
 		c.mu.Lock()
 		idle := !c.busy && now.Sub(c.lastSeen) > timeout
 		c.mu.Unlock()
-		if idle {
+		if idle && !s.IsBlocked(c.id) { // Redis does not time out blocked clients either
 			c.kill()
 		}
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"runtime/debug"
 	"time"
 
@@ -36,20 +35,43 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 }
 
 // execute runs one command as Redis's processCommand does, in its order of checks: the
-// command exists, its arity, authentication; then it runs.
+// command exists, its arity, authentication, no_multi, the ACL, memory; then it runs, or is
+// queued between MULTI and EXEC. A check that refuses a command answers through s.reject,
+// which also marks an open transaction so that its EXEC answers EXECABORT.
 func (s *Server) execute(c *Client, args [][]byte) {
 	cmd := s.lookup(c, args)
 	if cmd == nil {
+		c.flagTransaction()
 		return
 	}
 	if !cmd.arityOK(len(args)) {
-		cmd.stats.rejected.Add(1)
-		c.Error(engine.ErrWrongArity(cmd.Name))
+		s.reject(c, cmd, engine.ErrWrongArity(cmd.Name))
 		return
 	}
-	if !c.authed && !cmd.Has(FlagNoAuth) && s.authRequired() {
-		cmd.stats.rejected.Add(1)
-		c.Error(engine.ErrNoAuth)
+	if !cmd.Has(FlagNoAuth) && c.authRequired() {
+		s.reject(c, cmd, engine.ErrNoAuth)
+		return
+	}
+	if c.tx.multi && cmd.Has(FlagNoMulti) {
+		s.reject(c, cmd, engine.ErrNotInMulti)
+		return
+	}
+	aclCtx := aclCtxTopLevel
+	if c.tx.multi {
+		aclCtx = aclCtxMulti
+	}
+	if err := s.checkPermission(c, cmd, args, aclCtx); err != nil {
+		s.reject(c, cmd, err)
+		return
+	}
+	if cmd.Has(FlagDenyOOM) && s.eng.OutOfMemory() {
+		// The hot tier is full and maxmemory-policy forbids making room: refuse what may grow
+		// the data set, as Redis does.
+		s.reject(c, cmd, engine.ErrOOM)
+		return
+	}
+	if c.tx.multi && !cmd.runsInMulti() {
+		c.enqueue(cmd, args)
 		return
 	}
 	s.call(c, cmd, args)
@@ -92,28 +114,16 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
-	if c.lastCmd.Load() != cmd {
-		c.lastCmd.Store(cmd)
-	}
 	if cmd.Lock == LockNone {
 		s.runHandler(x, mark)
 	} else {
 		t := c.txn
-		mode := engine.LockRead
-		switch {
-		case cmd.Lock == LockGlobal:
-			mode = engine.LockGlobal
-		case cmd.Has(FlagWrite):
-			mode = engine.LockWrite
+		mode := cmd.lockMode()
+		if needsGlobalLatch(cmd, args) {
+			mode = engine.LockGlobal // SORT's BY/GET patterns read keys outside its key positions
 		}
 		t.Begin(c.db, mode)
-		if cmd.Keys != nil {
-			for _, i := range cmd.Keys(args) {
-				t.AddKey(args[i])
-			}
-		} else {
-			cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
-		}
+		cmd.addKeys(t, args)
 		if err := t.Lock(); err != nil {
 			// The engine closed under us: the server is shutting down.
 			c.closing = true
@@ -121,13 +131,70 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = t
 		if s.runHandler(x, mark) {
-			if err := t.Commit(); err != nil {
+			// Clients blocked on the keys this command changed are served before it commits.
+			if err := s.commitServing(t, mode == engine.LockGlobal); err != nil {
 				s.log.Error("commit failed", "command", cmd.Name, "err", err)
 				c.out = c.out[:mark]
-				c.Error(fmt.Errorf("MISCONF Errors writing to the data directory: %v", err))
+				c.Error(misconf(err))
 			}
 		}
 		x.Txn = nil
+	}
+	s.account(c, cmd, start, mark)
+	if c.blocked != nil {
+		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+	}
+}
+
+// CallInTxn runs cmd inside t, a Txn the caller has already locked with every key cmd needs
+// (EXEC, scripts): the reply goes to c's output and the caller commits t, with commitServing
+// so that clients blocked on the keys t changed are served. It reports false when the handler
+// panicked (the reply is then an error and t has been aborted). A blocking command does not
+// block here: it answers as its non-blocking form, as in Redis.
+func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte) bool {
+	start := time.Now()
+	x := &c.x
+	saved := *x
+	x.Cmd, x.Args, x.Txn = cmd, args, nil
+	if cmd.Lock != LockNone {
+		x.Txn = t
+	}
+	mark := len(c.out)
+	deny := c.denyBlocking
+	c.denyBlocking = true
+	ok := s.runHandler(x, mark)
+	c.denyBlocking = deny
+	*x = saved
+	s.account(c, cmd, start, mark)
+	return ok
+}
+
+// lockMode is the engine lock mode the command's table entry asks for.
+func (cmd *Command) lockMode() engine.LockMode {
+	switch {
+	case cmd.Lock == LockGlobal:
+		return engine.LockGlobal
+	case cmd.writesKeys():
+		return engine.LockWrite
+	}
+	return engine.LockRead
+}
+
+// addKeys adds cmd's keys in args to t's lock plan.
+func (cmd *Command) addKeys(t *engine.Txn, args [][]byte) {
+	if cmd.Keys != nil {
+		for _, i := range cmd.Keys(args) {
+			t.AddKey(args[i])
+		}
+		return
+	}
+	cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
+}
+
+// account records what one command did: calls, time, failures, the client's last command.
+func (s *Server) account(c *Client, cmd *Command, start time.Time, mark int) {
+	if c.lastCmd.Load() != cmd {
+		c.lastCmd.Store(cmd)
 	}
 	cmd.stats.calls.Add(1)
 	cmd.stats.usec.Add(time.Since(start).Microseconds())
@@ -136,6 +203,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	}
 	s.stats.commands.Add(1)
 	c.publish()
+	if c.blocked != nil {
+		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+	}
 }
 
 // runHandler runs the handler and turns a panic into an error reply (and an aborted Txn with

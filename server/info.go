@@ -18,9 +18,9 @@ import (
 // Values are honest: a field Strata has no counterpart for is reported as Redis reports the
 // idle state (0, -1, "ok"), never invented. Notably:
 //
-//   - memory: used_memory is the Go heap (live objects); the hot tier will own it once it
-//     exists. used_memory_rss is the process's resident set, which also holds Pebble's block
-//     cache and memtables.
+//   - memory: used_memory is the hot tier (the memory maxmemory bounds: decoded hot values);
+//     used_memory_rss is the process's resident set, which also holds Pebble's block cache,
+//     memtables and the Go runtime. strata_* fields give the tier, the Go heap and Pebble.
 //   - persistence: Strata's durability is Pebble's write-ahead log, governed by appendfsync;
 //     there is no fork, so no copy-on-write, and no RDB is written unless asked for.
 //     aof_enabled follows the appendonly directive.
@@ -227,7 +227,10 @@ func (s *Server) infoClients(b *infoBuf) {
 	b.int("maxclients", s.maxClients.Load())
 	b.add("client_recent_max_input_buffer", "0")
 	b.int("client_recent_max_output_buffer", int64(maxOut))
-	b.zeros("blocked_clients", "tracking_clients", "clients_in_timeout_table")
+	blocked, timed := s.blockedCounts()
+	b.int("blocked_clients", int64(blocked))
+	b.zeros("tracking_clients")
+	b.int("clients_in_timeout_table", int64(timed))
 }
 
 // memStats are the Go runtime's memory figures INFO memory reports.
@@ -272,7 +275,11 @@ func ratio(a, b uint64) float64 {
 
 func (s *Server) infoMemory(b *infoBuf) {
 	m, peak := s.usedMemory()
-	used := m.heapObjects
+	es := s.eng.Stats()
+	// used_memory is the hot tier's share, the memory maxmemory bounds: its live entries plus
+	// an estimate of their index (about 24 bytes each in the pointer-free map).
+	used := uint64(es.Hot.Bytes + 24*es.Hot.Keys)
+	peak = max(peak, used)
 	rss := residentMemory()
 	if rss == 0 {
 		rss = m.total
@@ -327,6 +334,18 @@ func (s *Server) infoMemory(b *infoBuf) {
 	b.zeros("mem_not_counted_for_evict", "mem_replication_backlog", "mem_total_replication_buffers",
 		"mem_clients_slaves")
 	b.uint("mem_clients_normal", clientMem)
+	defer func() {
+		// Strata's own: the hot tier, the Go heap, Pebble.
+		b.int("strata_hot_keys", es.Hot.Keys)
+		b.int("strata_hot_bytes", es.Hot.Bytes)
+		b.int("strata_hot_capacity", es.Hot.Capacity)
+		b.int("strata_hot_hits", es.Hot.Hits)
+		b.int("strata_hot_misses", es.Hot.Misses)
+		b.uint("strata_go_heap", m.heapObjects)
+		b.uint("strata_disk_bytes", es.DiskBytes)
+		b.uint("strata_compaction_debt", es.CompactionDebt)
+		b.add("strata_compression_ratio", fixed2(es.CompressionRatio))
+	}()
 	b.zeros("mem_cluster_links", "mem_aof_buffer")
 	b.add("mem_allocator", runtime.Version()) // the Go runtime's allocator
 	b.zeros("active_defrag_running", "lazyfree_pending_objects", "lazyfreed_objects")
@@ -374,9 +393,13 @@ func (s *Server) infoStats(b *infoBuf) {
 	b.zeros("sync_full", "sync_partial_ok", "sync_partial_err")
 	b.int("expired_keys", st.expiredKeys.Load())
 	b.add("expired_stale_perc", "0.00")
-	b.zeros("expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds", "evicted_keys",
-		"evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time",
-		"keyspace_hits", "keyspace_misses", "pubsub_channels", "pubsub_patterns",
+	es := s.eng.Stats()
+	b.zeros("expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds")
+	b.int("evicted_keys", es.Hot.Evicted)
+	b.zeros("evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time")
+	b.int("keyspace_hits", es.KeyspaceHits)
+	b.int("keyspace_misses", es.KeyspaceMisses)
+	b.zeros("pubsub_channels", "pubsub_patterns",
 		"pubsubshard_channels", "latest_fork_usec", "total_forks", "migrate_cached_sockets",
 		"slave_expires_tracked_keys", "active_defrag_hits", "active_defrag_misses",
 		"active_defrag_key_hits", "active_defrag_key_misses", "total_active_defrag_time",

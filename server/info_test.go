@@ -52,7 +52,7 @@ func infoSections(t *testing.T, text string) (titles []string, fields map[string
 
 func info(t *testing.T, c *servertest.Conn, args ...string) string {
 	t.Helper()
-	reply := parseReply(t, c.Do(append([]string{"INFO"}, args...)...))
+	reply := parseValue(t, c.Do(append([]string{"INFO"}, args...)...))
 	text, ok := reply.(string)
 	if !ok {
 		t.Fatalf("INFO %v: %v", args, reply)
@@ -77,7 +77,10 @@ func TestInfoMatchesRedisLayout(t *testing.T) {
 		t.Fatalf("sections %v, Redis %v", sTitles, rTitles)
 	}
 	absent := map[string]bool{"used_cpu_sys_main_thread": true, "used_cpu_user_main_thread": true}
-	extra := map[string]bool{"strata_version": true}
+	extra := map[string]bool{"strata_version": true, "strata_hot_keys": true, "strata_hot_bytes": true,
+		"strata_hot_capacity": true, "strata_hot_hits": true, "strata_hot_misses": true,
+		"strata_go_heap": true, "strata_disk_bytes": true, "strata_compaction_debt": true,
+		"strata_compression_ratio": true}
 	dynamic := map[string]bool{"Commandstats": true, "Errorstats": true, "Latencystats": true, "Keyspace": true}
 	for _, title := range rTitles {
 		if dynamic[title] {

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stratadb/strata/conf"
+	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/server"
 )
 
@@ -120,6 +122,7 @@ func runServer(table *conf.Table, cfg *conf.Config, configPath, pprofAddr string
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 
+	setMemoryLimit(cfg, log)
 	srv, err := server.New(server.Options{Config: cfg, ConfigPath: configPath, Table: table, Logger: log})
 	if err != nil {
 		return err
@@ -172,4 +175,21 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	}()
 	log.Warn("serving the Go profiler (net/http/pprof); keep this address private", "addr", ln.Addr().String())
 	return func() { hs.Close() }, nil
+}
+
+// setMemoryLimit gives the Go runtime a soft memory limit that follows the configured budgets
+// (hot tier, Pebble's block cache and memtables, plus room for connections and the runtime),
+// so the collector works harder before the process outgrows them instead of letting the heap
+// double. A GOMEMLIMIT in the environment wins.
+func setMemoryLimit(cfg *conf.Config, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	hot := cfg.MaxMemory
+	if hot <= 0 {
+		hot = engine.DefaultHotTier()
+	}
+	limit := hot + cfg.BlockCacheSize + 2*cfg.MemtableSize + 256<<20
+	debug.SetMemoryLimit(limit)
+	log.Info("memory limit set", "gomemlimit", limit)
 }
