@@ -86,6 +86,38 @@
 // non-negative double the sign bit is set; for a negative one every bit is flipped. So one
 // ordered scan of the score family answers ZRANGEBYSCORE.
 //
+// A sorted set keeps each member twice, in one batch: subkey member -> score (8 bytes, the
+// IEEE-754 bits big-endian; ZSCORE is one point read) and score key score | member -> "" (ranges
+// are one bounded scan). -0 and 0 share a position; a set that Redis would hold in a skiplist
+// keeps -0 (the score key's value is then NegZeroMark), one it would hold in a listpack stores 0,
+// as Redis does.
+//
+//	zset type fields   flags (1: skiplist, ranked) | generation (8, when ranked)   (absent: none)
+//
+// # Rank buckets (sorted sets)
+//
+// ZRANK and ZRANGE by index need the number of members before a position. A set bigger than a
+// few dozen members cuts its positions into buckets of at most 64 members and keeps each
+// bucket's count inside the score range itself, after every real score (see rank.go):
+//
+//	score   0x04 | db | slot | klen | user key | version | score (8) | member -> ""
+//	bucket  0x04 | db | slot | klen | user key | version | ff ff | boundary  -> count (8)
+//
+// "ff ff" in the score position would be a NaN with a payload no stored score has, so buckets
+// sort after +inf and never among members; because they share the version's score range,
+// RENAME/COPY/MOVE copy them and the sweeper drops them with the members. A bucket holds the
+// members from its boundary (a position: score (8) | member; the first boundary is empty) up
+// to the next bucket's boundary. Each ZADD/ZREM updates one bucket in its own batch; a bucket
+// past 64 members splits at its middle and one below 16 merges with a neighbour, so a bucket
+// key is rewritten a bounded number of times (Pebble keeps every version of a key in the
+// memtable until a flush; a key rewritten by every write would make reading it slower and
+// slower).
+//
+// The sums over buckets come from an index the engine keeps in memory (the buckets in blocks,
+// a Fenwick tree over the blocks' counts), built from one scan of the buckets. The metadata's type fields carry a
+// generation that changes with every change to the buckets, so the engine can tell whether
+// an index in memory is current.
+//
 // # Format version
 //
 // The internal record "format" holds FormatVersion. A data directory written by a newer format

@@ -48,6 +48,23 @@ func TestLayouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			b = AppendScoreKey(nil, uint16(num("db")), key, num("version"), f, []byte(arg("member")))
+		case "rank-key":
+			// The boundary is a position: score=S member=M, or none for the first range.
+			var boundary []byte
+			if arg("score") != "" {
+				f, err := strconv.ParseFloat(arg("score"), 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				boundary = append(AppendScore(nil, f), arg("member")...)
+			}
+			b = AppendRankKey(nil, uint16(num("db")), key, num("version"), boundary)
+		case "rank-value":
+			return describeRankValue(AppendRankValue(nil, num("count")))
+		case "zset-fields":
+			f := ZSetFields{Skiplist: arg("skiplist") == "true", Ranked: num("gen") != 0, Gen: num("gen")}
+			return describeMeta(AppendMeta(nil, &Meta{Type: TypeZSet, Version: num("version"),
+				Count: num("count"), Rest: AppendZSetFields(nil, f)}))
 		case "expiry-key":
 			b = AppendExpiryKey(nil, int64(num("at")), uint16(num("db")), key)
 		case "meta":
@@ -127,6 +144,12 @@ func describeKey(k []byte) string {
 		row(&out, k[5:9], fmt.Sprintf("key length %d", len(key)))
 		row(&out, key, fmt.Sprintf("key %q", key))
 		row(&out, k[9+len(key):17+len(key)], fmt.Sprintf("version %d", version))
+		if tag == TagScore && IsRankPosition(rest) {
+			boundary, _ := DecodeRankPosition(rest)
+			row(&out, rest[:2], "rank marker")
+			row(&out, boundary, fmt.Sprintf("boundary %q", boundary))
+			break
+		}
 		if tag == TagScore {
 			f, _ := DecodeScore(rest)
 			row(&out, rest[:8], fmt.Sprintf("score %v", f))
@@ -146,6 +169,16 @@ func describeKey(k []byte) string {
 	return out.String()
 }
 
+func describeRankValue(b []byte) string {
+	count, err := DecodeRankValue(b)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	var out strings.Builder
+	row(&out, b, fmt.Sprintf("count %d", count))
+	return out.String()
+}
+
 func describeMeta(b []byte) string {
 	var m Meta
 	if err := DecodeMeta(b, &m); err != nil {
@@ -158,7 +191,12 @@ func describeMeta(b []byte) string {
 	row(&out, b[3:11], fmt.Sprintf("expire-at %d", m.ExpireAt))
 	row(&out, b[11:19], fmt.Sprintf("version %d", m.Version))
 	row(&out, b[19:27], fmt.Sprintf("count %d", m.Count))
-	if len(m.Rest) > 0 {
+	if f, err := DecodeZSetFields(m.Rest); m.Type == TypeZSet && err == nil && len(m.Rest) > 0 {
+		row(&out, m.Rest[:1], fmt.Sprintf("flags skiplist=%v ranked=%v", f.Skiplist, f.Ranked))
+		if f.Ranked {
+			row(&out, m.Rest[1:], fmt.Sprintf("rank generation %d", f.Gen))
+		}
+	} else if len(m.Rest) > 0 {
 		row(&out, m.Rest, fmt.Sprintf("rest %q", m.Rest))
 	}
 	return out.String()
@@ -346,5 +384,8 @@ func FuzzDecoders(f *testing.F) {
 		}
 		DecodeScore(b)
 		DecodeListFields(b)
+		DecodeRankPosition(b)
+		DecodeRankValue(b)
+		DecodeZSetFields(b)
 	})
 }

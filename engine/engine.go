@@ -77,6 +77,7 @@ type Engine struct {
 
 	lastVersion atomic.Uint64
 	cursors     *cursorTable
+	ranks       rankCache // sorted sets' rank indexes (zrank.go)
 	hot         *hotTier
 	keyHits     atomic.Int64
 	keyMisses   atomic.Int64

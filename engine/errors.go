@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -64,6 +66,23 @@ var (
 	ErrNoSuchClient   = errors.New("ERR No such client")
 	ErrClientName     = errors.New("ERR Client names cannot contain spaces, newlines or special characters.")
 	ErrUnsupported    = errors.New("ERR unsupported")
+
+	// Sorted sets and GEO.
+	ErrScoreNaN          = errors.New("ERR resulting score is not a number (NaN)")
+	ErrXXNX              = errors.New("ERR XX and NX options at the same time are not compatible")
+	ErrIncrPair          = errors.New("ERR INCR option supports a single increment-element pair")
+	ErrRangeLimit        = errors.New("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+	ErrLexWithScores     = errors.New("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+	ErrWeightFloat       = errors.New("ERR weight value is not a float")
+	ErrGeoMember         = errors.New("ERR could not decode requested zset member")
+	ErrGeoRadius         = errors.New("ERR need numeric radius")
+	ErrGeoRadiusNegative = errors.New("ERR radius cannot be negative")
+	ErrGeoUnit           = errors.New("ERR unsupported unit provided. please use M, KM, FT, MI")
+	ErrGeoWidth          = errors.New("ERR need numeric width")
+	ErrGeoHeight         = errors.New("ERR need numeric height")
+	ErrGeoBoxNegative    = errors.New("ERR height or width cannot be negative")
+	ErrGeoCount          = errors.New("ERR COUNT must be > 0")
+	ErrGeoAny            = errors.New("ERR the ANY argument requires COUNT argument")
 
 	// Transactions.
 	ErrNotInMulti = errors.New("ERR Command not allowed inside a transaction")
@@ -462,4 +481,43 @@ func ErrNoGroupXReadGroup(key, group []byte) error {
 // ErrXClaimOption is XCLAIM's error for an option it does not know.
 func ErrXClaimOption(opt []byte) error {
 	return errors.New(sanitize("ERR Unrecognized XCLAIM option '"+cString(string(opt), 1<<20)+"'", 1<<20))
+}
+
+// ErrNeedOneKey is "ERR at least 1 input key is needed for 'cmd' command" (ZUNION and friends).
+func ErrNeedOneKey(cmd string) error {
+	return errors.New("ERR at least 1 input key is needed for '" + cmd + "' command")
+}
+
+// ErrInvalidLonLat is GEO's "ERR invalid longitude,latitude pair lon,lat" with C's "%f".
+func ErrInvalidLonLat(lon, lat float64) error {
+	return fmt.Errorf("ERR invalid longitude,latitude pair %s,%s", cFixed6(lon), cFixed6(lat))
+}
+
+// cFixed6 is C's printf "%f": six decimals, inf and nan spelled as glibc spells them.
+func cFixed6(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	return strconv.FormatFloat(f, 'f', 6, 64)
+}
+
+// ErrGeoStoreOptions is "ERR <what> is not compatible with WITHDIST, WITHHASH and WITHCOORD
+// options".
+func ErrGeoStoreOptions(what string) error {
+	return errors.New("ERR " + what + " is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
+}
+
+// ErrGeoFrom is "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for <cmd>".
+func ErrGeoFrom(cmd string) error {
+	return errors.New("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for " + cmd)
+}
+
+// ErrGeoBy is "ERR exactly one of BYRADIUS and BYBOX can be specified for <cmd>".
+func ErrGeoBy(cmd string) error {
+	return errors.New("ERR exactly one of BYRADIUS and BYBOX can be specified for " + cmd)
 }

@@ -188,6 +188,8 @@ func (s *Server) registerCommands() {
 var commandGroups = []func(*Table){
 	registerConnectionCommands,
 	registerStringCommands,
+	registerZSetCommands,
+	registerGeoCommands,
 	registerServerCommands,
 	registerClientCommands,
 	registerShutdownCommands,
