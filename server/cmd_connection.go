@@ -197,6 +197,7 @@ func cmdReset(x *Ctx) {
 // watched keys, database 0, RESP2, no name, and authenticated only if no password is required.
 func (c *Client) resetState() {
 	c.discardTransaction()
+	c.resetIntrospection()
 	c.db = 0
 	c.resp = 2
 	c.mu.Lock()
