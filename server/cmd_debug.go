@@ -33,8 +33,10 @@ import (
 //     until their engines can be walked here.
 //   - OBJECT reports the encoding Redis would use for the value (OBJECT ENCODING's), the
 //     value's serialized length as Strata's RDB writer encodes it (Redis's
-//     rdbSavedObjectLen), its idle time from the hot tier, and, for lists, the quicklist
-//     node figures of that encoding. The address is made up from the key.
+//     rdbSavedObjectLen; it differs by a few bytes where the writer compresses or packs
+//     list nodes differently), its idle time from the hot tier, and, for lists, the
+//     quicklist figures Redis would have after filling the list with RPUSH. The address is
+//     made up from the key.
 //   - RELOAD and LOADAOF answer OK without doing anything: every write is already on disk,
 //     and reloading it would change nothing a client can see.
 //   - SEGFAULT, PANIC, ASSERT, OOM, RESTART and CRASH-AND-RECOVER are not done: they exist
@@ -517,12 +519,12 @@ func debugObject(x *Ctx) {
 		" encoding:" + info.Encoding + " serializedlength:" + strconv.Itoa(serialized) +
 		" lru:" + strconv.FormatInt(lru, 10) + " lru_seconds_idle:" + strconv.FormatInt(int64(idle/time.Second), 10)
 	if info.Encoding == "quicklist" {
-		n, err := t.ListLen(key)
+		fields, err := quicklistFields(t, key)
 		if err != nil {
 			x.Error(err)
 			return
 		}
-		line += quicklistFields(payload, n)
+		line += fields
 	}
 	x.Simple(line)
 }
@@ -550,94 +552,43 @@ func objectAddress(db int, key []byte) string {
 	return "0x7f" + strconv.FormatUint(h.Sum64()&(1<<40-1)|1<<39, 16)[:10]
 }
 
-// quicklistFields reads the node figures DEBUG OBJECT adds for a quicklist of n elements out
-// of the value's DUMP payload (RDB's quicklist 2 encoding): the nodes, the elements per node,
-// the fill (list-max-listpack-size, -2), compression (none) and the listpacks' total size.
-func quicklistFields(payload []byte, n int64) string {
-	p := payload
-	if len(p) == 0 || p[0] != 18 { // RDB_TYPE_LIST_QUICKLIST_2
-		return ""
-	}
-	p = p[1:]
-	nodes, ok := rdbLength(&p)
-	if !ok {
-		return ""
-	}
-	var size uint64
-	for i := uint64(0); i < nodes; i++ {
-		if _, ok := rdbLength(&p); !ok { // the container: plain or packed
-			return ""
+// quicklistFields computes the node figures DEBUG OBJECT adds for a list, which Redis 7.0
+// keeps as a quicklist of listpacks: the nodes, the elements per node, the fill
+// (list-max-listpack-size, -2), compression (none) and the listpacks' total size. The nodes
+// are filled as RPUSH fills them: a node takes an element while its bytes, plus the
+// element's length, plus 8 stay within 8 KiB; an element of 1 GiB or more takes a plain
+// node of its own.
+func quicklistFields(t *engine.Txn, key []byte) (string, error) {
+	const limit, overhead, plain = 8192, 8, 1 << 30
+	var nodes, elements, size, cur int64
+	open := false
+	err := t.ListEach(key, func(v []byte) bool {
+		elements++
+		n := int64(len(v))
+		if n >= plain {
+			nodes++
+			size += n
+			open = false
+			return true
 		}
-		ulen, ok := rdbStringLen(&p)
-		if !ok {
-			return ""
+		e := int64(rdb.ListpackEntrySize(v))
+		if open && cur+n+overhead <= limit {
+			cur += e
+			size += e
+			return true
 		}
-		size += ulen
+		nodes++
+		cur = 7 + e // a listpack's header and end byte, and the entry
+		size += cur
+		open = true
+		return true
+	})
+	if err != nil || nodes == 0 {
+		return "", err
 	}
-	avg := 0.0
-	if nodes > 0 {
-		avg = float64(n) / float64(nodes)
-	}
-	return " ql_nodes:" + strconv.FormatUint(nodes, 10) + " ql_avg_node:" + strconv.FormatFloat(avg, 'f', 2, 64) +
-		" ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:" + strconv.FormatUint(size, 10)
-}
-
-// rdbLength reads an RDB length.
-func rdbLength(p *[]byte) (uint64, bool) {
-	b := *p
-	if len(b) == 0 {
-		return 0, false
-	}
-	switch b[0] >> 6 {
-	case 0:
-		*p = b[1:]
-		return uint64(b[0] & 0x3f), true
-	case 1:
-		if len(b) < 2 {
-			return 0, false
-		}
-		*p = b[2:]
-		return uint64(b[0]&0x3f)<<8 | uint64(b[1]), true
-	case 2:
-		switch {
-		case b[0] == 0x80 && len(b) >= 5:
-			*p = b[5:]
-			return uint64(binary.BigEndian.Uint32(b[1:])), true
-		case b[0] == 0x81 && len(b) >= 9:
-			*p = b[9:]
-			return binary.BigEndian.Uint64(b[1:]), true
-		}
-	}
-	return 0, false
-}
-
-// rdbStringLen skips an RDB string and returns its length once uncompressed.
-func rdbStringLen(p *[]byte) (uint64, bool) {
-	b := *p
-	if len(b) == 0 {
-		return 0, false
-	}
-	n, ulen := uint64(0), uint64(0)
-	if b[0] == 0xc3 { // LZF: compressed length, then the plain length
-		*p = b[1:]
-		var ok1, ok2 bool
-		n, ok1 = rdbLength(p)
-		ulen, ok2 = rdbLength(p)
-		if !ok1 || !ok2 {
-			return 0, false
-		}
-	} else {
-		var ok bool
-		if n, ok = rdbLength(p); !ok {
-			return 0, false
-		}
-		ulen = n
-	}
-	if uint64(len(*p)) < n {
-		return 0, false
-	}
-	*p = (*p)[n:]
-	return ulen, true
+	return " ql_nodes:" + strconv.FormatInt(nodes, 10) +
+		" ql_avg_node:" + strconv.FormatFloat(float64(elements)/float64(nodes), 'f', 2, 64) +
+		" ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:" + strconv.FormatInt(size, 10), nil
 }
 
 func debugSDSLen(x *Ctx) {

@@ -517,8 +517,7 @@ func anonHugePages() int64 {
 // doubling with each bucket). Durations are measured in microseconds and recorded times
 // 1000, as Redis records them; counts are atomic so that commands record concurrently.
 type commandHistogram struct {
-	total  atomic.Int64
-	counts [histCountsLen]atomic.Int64
+	counts [histCountsLen]atomic.Int64 // the total is their sum, counted when read
 }
 
 const (
@@ -571,18 +570,28 @@ func histHighestEquivalent(v int64) int64 { return histLowestEquivalent(v) + his
 func (h *commandHistogram) record(d time.Duration) {
 	v := min(max(d.Microseconds()*1000, histMinValue), histMaxValue)
 	h.counts[histIndex(v)].Add(1)
-	h.total.Add(1)
+}
+
+// snapshot copies the counts and returns their total.
+func (h *commandHistogram) snapshot(counts *[histCountsLen]int64) int64 {
+	var total int64
+	for i := range h.counts {
+		counts[i] = h.counts[i].Load()
+		total += counts[i]
+	}
+	return total
 }
 
 // valueAtPercentile is hdr_value_at_percentile: the highest value equivalent to the one
 // below which p percent of the recorded values fall.
 func (h *commandHistogram) valueAtPercentile(p float64) int64 {
-	total := h.total.Load()
+	var counts [histCountsLen]int64
+	total := h.snapshot(&counts)
 	want := int64(min(p, 100)/100*float64(total) + 0.5)
 	want = max(want, 1)
 	var cum int64
-	for i := range h.counts {
-		cum += h.counts[i].Load()
+	for i, n := range counts {
+		cum += n
 		if cum >= want {
 			v := histValueAt(i)
 			if p == 0 {
@@ -598,14 +607,8 @@ func (h *commandHistogram) valueAtPercentile(p float64) int64 {
 // 1024 ns, 2048 ns ... (hdr_iter_log_init(h, 1024, 2)), the upper bound of each level in
 // microseconds and the number of values up to it, for the levels where that number grew.
 func (h *commandHistogram) cumulative() (calls int64, buckets [][2]int64) {
-	total := h.total.Load()
 	var counts [histCountsLen]int64
-	var sum int64
-	for i := range h.counts {
-		counts[i] = h.counts[i].Load()
-		sum += counts[i]
-	}
-	total = min(total, sum) // a record in flight has its count but not yet its total
+	total := h.snapshot(&counts)
 	idx, cum, value, highest := -1, int64(0), int64(0), int64(0)
 	level := int64(histFirstLogLevel)
 	levelLowest := histLowestEquivalent(level)
