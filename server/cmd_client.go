@@ -278,7 +278,7 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	num("tot-mem", int64(totMem))
 	field("events", events)
 	field("cmd", cmdName)
-	field("user", "default")
+	field("user", c.userName())
 	num("redir", -1)
 	num("resp", int64(resp))
 	dst[len(dst)-1] = '\n'
@@ -289,6 +289,7 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 type clientKillFilter struct {
 	addr, laddr, typ string
 	id               int64
+	user             *aclUser
 	skipMe           bool
 }
 
@@ -298,6 +299,7 @@ func (f *clientKillFilter) matches(c *Client, self *Client) bool {
 		f.laddr != "" && c.laddr != f.laddr,
 		f.typ != "" && c.clientType() != f.typ,
 		f.id != 0 && c.id != f.id,
+		f.user != nil && c.user.Load() != f.user,
 		f.skipMe && c == self:
 		return false
 	}
@@ -338,7 +340,8 @@ func cmdClientKill(x *Ctx) {
 			case "laddr":
 				f.laddr = string(val)
 			case "user":
-				if string(val) != "default" { // the only user until ACLs exist
+				f.user = x.s.acl.user(string(val))
+				if f.user == nil {
 					x.Error(engine.ErrNoSuchUser(string(val)))
 					return
 				}

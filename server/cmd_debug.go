@@ -29,8 +29,8 @@ import (
 //
 //   - DIGEST and DIGEST-VALUE compute Redis 7.0's digest exactly (see valueDigest), over the
 //     live keys: a key whose time has come and that active expiry has not removed yet is
-//     left out (Redis counts it until it is removed). Sorted sets and streams are refused
-//     until their engines can be walked here.
+//     left out (Redis counts it until it is removed). Sorted sets are refused until their
+//     engine can be walked here. A stream's digest, as Redis's, covers its entries only.
 //   - OBJECT reports the encoding Redis would use for the value (OBJECT ENCODING's), the
 //     value's serialized length as Strata's RDB writer encodes it (Redis's
 //     rdbSavedObjectLen; it differs by a few bytes where the writer compresses or packs
@@ -655,17 +655,17 @@ func debugEncodingDump(x *Ctx, want string) {
 
 // ---- walking a value ----
 
-// errNotWalkable is returned for the types walkValue does not read yet.
-var errNotWalkable = errors.New("ERR DEBUG cannot read sorted sets and streams yet")
+// errNotWalkable is returned for the types walkValue does not read.
+var errNotWalkable = errors.New("ERR DEBUG cannot read sorted sets yet")
 
 // walkValue calls fn with the elements of key's value (of type typ) as Redis sees them: a
 // string's value; a list's items, head to tail; a set's members; a hash's fields and values
 // (a, b). Values are valid only during the call.
 //
-// Sorted sets and streams are not walked yet (errNotWalkable): their engines live on other
-// branches. Once merged, a sorted set is walked with Txn.ZSetEach (member, and the score as
-// elem.score), a stream with Txn.XRange over the whole range (the entry's ID, then its
-// fields and values).
+// Streams are digested by valueDigest itself (an entry is an ID and fields). Sorted sets are
+// not walked yet (errNotWalkable): their engine lives on another branch; once merged, a
+// sorted set is walked with Txn.ZSetEach, and valueDigest xors zsetElementDigest(member,
+// score) per member.
 func walkValue(t *engine.Txn, key []byte, typ encoding.Type, fn func(a, b []byte)) error {
 	start := func(int) {}
 	switch typ {
@@ -815,19 +815,27 @@ func valueDigest(t *engine.Txn, key []byte, d *digest) error {
 		return err
 	}
 	d.mixUint32(redisTypeCode(typ))
-	err = walkValue(t, key, typ, func(a, b []byte) {
-		switch typ {
-		case encoding.TypeSet:
-			d.xor(a)
-		case encoding.TypeHash:
-			var e digest
-			e.mix(a)
-			e.mix(b)
-			d.xor(e[:])
-		default:
-			d.mix(a)
-		}
-	})
+	if typ == encoding.TypeStream {
+		_, err = t.XRange(key, engine.StreamID{}, encoding.MaxStreamID, -1, false,
+			func(id engine.StreamID, fv [][]byte) error {
+				streamEntryDigest(d, id.Ms, id.Seq, fv)
+				return nil
+			})
+	} else {
+		err = walkValue(t, key, typ, func(a, b []byte) {
+			switch typ {
+			case encoding.TypeSet:
+				d.xor(a)
+			case encoding.TypeHash:
+				var e digest
+				e.mix(a)
+				e.mix(b)
+				d.xor(e[:])
+			default:
+				d.mix(a)
+			}
+		})
+	}
 	if err != nil {
 		return err
 	}
