@@ -102,10 +102,21 @@ func cmdMonitor(x *Ctx) {
 	x.s.monitors.add(x.Client)
 }
 
-// feedMonitors shows a command that ran to every monitor.
+// feedMonitors shows a command that ran to every monitor, unless it is flagged admin or
+// skip_monitor.
 func (s *Server) feedMonitors(c *Client, cmd *Command, args [][]byte) {
+	if s.monitors.n.Load() == 0 || cmd.Has(FlagAdmin|FlagSkipMon) {
+		return
+	}
+	s.showToMonitors(c, cmd, args)
+}
+
+// showToMonitors writes a command's line to every monitor whatever its flags. EVAL and
+// FCALL, flagged skip_monitor, call it themselves before their script runs, so that the
+// script's line precedes the lines of the commands it runs ("[0 lua]"), as in Redis.
+func (s *Server) showToMonitors(c *Client, cmd *Command, args [][]byte) {
 	h := &s.monitors
-	if h.n.Load() == 0 || cmd.Has(FlagAdmin|FlagSkipMon) {
+	if h.n.Load() == 0 {
 		return
 	}
 	args = redactedArgs(cmd, args)

@@ -42,8 +42,8 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 // execute runs one command as Redis's processCommand does, in its order of checks: the
 // command exists, its arity, enable-debug-command, authentication, no_multi, the ACL,
 // memory, what a monitor may run, CLIENT PAUSE; then it runs, or is queued between MULTI
-// and EXEC. A check that refuses a command answers through s.reject,
-// which also marks an open transaction so that its EXEC answers EXECABORT.
+// and EXEC. A check that refuses a command answers through s.reject, which also marks an
+// open transaction so that its EXEC answers EXECABORT.
 func (s *Server) execute(c *Client, args [][]byte) {
 	cmd := s.lookup(c, args)
 	if cmd == nil {
