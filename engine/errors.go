@@ -91,7 +91,6 @@ var (
 	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
 	ErrInvalidClientID = errors.New("ERR Invalid client ID")
 	ErrClientIDRange   = errors.New("ERR client-id should be greater than 0")
-	ErrMaxAgeRange     = errors.New("ERR maxage should be greater than 0")
 	// The keyspace: DB indexes (MOVE, COPY, SWAPDB), EXPIRE's options, OBJECT's policies.
 	ErrIntRange        = errors.New("ERR value is out of range, value must between -2147483648 and 2147483647")
 	ErrInvalidFirstDB  = errors.New("ERR invalid first DB index")
@@ -158,6 +157,26 @@ var (
 	ErrDumpPayload       = errors.New("ERR DUMP payload version or checksum are wrong")
 	ErrPayloadNotFunc    = errors.New("ERR given type is not a function")
 	ErrNoFunctionsLoaded = errors.New("ERR No functions registered")
+	// Introspection: MONITOR, SLOWLOG, CLIENT PAUSE, DEBUG, MEMORY.
+	ErrReplicaKeyspace     = errors.New("ERR Replica can't interact with the keyspace")
+	ErrMonitorDenyBlocking = errors.New("ERR MONITOR isn't allowed for DENY BLOCKING client")
+	ErrSlowlogCount        = errors.New("ERR count should be greater than or equal to -1")
+	ErrPauseMode           = errors.New("ERR CLIENT PAUSE mode must be WRITE or ALL")
+	ErrTimeoutInteger      = errors.New("ERR timeout is not an integer or out of range")
+	ErrDebugNotAllowed     = errors.New("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", " +
+		"you can run it from a local connection, otherwise you need to set this option in the configuration file, " +
+		"and then restart the server.")
+	ErrDebugProtocolType = errors.New("ERR Wrong protocol type name. Please use one of the following: " +
+		"string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+	ErrDebugRESP2           = errors.New("ERR RESP2 is not supported by this command")
+	ErrDebugReloadOption    = errors.New("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+	ErrDebugPackedThreshold = errors.New("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
+	ErrNotListpack          = errors.New("ERR Not a listpack encoded object.")
+	ErrNotQuicklist         = errors.New("ERR Not a quicklist encoded object.")
+	ErrNotSDS               = errors.New("ERR Not an sds encoded string.")
+	ErrNoSuchFile           = errors.New("ERR No such file or directory")
+	ErrClientEvictionOff    = errors.New("ERR maxmemory-clients is disabled.")
+	ErrClusterDebugOnly     = errors.New("ERR Debug option only available for cluster mode enabled setup!")
 
 	// SHUTDOWN.
 	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
@@ -456,6 +475,15 @@ func sanitize(s string, n int) string {
 		return r
 	}, s)
 }
+
+// ErrNoLatencySamples is LATENCY GRAPH's reply for an event with no samples.
+func ErrNoLatencySamples(event string) error {
+	return errors.New(sanitize("ERR No samples available for event '"+event+"'", 1<<20))
+}
+
+// ErrDebugError is DEBUG ERROR's reply: the text given, newlines made spaces, as an error
+// (its code is whatever the text starts with).
+func ErrDebugError(text string) error { return errors.New(sanitize(text, len(text))) }
 
 // Stream errors that name a key, a group or a consumer. Redis formats them with %s, which stops
 // at a NUL byte, and replaces newlines with spaces.

@@ -35,7 +35,7 @@ func registerFunctionCommands(t *Table) {
 			Group: "scripting", Since: "7.0.0", Summary: summary, Complexity: "Depends on the function that is executed."}
 	}
 	t.add(
-		fcall("fcall", "noscript stale skip_monitor no_mandatory_keys", "Invoke a function", false),
+		fcall("fcall", "noscript stale skip_monitor may_replicate no_mandatory_keys", "Invoke a function", false),
 		fcall("fcall_ro", "readonly noscript stale skip_monitor no_mandatory_keys", "Invoke a read-only function", true),
 		&Command{Name: "function", Arity: -2, Lock: LockNone,
 			Group: "scripting", Since: "7.0.0", Summary: "A container for function commands",

@@ -35,9 +35,9 @@ func registerScriptingCommands(t *Table) {
 			Group: "scripting", Since: since, Summary: summary, Complexity: "Depends on the script that is executed."}
 	}
 	t.add(
-		eval("eval", "noscript stale skip_monitor no_mandatory_keys", "2.6.0", "Execute a Lua script server side", false,
+		eval("eval", "noscript stale skip_monitor may_replicate no_mandatory_keys", "2.6.0", "Execute a Lua script server side", false,
 			func(x *Ctx) { x.s.evalCommand(x, false, false) }),
-		eval("evalsha", "noscript stale skip_monitor no_mandatory_keys", "2.6.0", "Execute a Lua script server side", false,
+		eval("evalsha", "noscript stale skip_monitor may_replicate no_mandatory_keys", "2.6.0", "Execute a Lua script server side", false,
 			func(x *Ctx) { x.s.evalCommand(x, true, false) }),
 		eval("eval_ro", "readonly noscript stale skip_monitor no_mandatory_keys", "7.0.0", "Execute a read-only Lua script server side", true,
 			func(x *Ctx) { x.s.evalCommand(x, false, true) }),

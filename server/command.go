@@ -91,6 +91,7 @@ func (c *Command) writesKeys() bool { return c.Has(FlagWrite) || c.Lock == LockK
 
 type cmdStats struct {
 	calls, usec, rejected, failed atomic.Int64
+	hist                          atomic.Pointer[commandHistogram] // latency-tracking (latency.go)
 }
 
 // CmdFlag is a bit set of command flags.
@@ -126,7 +127,9 @@ const (
 	FlagSkipSlow        CmdFlag = 1 << 11
 	FlagFast            CmdFlag = 1 << 13
 	FlagNoAuth          CmdFlag = 1 << 14
+	FlagMayReplicate    CmdFlag = 1 << 15
 	FlagNoMandatoryKeys CmdFlag = 1 << 18
+	FlagProtected       CmdFlag = 1 << 19
 	FlagNoMulti         CmdFlag = 1 << 21
 	FlagMovable         CmdFlag = 1 << 22
 	FlagAllow           CmdFlag = 1 << 23

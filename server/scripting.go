@@ -504,6 +504,9 @@ const maxLockedScriptKeys = 512
 func (s *Server) runScript(x *Ctx, kind lua.Kind, name string, keys, argv [][]byte, readOnly bool,
 	run func(vm *lua.VM, inv *lua.Invocation) lua.Outcome) {
 	st := s.scripts
+	// EVAL and FCALL are skip_monitor: as in Redis, they show themselves to monitors before
+	// the script runs, so their line precedes the "[0 lua]" lines of the commands it runs.
+	s.showToMonitors(x.Client, x.Cmd, x.Args)
 	r := st.acquire(kind, name, x.Args)
 	defer st.release(r)
 	c := x.Client
