@@ -52,6 +52,11 @@ type Hooks struct {
 	Flushed func(db int)
 	// Swapped reports that databases a and b exchanged their contents.
 	Swapped func(a, b int)
+	// Committed is called once per successful Commit, after the hooks above and before the
+	// locks are released, with the Txn: its Owner, and EachTouched / EachExpired to walk what
+	// it changed. Work done here (keyspace notifications, client-side caching invalidations)
+	// follows the change and precedes any later change of the same keys.
+	Committed func(t *Txn)
 }
 
 // Engine is the database: key locks, Pebble, expiry and typed operations per Redis type.

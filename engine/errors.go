@@ -108,6 +108,18 @@ var (
 		"the above things in order for the server to start accepting connections from the " +
 		"outside.")
 
+	// Client-side caching (CLIENT TRACKING, CLIENT CACHING).
+	ErrTrackingRedirectTwice = errors.New("ERR A client can only redirect to a single other client")
+	ErrTrackingNoRedirect    = errors.New("ERR The client ID you want redirect to does not exist")
+	ErrTrackingPrefixBcast   = errors.New("ERR PREFIX option requires BCAST mode to be enabled")
+	ErrTrackingBcastSwitch   = errors.New("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.")
+	ErrTrackingOptBcast      = errors.New("ERR OPTIN and OPTOUT are not compatible with BCAST")
+	ErrTrackingOptBoth       = errors.New("ERR You can't specify both OPTIN mode and OPTOUT mode")
+	ErrTrackingOptSwitch     = errors.New("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
+	ErrCachingNotOpt         = errors.New("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+	ErrCachingYesNotOptin    = errors.New("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
+	ErrCachingNoNotOptout    = errors.New("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
+
 	// SHUTDOWN.
 	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
 	ErrShutdownFailed       = errors.New("ERR Errors trying to SHUTDOWN. Check logs.")
@@ -177,6 +189,30 @@ func cString(s string, n int) string {
 func ErrUnknownSubcommand(sub, container string) error {
 	return errors.New(sanitize("ERR unknown subcommand '"+cString(sub, 128)+"'. Try "+
 		strings.ToUpper(container)+" HELP.", 1<<20))
+}
+
+// ErrSubcommandSyntax is a container's reply to a subcommand given the wrong arguments, e.g.
+// "ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP."
+func ErrSubcommandSyntax(sub, container string) error {
+	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+
+		cString(sub, 128)+"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
+}
+
+// ErrSubscribedContext is the reply of a RESP2 client in pub/sub mode to a command it may
+// not run there (cmd is the full name, "client|id").
+func ErrSubscribedContext(cmd string) error {
+	return errors.New("ERR Can't execute '" + cmd + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+}
+
+// ErrTrackingPrefixOverlap is CLIENT TRACKING's reply to prefixes that overlap, among the
+// ones given (existing false) or with one the client already has.
+func ErrTrackingPrefixOverlap(prefix, other string, existing bool) error {
+	with := "another provided"
+	if existing {
+		with = "an existing"
+	}
+	return errors.New(sanitize("ERR Prefix '"+prefix+"' overlaps with "+with+" prefix '"+other+
+		"'. Prefixes for a single client must not overlap.", 1<<20))
 }
 
 // ErrConfigSetUnknown is CONFIG SET's reply to a name that is no directive.

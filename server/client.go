@@ -38,16 +38,25 @@ type Client struct {
 	closing bool   // close after this burst (QUIT, errors)
 	inBurst bool   // between the first command of a read burst and its flush
 
+	// Pub/sub, keyspace notifications and client-side caching (pubsub.go, notify.go,
+	// tracking.go).
+	sub    subscriptions
+	notes  notifyState
+	trk    trackingState
+	pushes bool // the client may receive pushes: they join its replies before each command
+
 	// Guarded by mu.
-	mu       sync.Mutex
-	pending  []byte
-	busy     bool
-	wake     chan struct{} // signals the writer goroutine; nil until the first push
-	closed   bool
-	name     string
-	libName  string
-	libVer   string
-	lastSeen time.Time
+	mu        sync.Mutex
+	pending   []byte
+	busy      bool
+	wake      chan struct{} // signals the writer goroutine; nil until the first push
+	closed    bool
+	name      string
+	libName   string
+	libVer    string
+	lastSeen  time.Time
+	inflight  int       // pushes the writer goroutine took and is writing
+	softSince time.Time // when pending output first passed the soft limit (zero: below it)
 
 	wmu sync.Mutex // serializes socket writes
 
@@ -83,6 +92,8 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 	c.pubResp.Store(2)
 	c.lastSeen = c.created
 	c.x.Client = c
+	c.txn.SetOwner(c)
+	c.notes.mark = -1
 	if la := gc.LocalAddr(); la != nil {
 		c.laddr = la.String()
 	}
@@ -138,14 +149,29 @@ func (c *Client) endBurst() {
 }
 
 // Push queues out-of-band bytes for the client (any goroutine). It reports false when the
-// client is gone.
-func (c *Client) Push(msg []byte) bool {
+// client is gone, or has just been closed for passing its output buffer limit.
+func (c *Client) Push(msg []byte) bool { return c.push(0, msg) }
+
+// push queues head (unless 0) and body as one message. A client whose queued output passes
+// its class's client-output-buffer-limit is closed instead of growing.
+func (c *Client) push(head byte, body []byte) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return false
 	}
-	c.pending = append(c.pending, msg...)
+	if head != 0 {
+		c.pending = append(c.pending, head)
+	}
+	c.pending = append(c.pending, body...)
+	if c.overOutputLimit() {
+		c.closed = true
+		c.pending = nil
+		c.mu.Unlock()
+		c.s.log.Warn("client closed for overcoming its output buffer limit", "id", c.id, "addr", c.addr)
+		c.kill()
+		return false
+	}
 	if !c.busy {
 		if c.wake == nil {
 			c.wake = make(chan struct{}, 1)
@@ -156,7 +182,19 @@ func (c *Client) Push(msg []byte) bool {
 		default:
 		}
 	}
+	c.mu.Unlock()
 	return true
+}
+
+// drainPending moves the pushes queued so far into the replies (connection goroutine), so
+// that they precede the reply of the command about to run, as they would in Redis.
+func (c *Client) drainPending() {
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		c.out = append(c.out, c.pending...)
+		c.pending = c.pending[:0]
+	}
+	c.mu.Unlock()
 }
 
 // PendingBytes is the size of queued, unsent pushes (for output buffer limits).
@@ -174,12 +212,16 @@ func (c *Client) writer(wake chan struct{}) {
 		data := c.pending
 		c.pending = nil
 		closed := c.closed
+		c.inflight = len(data)
 		c.mu.Unlock()
 		if len(data) > 0 && !closed {
 			if _, err := c.conn.Conn.Write(data); err != nil {
 				c.conn.Close()
 			}
 		}
+		c.mu.Lock()
+		c.inflight = 0
+		c.mu.Unlock()
 		c.wmu.Unlock()
 	}
 }

@@ -10,15 +10,28 @@ import (
 	"github.com/stratadb/strata/engine"
 )
 
-// CLIENT: connection introspection and control. NO-EVICT, REPLY, PAUSE, UNPAUSE, TRACKING,
-// CACHING, GETREDIR, TRACKINGINFO and UNBLOCK belong to later work; HELP lists only the
-// subcommands the table has.
+// CLIENT: connection introspection and control (TRACKING, CACHING, GETREDIR and
+// TRACKINGINFO live in tracking.go). NO-EVICT, REPLY, PAUSE, UNPAUSE and UNBLOCK belong to
+// later work; HELP lists only the subcommands the table has.
 
 func registerClientCommands(t *Table) {
 	t.add(&Command{Name: "client", Arity: -2, Lock: LockNone,
 		Group: "connection", Since: "2.4.0", Summary: "A container for client connection commands",
 		Complexity: "Depends on subcommand.",
 		Subs: subs("client",
+			&Command{Name: "caching", Arity: 3, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientCaching,
+				Since:   "6.0.0", Summary: "Instruct the server about tracking or not keys in the next request", Complexity: "O(1)"},
+			&Command{Name: "getredir", Arity: 2, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientGetRedir,
+				Since:   "6.0.0", Summary: "Get tracking notifications redirection client ID if any", Complexity: "O(1)"},
+			&Command{Name: "tracking", Arity: -3, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientTracking,
+				Since:   "6.0.0", Summary: "Enable or disable server assisted client side caching support",
+				Complexity: "O(1). Some options may introduce additional complexity."},
+			&Command{Name: "trackinginfo", Arity: 2, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientTrackingInfo,
+				Since:   "6.2.0", Summary: "Return information about server assisted client side caching for the current connection", Complexity: "O(1)"},
 			&Command{Name: "getname", Arity: 2, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
 				Handler: cmdClientGetName,
 				Since:   "2.6.9", Summary: "Get the current connection name", Complexity: "O(1)"},
@@ -151,9 +164,14 @@ func parseClientType(name string) (string, bool) {
 	return "", false
 }
 
-// clientType is the client's class. Strata has no replication links, so every client is
-// normal until pub/sub marks subscribers.
-func (c *Client) clientType() string { return clientNormal }
+// clientType is the client's class. Strata has no replication links, so a client is pubsub
+// while it has subscriptions and normal otherwise.
+func (c *Client) clientType() string {
+	if c.sub.active() {
+		return clientPubsub
+	}
+	return clientNormal
+}
 
 // clientsByID returns the connected clients in connection order.
 func (s *Server) clientsByID() []*Client {
@@ -218,10 +236,8 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 			argvMem += len(a)
 		}
 	}
-	flags := "N"
-	if c.unix {
-		flags = "U"
-	}
+	var flagBuf [8]byte
+	flags := c.appendFlags(flagBuf[:0])
 	events := "r"
 	if pending > 0 {
 		events = "rw"
@@ -246,11 +262,11 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	field("name", name)
 	num("age", int64(now.Sub(c.created)/time.Second))
 	num("idle", int64(now.Sub(lastSeen)/time.Second))
-	field("flags", flags)
+	field("flags", string(flags))
 	num("db", int64(db))
-	num("sub", 0)
-	num("psub", 0)
-	num("ssub", 0)
+	num("sub", int64(c.sub.count[subChannel].Load()))
+	num("psub", int64(c.sub.count[subPattern].Load()))
+	num("ssub", int64(c.sub.count[subShard].Load()))
 	num("multi", -1)
 	num("qbuf", 0)
 	num("qbuf-free", 0)
@@ -263,9 +279,38 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	field("events", events)
 	field("cmd", cmdName)
 	field("user", "default")
-	num("redir", -1)
+	redir := int64(-1)
+	if m := c.trk.mode.Load(); m != nil {
+		redir = m.redirect
+	}
+	num("redir", redir)
 	num("resp", int64(resp))
 	dst[len(dst)-1] = '\n'
+	return dst
+}
+
+// appendFlags appends CLIENT LIST's flags in Redis's order: P pub/sub, t tracking, R broken
+// redirection, B broadcast tracking, U unix socket; N when none applies.
+func (c *Client) appendFlags(dst []byte) []byte {
+	n := len(dst)
+	if c.sub.active() {
+		dst = append(dst, 'P')
+	}
+	if m := c.trk.mode.Load(); m != nil {
+		dst = append(dst, 't')
+		if c.trk.broken.Load() {
+			dst = append(dst, 'R')
+		}
+		if m.bcast {
+			dst = append(dst, 'B')
+		}
+	}
+	if c.unix {
+		dst = append(dst, 'U')
+	}
+	if len(dst) == n {
+		dst = append(dst, 'N')
+	}
 	return dst
 }
 

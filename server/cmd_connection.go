@@ -43,6 +43,17 @@ func cmdPing(x *Ctx) {
 		x.Error(engine.ErrWrongArity(x.Cmd.Name))
 		return
 	}
+	if x.resp == 2 && x.sub.active() {
+		// In RESP2 pub/sub mode the reply looks like a message: ["pong", msg].
+		x.ArrayLen(2)
+		x.BulkString("pong")
+		if len(x.Args) == 2 {
+			x.Bulk(x.Args[1])
+		} else {
+			x.BulkString("")
+		}
+		return
+	}
 	if len(x.Args) == 2 {
 		x.Bulk(x.Args[1])
 		return
@@ -194,8 +205,10 @@ func cmdReset(x *Ctx) {
 }
 
 // resetState returns the connection to the state of a new one (RESET): database 0, RESP2, no
-// name, and authenticated only if no password is required.
+// name, no subscriptions, no tracking, and authenticated only if no password is required.
 func (c *Client) resetState() {
+	c.leaveAll()
+	c.trackingOff()
 	c.db = 0
 	c.resp = 2
 	c.mu.Lock()

@@ -246,6 +246,7 @@ func cmdFlush(x *Ctx) {
 	} else {
 		x.Txn.FlushDB()
 	}
+	x.notes.flushed = true // tracking clients get a null invalidation once it is committed
 	x.OK()
 }
 

@@ -28,6 +28,9 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 		c.inBurst = false
 		return
 	}
+	if c.pushes {
+		c.drainPending() // pushes that arrived so far precede this command's reply
+	}
 	s.execute(c, rcmd.Args)
 	if c.closing || len(rc.PeekPipeline()) == 0 {
 		c.inBurst = false
@@ -50,6 +53,11 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	if !c.authed && !cmd.Has(FlagNoAuth) && s.authRequired() {
 		cmd.stats.rejected.Add(1)
 		c.Error(engine.ErrNoAuth)
+		return
+	}
+	if c.resp == 2 && c.sub.active() && !allowedWhenSubscribed(cmd) {
+		cmd.stats.rejected.Add(1)
+		c.Error(engine.ErrSubscribedContext(cmd.Name))
 		return
 	}
 	s.call(c, cmd, args)
@@ -92,6 +100,8 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
+	c.notes.reset()
+	c.notes.mark = mark
 	if cmd.Lock == LockNone {
 		s.runHandler(x, mark)
 	} else {
@@ -105,6 +115,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = t
 		if s.runHandler(x, mark) {
+			if c.trk.mode.Load() != nil {
+				s.trackRead(c, cmd, args)
+			}
 			if err := t.Commit(); err != nil {
 				s.log.Error("commit failed", "command", cmd.Name, "err", err)
 				c.out = c.out[:mark]
@@ -113,6 +126,8 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = nil
 	}
+	c.notes.mark = -1
+	c.afterCommand(cmd)
 	s.account(c, cmd, start, mark)
 }
 
@@ -129,6 +144,9 @@ func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte
 	}
 	mark := len(c.out)
 	ok := s.runHandler(x, mark)
+	if ok && c.trk.mode.Load() != nil && cmd.Lock != LockNone {
+		s.trackRead(c, cmd, args)
+	}
 	*x = saved
 	s.account(c, cmd, start, mark)
 	return ok

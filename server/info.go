@@ -227,7 +227,9 @@ func (s *Server) infoClients(b *infoBuf) {
 	b.int("maxclients", s.maxClients.Load())
 	b.add("client_recent_max_input_buffer", "0")
 	b.int("client_recent_max_output_buffer", int64(maxOut))
-	b.zeros("blocked_clients", "tracking_clients", "clients_in_timeout_table")
+	b.add("blocked_clients", "0")
+	b.int("tracking_clients", s.trk.clients.Load())
+	b.add("clients_in_timeout_table", "0")
 }
 
 // memStats are the Go runtime's memory figures INFO memory reports.
@@ -376,12 +378,19 @@ func (s *Server) infoStats(b *infoBuf) {
 	b.add("expired_stale_perc", "0.00")
 	b.zeros("expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds", "evicted_keys",
 		"evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time",
-		"keyspace_hits", "keyspace_misses", "pubsub_channels", "pubsub_patterns",
-		"pubsubshard_channels", "latest_fork_usec", "total_forks", "migrate_cached_sockets",
+		"keyspace_hits", "keyspace_misses")
+	b.int("pubsub_channels", s.ps.count[subChannel].Load())
+	b.int("pubsub_patterns", s.ps.count[subPattern].Load())
+	b.int("pubsubshard_channels", s.ps.count[subShard].Load())
+	b.zeros("latest_fork_usec", "total_forks", "migrate_cached_sockets",
 		"slave_expires_tracked_keys", "active_defrag_hits", "active_defrag_misses",
 		"active_defrag_key_hits", "active_defrag_key_misses", "total_active_defrag_time",
-		"current_active_defrag_time", "tracking_total_keys", "tracking_total_items",
-		"tracking_total_prefixes", "unexpected_error_replies")
+		"current_active_defrag_time")
+	keys, items, prefixes := s.trk.stats()
+	b.int("tracking_total_keys", keys)
+	b.int("tracking_total_items", items)
+	b.int("tracking_total_prefixes", prefixes)
+	b.add("unexpected_error_replies", "0")
 	st.errMu.Lock()
 	errs := st.total
 	st.errMu.Unlock()

@@ -62,6 +62,11 @@ type Server struct {
 	clients map[int64]*Client
 	nextID  atomic.Int64
 
+	ps          pubsubRegistry                            // pubsub.go
+	trk         trackingTable                             // tracking.go
+	notifyFlags atomic.Int64                              // notify-keyspace-events' classes
+	obufLimits  atomic.Pointer[[3]conf.OutputBufferLimit] // client-output-buffer-limit
+
 	servers []*redcon.Server
 	addrs   []net.Addr
 	serveWG sync.WaitGroup
@@ -108,6 +113,8 @@ func New(o Options) (*Server, error) {
 	s.runID = hex.EncodeToString(rid[:20])
 	s.replID = hex.EncodeToString(rid[20:])
 	s.stats.errors = map[string]int64{}
+	s.ps.init()
+	s.trk.init()
 	s.applyLive()
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
@@ -120,7 +127,8 @@ func New(o Options) (*Server, error) {
 		ActiveExpireInterval: time.Second / time.Duration(o.Config.Hz),
 		Logger:               o.Logger,
 		Hooks: engine.Hooks{
-			Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
+			Expired:   func(int, []byte) { s.stats.expiredKeys.Add(1) },
+			Committed: s.committed,
 		},
 	})
 	if err != nil {
@@ -153,6 +161,7 @@ var commandGroups = []func(*Table){
 	registerSetCommands,
 	registerHyperLogLogCommands,
 	registerBitmapCommands,
+	registerPubsubCommands,
 }
 
 // applyLive copies the configuration values read on hot paths into atomics and hands the
@@ -169,6 +178,11 @@ func (s *Server) applyLive() {
 	s.maxClients.Store(int64(c.MaxClients))
 	s.idleTimeout.Store(int64(c.Timeout))
 	s.keepAlive.Store(int64(c.TCPKeepalive))
+	events, _ := conf.ParseKeyspaceEvents(c.NotifyKeyspaceEvents)
+	s.notifyFlags.Store(int64(events))
+	limits := conf.OutputBufferLimits(c.ClientOutputBufferLim)
+	s.obufLimits.Store(&limits)
+	s.trk.maxKeys.Store(c.TrackingTableMaxKeys)
 	if s.eng != nil {
 		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
 			s.eng.SetFsyncMode(mode)
@@ -300,6 +314,8 @@ func (s *Server) closed(rc redcon.Conn, err error) {
 		return
 	}
 	c.detach()
+	c.leaveAll()
+	c.trackingOff()
 	s.mu.Lock()
 	delete(s.clients, c.id)
 	s.mu.Unlock()
