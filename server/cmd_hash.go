@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
 )
@@ -109,6 +110,9 @@ func cmdHSet(x *Ctx) {
 		return
 	}
 	n, err := x.Txn.HSet(x.Args[1], x.Args[2:])
+	if err == nil {
+		x.Notify(conf.NotifyHash, "hset", x.Args[1])
+	}
 	switch {
 	case err != nil:
 		x.Error(err)
@@ -119,7 +123,13 @@ func cmdHSet(x *Ctx) {
 	}
 }
 
-func cmdHSetNX(x *Ctx) { x.replyBool(x.Txn.HSetNX(x.Args[1], x.Args[2], x.Args[3])) }
+func cmdHSetNX(x *Ctx) {
+	set, err := x.Txn.HSetNX(x.Args[1], x.Args[2], x.Args[3])
+	if err == nil && set {
+		x.Notify(conf.NotifyHash, "hset", x.Args[1])
+	}
+	x.replyBool(set, err)
+}
 
 func cmdHGet(x *Ctx) { x.replyBulkOrNull(x.Txn.HGet(x.Args[1], x.Args[2])) }
 
@@ -140,7 +150,14 @@ func cmdHMGet(x *Ctx) {
 	})
 }
 
-func cmdHDel(x *Ctx) { x.replyInt(x.Txn.HDel(x.Args[1], x.Args[2:])) }
+func cmdHDel(x *Ctx) {
+	n, err := x.Txn.HDel(x.Args[1], x.Args[2:])
+	if err == nil && n > 0 {
+		x.Notify(conf.NotifyHash, "hdel", x.Args[1])
+		x.NotifyDeleted(x.Args[1])
+	}
+	x.replyInt(n, err)
+}
 
 func cmdHLen(x *Ctx) { x.replyInt(x.Txn.HLen(x.Args[1])) }
 
@@ -175,7 +192,11 @@ func cmdHIncrBy(x *Ctx) {
 		x.Error(engine.ErrNotInteger)
 		return
 	}
-	x.replyInt(x.Txn.HIncrBy(x.Args[1], x.Args[2], incr))
+	n, err := x.Txn.HIncrBy(x.Args[1], x.Args[2], incr)
+	if err == nil {
+		x.Notify(conf.NotifyHash, "hincrby", x.Args[1])
+	}
+	x.replyInt(n, err)
 }
 
 func cmdHIncrByFloat(x *Ctx) {
@@ -193,6 +214,7 @@ func cmdHIncrByFloat(x *Ctx) {
 		x.Error(err)
 		return
 	}
+	x.Notify(conf.NotifyHash, "hincrbyfloat", x.Args[1])
 	x.Bulk(v)
 }
 

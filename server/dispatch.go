@@ -115,6 +115,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = t
 		if s.runHandler(x, mark) {
+			x.notifyReadMisses()
 			if c.trk.mode.Load() != nil {
 				s.trackRead(c, cmd, args)
 			}
@@ -144,8 +145,11 @@ func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte
 	}
 	mark := len(c.out)
 	ok := s.runHandler(x, mark)
-	if ok && c.trk.mode.Load() != nil && cmd.Lock != LockNone {
-		s.trackRead(c, cmd, args)
+	if ok && cmd.Lock != LockNone {
+		x.notifyReadMisses()
+		if c.trk.mode.Load() != nil {
+			s.trackRead(c, cmd, args)
+		}
 	}
 	*x = saved
 	s.account(c, cmd, start, mark)

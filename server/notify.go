@@ -9,7 +9,8 @@
 // (EXEC and scripts: once theirs is); nothing is published for a command that failed. The
 // "new" event (class n) of a key the command created is added by the dispatcher before the
 // first event reported on that key; a command that creates a key before reporting events on
-// other keys (RENAME, MOVE) places it with x.NotifyNew(key). "expired" comes from the engine.
+// other keys, or recreates one that existed (RENAME, MOVE, COPY ... REPLACE), reports it with
+// x.NotifyNew(key). "expired" comes from the engine.
 // Strata's eviction drops only cached copies, never keys, so "evicted" never fires.
 // Notify costs one atomic load when notifications are off.
 
@@ -18,6 +19,7 @@ package server
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
@@ -68,22 +70,80 @@ func (x *Ctx) NotifyIn(db, class int, event string, key []byte) {
 	n.events = append(n.events, keyEvent{db: db, class: class, name: event, start: start, end: len(n.keys)})
 }
 
-// NotifyNew places the "new" event of key here when the command created it (RENAME, MOVE:
-// the key is created before the events on the source).
+// NotifyNew reports "new" for key here, whether or not the engine saw it created: RENAME,
+// MOVE and COPY ... REPLACE create their destination (after deleting what was there, in
+// Redis) before the events on the source.
 func (x *Ctx) NotifyNew(key []byte) { x.NotifyNewIn(x.commandDB(), key) }
 
 // NotifyNewIn is NotifyNew for database db.
 func (x *Ctx) NotifyNewIn(db int, key []byte) { x.NotifyIn(db, conf.NotifyNew, "new", key) }
 
-// NotifyDeleted reports "del" for key when the command removed it (a collection it emptied).
-// It costs a lookup only when generic events are on.
+// NotifyDeleted reports "del" for key when it no longer exists: after a command that removed
+// elements of a collection, which it deletes when it empties. It costs a lookup only when
+// generic events are on.
 func (x *Ctx) NotifyDeleted(key []byte) {
-	flags := int(x.s.notifyFlags.Load())
-	if flags&conf.NotifyGeneric == 0 || flags&(conf.NotifyKeyspace|conf.NotifyKeyevent) == 0 {
+	if !x.notifying(conf.NotifyGeneric) {
 		return
 	}
 	if ok, err := x.Txn.Exists(key); err == nil && !ok {
 		x.Notify(conf.NotifyGeneric, "del", key)
+	}
+}
+
+// NotifyMisses reports "keymiss" (class m) for each of keys that does not exist, as Redis's
+// read lookups do: a write command calls it before its change for the keys it reads (the
+// sources of a STORE, the key of SET ... GET); read-only commands get theirs from the
+// dispatcher. It costs a lookup per key only when class m is on.
+func (x *Ctx) NotifyMisses(keys ...[]byte) {
+	if !x.notifying(conf.NotifyKeyMiss) {
+		return
+	}
+	for _, k := range keys {
+		if ok, err := x.Txn.Exists(k); err == nil && !ok {
+			x.Notify(conf.NotifyKeyMiss, "keymiss", k)
+		}
+	}
+}
+
+// notifyReadMisses reports the key misses of a read-only command once it has run. OBJECT
+// looks its key up without notifying, as in Redis.
+func (x *Ctx) notifyReadMisses() {
+	cmd := x.Cmd
+	if !cmd.Has(FlagReadonly) || strings.HasPrefix(cmd.Name, "object|") || !x.notifying(conf.NotifyKeyMiss) {
+		return
+	}
+	for _, i := range cmd.KeyPositions(x.Args) {
+		x.NotifyMisses(x.Args[i])
+	}
+}
+
+// notifying says whether events of class are published (or "new", which they place).
+func (x *Ctx) notifying(class int) bool {
+	flags := int(x.s.notifyFlags.Load())
+	return flags&(conf.NotifyKeyspace|conf.NotifyKeyevent) != 0 && flags&(class|conf.NotifyNew) != 0
+}
+
+// delWatch is for commands that may delete a key that may not exist (a store command with an
+// empty result): watchDel notes whether it exists before, reportDel reports "del" when the
+// command removed it.
+type delWatch struct {
+	key     []byte
+	existed bool
+}
+
+func (x *Ctx) watchDel(key []byte) delWatch {
+	w := delWatch{key: key}
+	if x.notifying(conf.NotifyGeneric) {
+		w.existed, _ = x.Txn.Exists(key)
+	}
+	return w
+}
+
+func (x *Ctx) reportDel(w delWatch) {
+	if w.existed {
+		if ok, err := x.Txn.Exists(w.key); err == nil && !ok {
+			x.Notify(conf.NotifyGeneric, "del", w.key)
+		}
 	}
 }
 
@@ -124,8 +184,8 @@ type createdKey struct {
 	done bool
 }
 
-// publishEvents publishes the events c's command reported, each "new" before the first
-// event on its key.
+// publishEvents publishes the events c's command reported, with the "new" of each key the
+// Txn created before the first event on it (unless the command reported it itself).
 func (s *Server) publishEvents(c *Client, t *engine.Txn, flags int) {
 	var created []createdKey
 	if flags&conf.NotifyNew != 0 {
@@ -138,14 +198,19 @@ func (s *Server) publishEvents(c *Client, t *engine.Txn, flags int) {
 	for _, e := range c.notes.events {
 		key := c.notes.keys[e.start:e.end]
 		for i := range created {
+			if e.class == conf.NotifyKeyMiss {
+				break // the miss came before the key was created
+			}
 			k := &created[i]
 			if !k.done && k.db == e.db && bytes.Equal(k.key, key) {
 				k.done = true
-				s.keyspaceEvent(c, flags, e.db, "new", key)
+				if e.class != conf.NotifyNew { // a reported "new" publishes itself below
+					s.keyspaceEvent(c, flags, e.db, "new", key)
+				}
 				break
 			}
 		}
-		if e.class != conf.NotifyNew && flags&e.class != 0 {
+		if flags&e.class != 0 {
 			s.keyspaceEvent(c, flags, e.db, e.name, key)
 		}
 	}
