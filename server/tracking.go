@@ -165,8 +165,15 @@ func (s *Server) invalidateChanges(t *engine.Txn, from *Client) {
 			s.sendInvalidations(from, key, ids)
 		}
 	})
-	for p, keys := range bcast {
-		s.broadcastInvalidation(from, p, keys)
+	if len(bcast) > 0 {
+		order := make([]string, 0, len(bcast))
+		for p := range bcast {
+			order = append(order, p)
+		}
+		sort.Strings(order) // Redis walks its prefix table in order
+		for _, p := range order {
+			s.broadcastInvalidation(from, p, bcast[p])
+		}
 	}
 }
 
