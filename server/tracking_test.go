@@ -308,7 +308,8 @@ func TestTrackingTableMaxKeys(t *testing.T) {
 	if r := a.Read(); r != "_\r\n" {
 		t.Fatalf("GET k10: %q", r)
 	}
-	if r := a.Read(); !strings.HasPrefix(r, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk") {
+	// Any key may go, as in Redis (even the one just read).
+	if r := a.Read(); !strings.HasPrefix(r, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$") {
 		t.Fatalf("no eviction invalidation: %q", r)
 	}
 	info := a.Do("INFO", "stats")
