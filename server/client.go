@@ -94,6 +94,7 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 	c.x.Client = c
 	c.txn.SetOwner(c)
 	c.notes.mark = -1
+	c.notes.selfAt = -1
 	if la := gc.LocalAddr(); la != nil {
 		c.laddr = la.String()
 	}

@@ -286,19 +286,20 @@ func cmdBitfield(x *Ctx) {
 		x.Error(err)
 		return
 	}
-	for i, op := range ops {
-		if op.Kind != engine.BitfieldGet && !res[i].Nil {
-			// Redis reports one "setbit" when any SET or INCRBY took effect.
-			x.Notify(conf.NotifyString, "setbit", x.Args[1])
-			break
-		}
-	}
+	x.NotifyCreated(x.Args[1]) // created before the reply, reported after it
 	x.ArrayLen(len(res))
 	for _, r := range res {
 		if r.Nil {
 			x.Null()
 		} else {
 			x.Int(r.Value)
+		}
+	}
+	for i, op := range ops {
+		if op.Kind != engine.BitfieldGet && !res[i].Nil {
+			// Redis reports one "setbit" when any SET or INCRBY took effect.
+			x.Notify(conf.NotifyString, "setbit", x.Args[1])
+			break
 		}
 	}
 }

@@ -110,25 +110,32 @@ func cmdHSet(x *Ctx) {
 		return
 	}
 	n, err := x.Txn.HSet(x.Args[1], x.Args[2:])
-	if err == nil {
-		x.Notify(conf.NotifyHash, "hset", x.Args[1])
-	}
 	switch {
 	case err != nil:
 		x.Error(err)
+		return
 	case x.Cmd.Name == "hmset":
-		x.OK()
+		x.replyThenNotify(conf.NotifyHash, "hset", x.OK)
 	default:
-		x.Int(n)
+		x.replyThenNotify(conf.NotifyHash, "hset", func() { x.Int(n) })
 	}
 }
 
 func cmdHSetNX(x *Ctx) {
 	set, err := x.Txn.HSetNX(x.Args[1], x.Args[2], x.Args[3])
 	if err == nil && set {
-		x.Notify(conf.NotifyHash, "hset", x.Args[1])
+		x.replyThenNotify(conf.NotifyHash, "hset", func() { x.Int(1) })
+		return
 	}
 	x.replyBool(set, err)
+}
+
+// replyThenNotify is the order of Redis's hash writes: the key is created ("new"), the reply
+// written, then the command's event reported.
+func (x *Ctx) replyThenNotify(class int, event string, reply func()) {
+	x.NotifyCreated(x.Args[1])
+	reply()
+	x.Notify(class, event, x.Args[1])
 }
 
 func cmdHGet(x *Ctx) { x.replyBulkOrNull(x.Txn.HGet(x.Args[1], x.Args[2])) }
@@ -193,10 +200,11 @@ func cmdHIncrBy(x *Ctx) {
 		return
 	}
 	n, err := x.Txn.HIncrBy(x.Args[1], x.Args[2], incr)
-	if err == nil {
-		x.Notify(conf.NotifyHash, "hincrby", x.Args[1])
+	if err != nil {
+		x.Error(err)
+		return
 	}
-	x.replyInt(n, err)
+	x.replyThenNotify(conf.NotifyHash, "hincrby", func() { x.Int(n) })
 }
 
 func cmdHIncrByFloat(x *Ctx) {
@@ -214,8 +222,7 @@ func cmdHIncrByFloat(x *Ctx) {
 		x.Error(err)
 		return
 	}
-	x.Notify(conf.NotifyHash, "hincrbyfloat", x.Args[1])
-	x.Bulk(v)
+	x.replyThenNotify(conf.NotifyHash, "hincrbyfloat", func() { x.Bulk(v) })
 }
 
 // parseRandCount parses the count of HRANDFIELD and SRANDMEMBER: an integer within

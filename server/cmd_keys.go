@@ -548,14 +548,14 @@ func expireGeneric(x *Ctx, base int64, seconds bool) {
 	}
 	when += base
 	done, err := x.Txn.Expire(x.Args[1], when, flags)
-	switch {
-	case !done:
-	case when <= x.Txn.Now():
+	past := when <= x.Txn.Now()
+	if done && past {
 		x.Notify(conf.NotifyGeneric, "del", x.Args[1]) // a time already past deletes the key
-	default:
-		x.Notify(conf.NotifyGeneric, "expire", x.Args[1])
 	}
 	replyFlag(x, done, err)
+	if done && !past {
+		x.Notify(conf.NotifyGeneric, "expire", x.Args[1]) // Redis replies first here
+	}
 }
 
 // ttlGeneric is TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for one

@@ -151,9 +151,12 @@ func cmdSPop(x *Ctx) {
 	case 2:
 		m, ok, err := x.Txn.SPop(x.Args[1])
 		if ok {
-			x.notifySPop()
+			x.Notify(conf.NotifySet, "spop", x.Args[1])
 		}
 		x.replyBulkOrNull(m, ok, err)
+		if ok {
+			x.NotifyDeleted(x.Args[1]) // after the reply, as in Redis
+		}
 		return
 	case 3:
 	default:
@@ -165,22 +168,26 @@ func cmdSPop(x *Ctx) {
 		x.Error(engine.ErrPositive)
 		return
 	}
+	// Redis reports "spop" before the reply and "del" (the set is gone) after it.
 	popped := false
+	events := len(x.notes.events)
 	x.streamed(func() error {
-		return x.Txn.SPopCount(x.Args[1], uint64(count), func(n int) {
-			popped = n > 0
+		err := x.Txn.SPopCount(x.Args[1], uint64(count), func(n int) {
+			if n > 0 {
+				popped = true
+				x.Notify(conf.NotifySet, "spop", x.Args[1])
+			}
 			x.SetLen(n)
 		}, x.Bulk)
+		if err != nil {
+			popped = false
+			x.notes.events = x.notes.events[:events]
+		}
+		return err
 	})
 	if popped {
-		x.notifySPop()
+		x.NotifyDeleted(x.Args[1])
 	}
-}
-
-// notifySPop reports SPOP's events: "spop", then "del" when the set is gone.
-func (x *Ctx) notifySPop() {
-	x.Notify(conf.NotifySet, "spop", x.Args[1])
-	x.NotifyDeleted(x.Args[1])
 }
 
 func cmdSMove(x *Ctx) {

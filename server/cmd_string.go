@@ -200,7 +200,7 @@ func cmdSet(x *Ctx) {
 		x.NotifyMisses(x.Args[1])
 	}
 	r, err := x.Txn.Set(x.Args[1], x.Args[2], a)
-	if err == nil && r.Done {
+	if err == nil && r.Done && !a.Get {
 		x.notifySet(x.Args[1], a.ExpireAt != 0)
 	}
 	switch {
@@ -212,6 +212,9 @@ func cmdSet(x *Ctx) {
 		x.Null()
 	default:
 		x.OK()
+	}
+	if err == nil && r.Done && a.Get {
+		x.notifySet(x.Args[1], a.ExpireAt != 0) // GET replies with the old value first
 	}
 }
 
@@ -261,19 +264,19 @@ func cmdSetEx(x *Ctx) {
 func cmdGetSet(x *Ctx) {
 	x.NotifyMisses(x.Args[1])
 	r, err := x.Txn.Set(x.Args[1], x.Args[2], engine.SetArgs{Get: true})
+	replyValue(x, r.Old, r.HadOld, err)
 	if err == nil {
 		x.notifySet(x.Args[1], false)
 	}
-	replyValue(x, r.Old, r.HadOld, err)
 }
 
 func cmdGetDel(x *Ctx) {
 	x.NotifyMisses(x.Args[1])
 	v, ok, err := x.Txn.GetDel(x.Args[1])
+	replyValue(x, v, ok, err)
 	if ok {
 		x.Notify(conf.NotifyGeneric, "del", x.Args[1])
 	}
-	replyValue(x, v, ok, err)
 }
 
 func cmdGetEx(x *Ctx) {
@@ -294,6 +297,7 @@ func cmdGetEx(x *Ctx) {
 	}
 	x.NotifyMisses(x.Args[1])
 	v, ok, err := x.Txn.GetEx(x.Args[1], a)
+	replyValue(x, v, ok, err)
 	if ok {
 		switch {
 		case a.Expire && a.ExpireAt <= x.Txn.Now():
@@ -304,7 +308,6 @@ func cmdGetEx(x *Ctx) {
 			x.Notify(conf.NotifyGeneric, "persist", x.Args[1])
 		}
 	}
-	replyValue(x, v, ok, err)
 }
 
 func cmdMGet(x *Ctx) {

@@ -115,7 +115,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = t
 		if s.runHandler(x, mark) {
-			x.notifyReadMisses()
+			x.notifyReadMisses(mark)
 			if c.trk.mode.Load() != nil {
 				s.trackRead(c, cmd, args)
 			}
@@ -144,9 +144,12 @@ func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte
 		x.Txn = t
 	}
 	mark := len(c.out)
+	nested := c.notes.nested
+	c.notes.nested = true
 	ok := s.runHandler(x, mark)
+	c.notes.nested = nested
 	if ok && cmd.Lock != LockNone {
-		x.notifyReadMisses()
+		x.notifyReadMisses(-1)
 		if c.trk.mode.Load() != nil {
 			s.trackRead(c, cmd, args)
 		}

@@ -27,10 +27,19 @@ import (
 
 // notifyState is what one client's command reported, waiting for its commit, and where
 // notifications for the client itself go in its replies. Connection goroutine only.
+//
+// Redis delivers a notification for the client that caused it right where the command stands
+// in its reply when it notifies: mostly before the reply, after it for the commands that
+// reply first (HSET, GETSET, SINTERSTORE ...). Each event remembers that point (the length of
+// the replies when it was reported), so a handler that reports its events and writes its
+// reply in Redis's order gets Redis's bytes.
 type notifyState struct {
 	events  []keyEvent
 	keys    []byte // the events' keys, back to back
-	mark    int    // where this command's reply starts: messages for the client go before it
+	mark    int    // where this command's reply starts (-1 outside a command)
+	nested  bool   // inside EXEC or a script: events go before the whole reply, at mark
+	selfAt  int    // where the next message for the client goes in its replies (-1: the end)
+	shift   int    // bytes inserted into the replies so far by this commit's messages
 	flushed bool   // FLUSHDB or FLUSHALL ran: tracking clients get a null invalidation
 }
 
@@ -39,6 +48,7 @@ type keyEvent struct {
 	class      int
 	name       string
 	start, end int // the key in notifyState.keys
+	at         int // the replies' length when it was reported (-1: at mark)
 }
 
 // reset forgets the events of a command (after publishing them, or when it did not commit).
@@ -67,7 +77,11 @@ func (x *Ctx) NotifyIn(db, class int, event string, key []byte) {
 	n := &x.notes
 	start := len(n.keys)
 	n.keys = append(n.keys, key...)
-	n.events = append(n.events, keyEvent{db: db, class: class, name: event, start: start, end: len(n.keys)})
+	at := len(x.out)
+	if n.nested {
+		at = -1
+	}
+	n.events = append(n.events, keyEvent{db: db, class: class, name: event, start: start, end: len(n.keys), at: at})
 }
 
 // NotifyNew reports "new" for key here, whether or not the engine saw it created: RENAME,
@@ -77,6 +91,11 @@ func (x *Ctx) NotifyNew(key []byte) { x.NotifyNewIn(x.commandDB(), key) }
 
 // NotifyNewIn is NotifyNew for database db.
 func (x *Ctx) NotifyNewIn(db int, key []byte) { x.NotifyIn(db, conf.NotifyNew, "new", key) }
+
+// NotifyCreated places "new" for key here if the command created it: for a command that
+// creates its key, writes its reply, then reports its event (HSET), as Redis's "new" comes
+// when the key is added.
+func (x *Ctx) NotifyCreated(key []byte) { x.NotifyIn(x.commandDB(), conf.NotifyNew, "", key) }
 
 // NotifyDeleted reports "del" for key when it no longer exists: after a command that removed
 // elements of a collection, which it deletes when it empties. It costs a lookup only when
@@ -105,15 +124,22 @@ func (x *Ctx) NotifyMisses(keys ...[]byte) {
 	}
 }
 
-// notifyReadMisses reports the key misses of a read-only command once it has run. OBJECT
-// looks its key up without notifying, as in Redis.
-func (x *Ctx) notifyReadMisses() {
+// notifyReadMisses reports the key misses of a read-only command once it has run (placed
+// before its reply, where Redis's lookups put them). OBJECT looks its key up without
+// notifying, as in Redis.
+func (x *Ctx) notifyReadMisses(mark int) {
 	cmd := x.Cmd
 	if !cmd.Has(FlagReadonly) || strings.HasPrefix(cmd.Name, "object|") || !x.notifying(conf.NotifyKeyMiss) {
 		return
 	}
+	from := len(x.notes.events)
 	for _, i := range cmd.KeyPositions(x.Args) {
 		x.NotifyMisses(x.Args[i])
+	}
+	for i := from; i < len(x.notes.events); i++ {
+		if x.notes.events[i].at >= 0 {
+			x.notes.events[i].at = mark
+		}
 	}
 }
 
@@ -165,16 +191,39 @@ func (s *Server) committed(t *engine.Txn) {
 	}
 	flags := int(s.notifyFlags.Load())
 	if flags&(conf.NotifyKeyspace|conf.NotifyKeyevent) != 0 && s.ps.hasListeners(subChannel) {
+		if c != nil {
+			c.notes.shift = 0
+		}
 		if flags&conf.NotifyExpired != 0 {
-			t.EachExpired(func(db int, key []byte) { s.keyspaceEvent(c, flags, db, "expired", key) })
+			t.EachExpired(func(db int, key []byte) {
+				c.placeSelf(-1)
+				s.keyspaceEvent(c, flags, db, "expired", key)
+			})
 		}
 		if c != nil && len(c.notes.events) > 0 {
 			s.publishEvents(c, t, flags)
 		}
 	}
 	if c != nil {
+		c.notes.selfAt = -1
 		c.notes.reset()
 	}
+}
+
+// placeSelf sets where the next message for the client goes: at the replies' length at (-1:
+// at the command's reply start), moved by what this commit inserted before it.
+func (c *Client) placeSelf(at int) {
+	if c == nil {
+		return
+	}
+	if at < 0 {
+		at = c.notes.mark
+	}
+	if at < 0 {
+		c.notes.selfAt = -1
+		return
+	}
+	c.notes.selfAt = at + c.notes.shift
 }
 
 // createdKey is a key the Txn created, until its "new" event is published.
@@ -197,20 +246,21 @@ func (s *Server) publishEvents(c *Client, t *engine.Txn, flags int) {
 	}
 	for _, e := range c.notes.events {
 		key := c.notes.keys[e.start:e.end]
-		for i := range created {
-			if e.class == conf.NotifyKeyMiss {
-				break // the miss came before the key was created
-			}
-			k := &created[i]
-			if !k.done && k.db == e.db && bytes.Equal(k.key, key) {
-				k.done = true
-				if e.class != conf.NotifyNew { // a reported "new" publishes itself below
-					s.keyspaceEvent(c, flags, e.db, "new", key)
+		c.placeSelf(e.at)
+		placeholder := e.class == conf.NotifyNew && e.name == ""
+		if e.class != conf.NotifyKeyMiss { // a miss comes before the key is created
+			for i := range created {
+				k := &created[i]
+				if !k.done && k.db == e.db && bytes.Equal(k.key, key) {
+					k.done = true
+					if e.class != conf.NotifyNew || placeholder {
+						s.keyspaceEvent(c, flags, e.db, "new", key)
+					}
+					break
 				}
-				break
 			}
 		}
-		if flags&e.class != 0 {
+		if flags&e.class != 0 && !placeholder {
 			s.keyspaceEvent(c, flags, e.db, e.name, key)
 		}
 	}

@@ -139,7 +139,8 @@ func (ps *pubsubRegistry) hasListeners(kind int) bool {
 // publish delivers msg on channel (kind subChannel, reaching pattern subscribers too, or
 // subShard) and returns the number of clients that received it. from is the client running
 // the command that publishes (nil for the server's own work); a message for from goes into
-// its replies: at their end, or at its notification mark when atMark (see notifyState).
+// its replies: at their end, or where its notification state says when atMark (see
+// notifyState).
 func (s *Server) publish(from *Client, kind int, channel, msg []byte, atMark bool) int {
 	ps := &s.ps
 	if !ps.hasListeners(kind) {
@@ -204,7 +205,7 @@ func (c *Client) deliver(from *Client, body []byte, atMark bool) {
 			head = '>'
 		}
 		if atMark {
-			c.insertAtMark(head, body)
+			c.insertSelf(head, body)
 		} else {
 			c.out = append(c.out, head)
 			c.out = append(c.out, body...)
@@ -218,22 +219,24 @@ func (c *Client) deliver(from *Client, body []byte, atMark bool) {
 	c.push(head, body)
 }
 
-// insertAtMark puts head and body into the client's replies at its notification mark and
-// moves the mark past them, so that several messages keep their order. Connection goroutine
-// only.
-func (c *Client) insertAtMark(head byte, body []byte) {
-	at := c.notes.mark
-	if at < 0 || at >= len(c.out) {
+// insertSelf puts head and body into the client's replies where its notification state says
+// (see notifyState) and moves that point past them, so that several messages keep their
+// order. Connection goroutine only.
+func (c *Client) insertSelf(head byte, body []byte) {
+	at := c.notes.selfAt
+	if at < 0 {
 		c.out = append(c.out, head)
 		c.out = append(c.out, body...)
 		return
 	}
+	at = min(at, len(c.out))
 	n := 1 + len(body)
 	c.out = append(c.out, make([]byte, n)...)
 	copy(c.out[at+n:], c.out[at:len(c.out)-n])
 	c.out[at] = head
 	copy(c.out[at+1:], body)
-	c.notes.mark += n
+	c.notes.selfAt = at + n
+	c.notes.shift += n
 }
 
 // subscriptions are one client's channels, patterns and shard channels. The sets belong to
