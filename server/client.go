@@ -205,6 +205,9 @@ func (c *Client) PendingBytes() int {
 	return len(c.pending)
 }
 
+// writeChunk is the most the writer hands the socket at once.
+const writeChunk = 64 << 10
+
 // writer sends pushes that arrive while the connection goroutine is idle.
 func (c *Client) writer(wake chan struct{}) {
 	for range wake {
@@ -215,10 +218,18 @@ func (c *Client) writer(wake chan struct{}) {
 		closed := c.closed
 		c.inflight = len(data)
 		c.mu.Unlock()
-		if len(data) > 0 && !closed {
-			if _, err := c.conn.Conn.Write(data); err != nil {
+		// Written in pieces, so that inflight counts only what the socket has not taken
+		// yet, as Redis's output buffer does.
+		for len(data) > 0 && !closed {
+			n := min(len(data), writeChunk)
+			if _, err := c.conn.Conn.Write(data[:n]); err != nil {
 				c.conn.Close()
+				break
 			}
+			data = data[n:]
+			c.mu.Lock()
+			c.inflight = len(data)
+			c.mu.Unlock()
 		}
 		c.mu.Lock()
 		c.inflight = 0

@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratadb/strata/server/servertest"
 )
@@ -315,5 +317,65 @@ INCR cnt
 `
 	for _, classes := range []string{"Km", "KEAm", "KEAnm"} {
 		t.Run(classes, func(t *testing.T) { compareEvents(t, classes, script) })
+	}
+}
+
+// collectUntil reads e's subscriber until the events received include want (the last one
+// being the awaited), failing after a generous deadline; it returns every event read.
+func (e *eventSide) collectUntil(t *testing.T, want ...string) []string {
+	t.Helper()
+	var events []string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		missing := 0
+		for _, w := range want {
+			if !slices.Contains(events, w) {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return events
+		}
+		raw, err := e.sub.ReadErr(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("%s: waiting for %q, got %q: %v", e.name, want, events, err)
+		}
+		r, err := servertest.ParseReply(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := r.Strings(); len(s) == 4 && s[0] == "pmessage" {
+			events = append(events, s[2]+" "+s[3])
+		}
+	}
+}
+
+// TestExpiredEventsMatchRedis: keys whose time comes fire "expired" (class x) on their own
+// (active expiry), and a write to an expired key fires "expired" before its "new" and "set".
+func TestExpiredEventsMatchRedis(t *testing.T) {
+	t.Parallel()
+	r := servertest.StartRedis(t)
+	s := servertest.StartStrata(t, nil)
+	sides := []*eventSide{newEventSide(t, "strata", s.Dial, "KEAn"), newEventSide(t, "redis", r.Dial, "KEAn")}
+	var got [2][]string
+	for i, e := range sides {
+		e.actor.Do("SET", "a", "v", "PX", "20")
+		e.actor.Do("SET", "b", "v", "PX", "20")
+		got[i] = e.collectUntil(t, "__keyevent@0__:expired a", "__keyevent@0__:expired b")
+		// Expiry order within one millisecond is not defined: compare as sets.
+		slices.Sort(got[i])
+	}
+	if !slices.Equal(got[0], got[1]) {
+		t.Errorf("active expiry:\n  redis:  %q\n  strata: %q", got[1], got[0])
+	}
+	for i, e := range sides {
+		e.actor.Do("SET", "c", "v", "PX", "1")
+		waitReply(t, e.actor, ":-2\r\n", "PTTL", "c")
+		e.actor.Do("SET", "c", "w")
+		got[i] = e.collectUntil(t, "__keyevent@0__:set c", "__keyevent@0__:expired c")
+		got[i] = append(got[i], e.collectUntil(t, "__keyevent@0__:set c")...)
+	}
+	if !slices.Equal(got[0], got[1]) {
+		t.Errorf("write to an expired key:\n  redis:  %q\n  strata: %q", got[1], got[0])
 	}
 }
