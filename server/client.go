@@ -43,20 +43,22 @@ type Client struct {
 	sub    subscriptions
 	notes  notifyState
 	trk    trackingState
-	pushes bool // the client may receive pushes: they join its replies before each command
+	pushes bool      // the client may receive pushes: they join its replies before each command
+	toWake []*Client // clients this burst pushed to, whose writers wake when it ends
 
 	// Guarded by mu.
-	mu        sync.Mutex
-	pending   []byte
-	busy      bool
-	wake      chan struct{} // signals the writer goroutine; nil until the first push
-	closed    bool
-	name      string
-	libName   string
-	libVer    string
-	lastSeen  time.Time
-	inflight  int       // pushes the writer goroutine took and is writing
-	softSince time.Time // when pending output first passed the soft limit (zero: below it)
+	mu         sync.Mutex
+	pending    []byte
+	busy       bool
+	wakeQueued bool          // a client's burst will wake the writer when it ends (see push)
+	wake       chan struct{} // signals the writer goroutine; nil until the first push
+	closed     bool
+	name       string
+	libName    string
+	libVer     string
+	lastSeen   time.Time
+	inflight   int       // pushes the writer goroutine took and is writing
+	softSince  time.Time // when pending output first passed the soft limit (zero: below it)
 
 	wmu sync.Mutex // serializes socket writes
 
@@ -139,6 +141,7 @@ func (c *Client) endBurst() {
 		_, err = bufs.WriteTo(c.conn.Conn)
 	}
 	c.wmu.Unlock()
+	c.wakeQueuedWriters()
 	if cap(c.out) > 1<<20 {
 		c.out = nil // do not keep a huge reply's buffer for the life of the connection
 	} else {
@@ -151,11 +154,16 @@ func (c *Client) endBurst() {
 
 // Push queues out-of-band bytes for the client (any goroutine). It reports false when the
 // client is gone, or has just been closed for passing its output buffer limit.
-func (c *Client) Push(msg []byte) bool { return c.push(0, msg) }
+func (c *Client) Push(msg []byte) bool { return c.push(0, msg, nil) }
 
 // push queues head (unless 0) and body as one message. A client whose queued output passes
 // its class's client-output-buffer-limit is closed instead of growing.
-func (c *Client) push(head byte, body []byte) bool {
+//
+// waker is the client whose command produces the message (nil for the server's own work).
+// While waker is inside a read burst, c's writer is woken when that burst ends, as Redis
+// writes its clients' buffers once per event-loop turn: a pipeline of PUBLISH reaches each
+// subscriber in one write instead of one per message. Call it on waker's goroutine.
+func (c *Client) push(head byte, body []byte, waker *Client) bool {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -173,18 +181,42 @@ func (c *Client) push(head byte, body []byte) bool {
 		c.kill()
 		return false
 	}
-	if !c.busy {
-		if c.wake == nil {
-			c.wake = make(chan struct{}, 1)
-			go c.writer(c.wake)
-		}
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+	switch {
+	case c.busy || c.wakeQueued:
+	case waker != nil && waker != c && waker.inBurst:
+		c.wakeQueued = true
+		waker.toWake = append(waker.toWake, c)
+	default:
+		c.wakeWriter()
 	}
 	c.mu.Unlock()
 	return true
+}
+
+// wakeWriter gets the writer goroutine to send the pending pushes (c.mu held).
+func (c *Client) wakeWriter() {
+	if c.wake == nil {
+		c.wake = make(chan struct{}, 1)
+		go c.writer(c.wake)
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wakeQueuedWriters wakes the writers of the clients this client's burst pushed to.
+func (c *Client) wakeQueuedWriters() {
+	for i, w := range c.toWake {
+		w.mu.Lock()
+		w.wakeQueued = false
+		if !w.busy && !w.closed && len(w.pending) > 0 {
+			w.wakeWriter()
+		}
+		w.mu.Unlock()
+		c.toWake[i] = nil
+	}
+	c.toWake = c.toWake[:0]
 }
 
 // drainPending moves the pushes queued so far into the replies (connection goroutine), so

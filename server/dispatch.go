@@ -26,6 +26,7 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 		// CLIENT KILL: the socket is closed, nothing more runs. End the burst so that whatever
 		// it holds for the burst (the drain lock) is released.
 		c.inBurst = false
+		c.wakeQueuedWriters()
 		return
 	}
 	if c.pushes {

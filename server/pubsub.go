@@ -216,7 +216,7 @@ func (c *Client) deliver(from *Client, body []byte, atMark bool) {
 	if c.pubResp.Load() == 3 {
 		head = '>'
 	}
-	c.push(head, body)
+	c.push(head, body, from)
 }
 
 // insertSelf puts head and body into the client's replies where its notification state says

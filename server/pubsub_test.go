@@ -283,8 +283,15 @@ func TestPublishOrderUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < perPublisher; i++ {
-				c.Do("PUBLISH", "ch", fmt.Sprintf("%d:%d", p, i))
+			// Pipelined in batches of 10: a burst's messages reach the subscribers when it
+			// ends, in one write each.
+			for i := 0; i < perPublisher; i += 10 {
+				for j := i; j < i+10; j++ {
+					c.Send("PUBLISH", "ch", fmt.Sprintf("%d:%d", p, j))
+				}
+				for j := i; j < i+10; j++ {
+					c.Read()
+				}
 			}
 		}()
 	}

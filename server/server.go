@@ -314,6 +314,7 @@ func (s *Server) closed(rc redcon.Conn, err error) {
 		return
 	}
 	c.detach()
+	c.wakeQueuedWriters() // a burst cut short by the close pushed to others
 	c.leaveAll()
 	c.trackingOff()
 	s.mu.Lock()
