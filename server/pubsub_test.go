@@ -301,7 +301,12 @@ func TestPublishOrderUnderConcurrency(t *testing.T) {
 		go func() {
 			next := make([]int, publishers)
 			for n := 0; n < publishers*perPublisher; n++ {
-				r, err := servertest.ParseReply(c.Read())
+				raw, err := c.ReadErr(30 * time.Second) // not Read: it cannot fail the test from here
+				if err != nil {
+					errs <- err
+					return
+				}
+				r, err := servertest.ParseReply(raw)
 				if err != nil {
 					errs <- err
 					return
