@@ -58,6 +58,7 @@ type Client struct {
 	libVer     string
 	lastSeen   time.Time
 	inflight   int       // pushes the writer goroutine took and is writing
+	unsent     []byte    // pushes a non-blocking write left over: they go before anything else
 	softSince  time.Time // when pending output first passed the soft limit (zero: below it)
 
 	wmu sync.Mutex // serializes socket writes
@@ -123,21 +124,21 @@ func (c *Client) beginBurst() {
 func (c *Client) endBurst() {
 	c.wmu.Lock()
 	c.mu.Lock()
-	pushes := c.pending
-	c.pending = nil
+	unsent, pushes := c.unsent, c.pending
+	c.unsent, c.pending = nil, nil
 	c.busy = false
 	c.lastSeen = time.Now()
 	c.mu.Unlock()
 	var err error
 	switch {
-	case len(pushes) == 0:
+	case len(pushes) == 0 && len(unsent) == 0:
 		if len(c.out) > 0 {
 			c.s.stats.writes.Add(1)
 			_, err = c.conn.Write(c.out)
 		}
 	default:
 		c.s.stats.writes.Add(1)
-		bufs := net.Buffers{c.out, pushes}
+		bufs := net.Buffers{unsent, c.out, pushes}
 		_, err = bufs.WriteTo(c.conn.Conn)
 	}
 	c.wmu.Unlock()
@@ -205,18 +206,91 @@ func (c *Client) wakeWriter() {
 	}
 }
 
-// wakeQueuedWriters wakes the writers of the clients this client's burst pushed to.
+// wakeQueuedWriters sends what this client's burst pushed to others: it writes each one's
+// pending bytes itself, as far as the socket takes them without waiting (Redis's write to a
+// non-blocking socket), and leaves the rest, if any, to that client's writer goroutine.
 func (c *Client) wakeQueuedWriters() {
 	for i, w := range c.toWake {
-		w.mu.Lock()
-		w.wakeQueued = false
-		if !w.busy && !w.closed && len(w.pending) > 0 {
-			w.wakeWriter()
-		}
-		w.mu.Unlock()
 		c.toWake[i] = nil
+		w.flushPushes()
 	}
 	c.toWake = c.toWake[:0]
+}
+
+// flushPushes writes the pending pushes without blocking (see wakeQueuedWriters).
+func (c *Client) flushPushes() {
+	locked := c.wmu.TryLock()
+	c.mu.Lock()
+	c.wakeQueued = false
+	if c.busy || c.closed || len(c.pending)+len(c.unsent) == 0 {
+		c.mu.Unlock()
+		if locked {
+			c.wmu.Unlock()
+		}
+		return
+	}
+	if !locked {
+		c.wakeWriter() // a write is in progress: the writer follows it up
+		c.mu.Unlock()
+		return
+	}
+	data := c.takePushes()
+	c.mu.Unlock()
+	n, err := writeNow(c.conn.Conn, data)
+	c.mu.Lock()
+	c.inflight = 0
+	if err != nil {
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		c.conn.Close()
+		return
+	}
+	if n < len(data) {
+		// The socket is full: the rest goes before anything queued since (by whoever
+		// writes next, this client's burst or its writer), and the writer waits for room.
+		c.unsent = data[n:]
+		c.wakeWriter()
+	}
+	c.mu.Unlock()
+	c.wmu.Unlock()
+}
+
+// writeNow writes as much of data to nc as its socket takes without waiting.
+func writeNow(nc net.Conn, data []byte) (int, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return 0, nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0, nil
+	}
+	written := 0
+	var werr error
+	err = raw.Write(func(fd uintptr) bool {
+		for written < len(data) {
+			n, err := syscall.Write(int(fd), data[written:])
+			if n > 0 {
+				written += n
+			}
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return true
+			case err != nil:
+				werr = err
+				return true
+			case n == 0:
+				return true
+			}
+		}
+		return true
+	})
+	if werr == nil {
+		werr = err
+	}
+	return written, werr
 }
 
 // drainPending moves the pushes queued so far into the replies (connection goroutine), so
@@ -234,7 +308,21 @@ func (c *Client) drainPending() {
 func (c *Client) PendingBytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending)
+	return len(c.pending) + len(c.unsent) + c.inflight
+}
+
+// takePushes takes the bytes to write next, the leftover of a non-blocking write first, and
+// counts them in flight (c.mu held; the caller holds wmu).
+func (c *Client) takePushes() []byte {
+	data := c.unsent
+	if len(data) == 0 {
+		data = c.pending
+	} else {
+		data = append(data, c.pending...)
+	}
+	c.unsent, c.pending = nil, nil
+	c.inflight = len(data)
+	return data
 }
 
 // writeChunk is the most the writer hands the socket at once.
@@ -245,10 +333,8 @@ func (c *Client) writer(wake chan struct{}) {
 	for range wake {
 		c.wmu.Lock()
 		c.mu.Lock()
-		data := c.pending
-		c.pending = nil
+		data := c.takePushes()
 		closed := c.closed
-		c.inflight = len(data)
 		c.mu.Unlock()
 		// Written in pieces, so that inflight counts only what the socket has not taken
 		// yet, as Redis's output buffer does.

@@ -371,7 +371,7 @@ func (c *Client) overOutputLimit() bool {
 		class = conf.ClassPubsub
 	}
 	lim := c.s.obufLimits.Load()[class]
-	size := int64(len(c.pending) + c.inflight)
+	size := int64(len(c.pending) + len(c.unsent) + c.inflight)
 	if lim.Hard > 0 && size >= lim.Hard {
 		return true
 	}

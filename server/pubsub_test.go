@@ -336,3 +336,50 @@ func TestPublishOrderUnderConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// TestBigMessagesKeepOrder: messages bigger than the socket takes at once, published in
+// pipelines while the subscriber itself sends commands, arrive whole and in order, with the
+// subscriber's replies between them.
+func TestBigMessagesKeepOrder(t *testing.T) {
+	t.Parallel()
+	s := servertest.StartStrata(t, nil)
+	sub, pub := s.Dial(t), s.Dial(t)
+	sub.Do("SUBSCRIBE", "ch")
+	payload := strings.Repeat("y", 200<<10)
+	const total, batch = 60, 6
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < total; i += batch {
+			for j := i; j < i+batch; j++ {
+				pub.Send("PUBLISH", "ch", strconv.Itoa(j)+payload)
+			}
+			for j := i; j < i+batch; j++ {
+				pub.ReadErr(30 * time.Second)
+			}
+		}
+	}()
+	next, pongs := 0, 0
+	for next < total {
+		if next%10 == 0 && pongs < next/10+1 {
+			sub.Send("PING", strconv.Itoa(pongs))
+			pongs++
+		}
+		raw, err := sub.ReadErr(30 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := servertest.ParseReply(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e := r.Strings(); {
+		case len(e) == 2 && e[0] == "pong":
+		case len(e) == 3 && e[0] == "message" && e[2] == strconv.Itoa(next)+payload:
+			next++
+		default:
+			t.Fatalf("after message %d: %.60q", next, e)
+		}
+	}
+	<-done
+}
