@@ -61,7 +61,7 @@ type Config struct {
 
 	// Events and diagnostics
 	NotifyKeyspaceEvents string `name:"notify-keyspace-events" default:"" kind:"events" live:"yes" help:"Keyspace notification classes (K E g $ l s h z x e t m d n A)."`
-	TrackingTableMaxKeys int64  `name:"tracking-table-max-keys" default:"1000000" min:"0" max:"9223372036854775807" live:"yes" help:"Most keys the client-side caching table remembers; older ones are invalidated. 0: no limit."`
+	TrackingTableMaxKeys int64  `name:"tracking-table-max-keys" default:"1000000" min:"0" max:"9223372036854775807" live:"yes" help:"Most keys the client-side caching table remembers; past it, keys are dropped and their readers told to forget them. 0: no limit."`
 	SlowlogLogSlowerThan int64  `name:"slowlog-log-slower-than" default:"10000" min:"-1" max:"9223372036854775807" live:"yes" help:"Log commands slower than this many microseconds; -1 disables."`
 	SlowlogMaxLen        int64  `name:"slowlog-max-len" default:"128" min:"0" max:"9223372036854775807" live:"yes" help:"Entries kept in the slow log."`
 	LatencyMonitor       int64  `name:"latency-monitor-threshold" default:"0" min:"0" max:"9223372036854775807" live:"yes" help:"Record latency events above this many milliseconds; 0 disables."`

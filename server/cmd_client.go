@@ -226,7 +226,7 @@ func cmdClientList(x *Ctx) {
 func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	now := time.Now()
 	c.mu.Lock()
-	name, lastSeen, pending := c.name, c.lastSeen, len(c.pending)
+	name, lastSeen, pending := c.name, c.lastSeen, len(c.pending)+len(c.unsent)+c.inflight
 	c.mu.Unlock()
 	db, resp, cmd := int(c.pubDB.Load()), int(c.pubResp.Load()), c.lastCmd.Load()
 	argvMem := 0

@@ -1,18 +1,25 @@
-// Keyspace notifications: the rule for command handlers.
+// Keyspace notifications: the rule for command handlers (file comment; server.go has the
+// package's).
 //
 // A handler that changes data reports each change, after the engine call succeeded and in
 // the order Redis 7.0's command calls notifyKeyspaceEvent, with x.Notify(class, event, key)
 // (x.NotifyIn for another database); class is a conf.Notify* bit and event Redis's name
 // ("set", "lpush", "zadd", "xadd" ...). A collection the command emptied and deleted reports
-// "del" after its own event (x.NotifyDeleted(key) checks and reports it). The dispatcher
-// publishes the events once the change is committed, before the key locks are released
-// (EXEC and scripts: once theirs is); nothing is published for a command that failed. The
-// "new" event (class n) of a key the command created is added by the dispatcher before the
-// first event reported on that key; a command that creates a key before reporting events on
-// other keys, or recreates one that existed (RENAME, MOVE, COPY ... REPLACE), reports it with
-// x.NotifyNew(key). "expired" comes from the engine.
-// Strata's eviction drops only cached copies, never keys, so "evicted" never fires.
-// Notify costs one atomic load when notifications are off.
+// "del" after its own event (x.NotifyDeleted(key) checks and reports it). Report before or
+// after writing the reply as Redis does (most commands notify, then reply; HSET, GETSET, the
+// STORE commands ... reply first): a RESP3 client subscribed to its own events gets them at
+// that point of its replies. The dispatcher publishes the events once the change is
+// committed, before the key locks are released (EXEC and scripts: once theirs is); nothing
+// is published for a command that failed. The "new" event (class n) of a key the command
+// created is added before the first event reported on that key; a command that creates a
+// key before reporting events on other keys, or recreates one that existed (RENAME, MOVE,
+// COPY ... REPLACE), reports it with x.NotifyNew(key), and one that creates its key, replies,
+// then reports (HSET) places it with x.NotifyCreated(key) before its reply. A write command
+// that reads other keys (the sources of a STORE, SET ... GET) calls x.NotifyMisses(keys...)
+// before its change for "keymiss" (class m); read-only commands get theirs from the
+// dispatcher. "expired" comes from the engine. Strata's eviction drops only cached copies,
+// never keys, so "evicted" never fires. All of these cost one atomic load when
+// notifications are off.
 
 package server
 
