@@ -1,10 +1,12 @@
 package server
 
 import (
+	"net"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/stratadb/strata/conf"
@@ -385,4 +387,91 @@ func (c *Client) overOutputLimit() bool {
 	}
 	c.softSince = time.Time{}
 	return false
+}
+
+// wakeQueuedWriters sends what this client's burst pushed to others: it writes each one's
+// pending bytes itself, as far as the socket takes them without waiting (Redis's write to a
+// non-blocking socket), and leaves the rest, if any, to that client's writer goroutine.
+func (c *Client) wakeQueuedWriters() {
+	for i, w := range c.toWake {
+		c.toWake[i] = nil
+		w.flushPushes()
+	}
+	c.toWake = c.toWake[:0]
+}
+
+// flushPushes writes the pending pushes without blocking (see wakeQueuedWriters).
+func (c *Client) flushPushes() {
+	locked := c.wmu.TryLock()
+	c.mu.Lock()
+	c.wakeQueued = false
+	if c.busy || c.closed || len(c.pending)+len(c.unsent) == 0 {
+		c.mu.Unlock()
+		if locked {
+			c.wmu.Unlock()
+		}
+		return
+	}
+	if !locked {
+		c.wakeWriter() // a write is in progress: the writer follows it up
+		c.mu.Unlock()
+		return
+	}
+	data := c.takePushes()
+	c.mu.Unlock()
+	n, err := writeNow(c.conn.Conn, data)
+	c.mu.Lock()
+	c.inflight = 0
+	if err != nil {
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		c.conn.Close()
+		return
+	}
+	if n < len(data) {
+		// The socket is full: the rest goes before anything queued since (by whoever
+		// writes next, this client's burst or its writer), and the writer waits for room.
+		c.unsent = data[n:]
+		c.wakeWriter()
+	}
+	c.mu.Unlock()
+	c.wmu.Unlock()
+}
+
+// writeNow writes as much of data to nc as its socket takes without waiting.
+func writeNow(nc net.Conn, data []byte) (int, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return 0, nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0, nil
+	}
+	written := 0
+	var werr error
+	err = raw.Write(func(fd uintptr) bool {
+		for written < len(data) {
+			n, err := syscall.Write(int(fd), data[written:])
+			if n > 0 {
+				written += n
+			}
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return true
+			case err != nil:
+				werr = err
+				return true
+			case n == 0:
+				return true
+			}
+		}
+		return true
+	})
+	if werr == nil {
+		werr = err
+	}
+	return written, werr
 }
