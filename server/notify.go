@@ -121,7 +121,7 @@ func (x *Ctx) NotifyDeleted(key []byte) {
 // sources of a STORE, the key of SET ... GET); read-only commands get theirs from the
 // dispatcher. It costs a lookup per key only when class m is on.
 func (x *Ctx) NotifyMisses(keys ...[]byte) {
-	if !x.notifying(conf.NotifyKeyMiss) {
+	if !x.missesOn() {
 		return
 	}
 	for _, k := range keys {
@@ -136,7 +136,7 @@ func (x *Ctx) NotifyMisses(keys ...[]byte) {
 // notifying, as in Redis.
 func (x *Ctx) notifyReadMisses(mark int) {
 	cmd := x.Cmd
-	if !cmd.Has(FlagReadonly) || strings.HasPrefix(cmd.Name, "object|") || !x.notifying(conf.NotifyKeyMiss) {
+	if !x.missesOn() || !cmd.Has(FlagReadonly) || strings.HasPrefix(cmd.Name, "object|") {
 		return
 	}
 	from := len(x.notes.events)
@@ -148,6 +148,12 @@ func (x *Ctx) notifyReadMisses(mark int) {
 			x.notes.events[i].at = mark
 		}
 	}
+}
+
+// missesOn says whether "keymiss" events are published (they never place a "new").
+func (x *Ctx) missesOn() bool {
+	flags := int(x.s.notifyFlags.Load())
+	return flags&(conf.NotifyKeyspace|conf.NotifyKeyevent) != 0 && flags&conf.NotifyKeyMiss != 0
 }
 
 // notifying says whether events of class are published (or "new", which they place).
