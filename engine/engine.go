@@ -59,6 +59,11 @@ type Hooks struct {
 	// ExpireCycle reports how long one tick of active expiry worked (LATENCY's expire-cycle
 	// event). It is called outside any lock.
 	ExpireCycle func(elapsed time.Duration)
+	// Committed is called once per successful Commit, after the hooks above and before the
+	// locks are released, with the Txn: its Owner, and EachTouched / EachExpired to walk what
+	// it changed. Work done here (keyspace notifications, client-side caching invalidations)
+	// follows the change and precedes any later change of the same keys.
+	Committed func(t *Txn)
 }
 
 // Engine is the database: key locks, Pebble, expiry and typed operations per Redis type.
