@@ -182,7 +182,7 @@ func Open(opts Options) (*Engine, error) {
 		FS:                 e.fs,
 		Cache:              cache,
 		MemTableSize:       opts.MemTableSize,
-		Merger:             counterMerger,
+		Merger:             newCounterMerger(),
 		Logger:             pebbleLogger{opts.Logger},
 		FormatMajorVersion: pebble.FormatNewest,
 	}
@@ -498,13 +498,16 @@ func decodeCount(b []byte) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(b)), true
 }
 
-// counterMerger sums the 8-byte deltas merged into counter records.
-var counterMerger = &pebble.Merger{
-	Name: "strata.counter.v1",
-	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		n, _ := decodeCount(value)
-		return &counterValue{n: n}, nil
-	},
+// newCounterMerger sums the 8-byte deltas merged into counter records. Its name is recorded
+// in Pebble's OPTIONS file and must not change.
+func newCounterMerger() *pebble.Merger {
+	return &pebble.Merger{
+		Name: "strata.counter.v1",
+		Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+			n, _ := decodeCount(value)
+			return &counterValue{n: n}, nil
+		},
+	}
 }
 
 type counterValue struct{ n int64 }
