@@ -1,0 +1,87 @@
+package persist
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/rdb"
+)
+
+// Dump appends the DUMP payload of key, as t sees it, to dst. It reports false when the key
+// does not exist.
+func Dump(t *engine.Txn, key []byte, enc *rdb.DumpEncoder, dst []byte) ([]byte, bool, error) {
+	x := &exporter{sink: enc}
+	ok, err := t.ExportKey(key, x)
+	if err != nil || !ok {
+		return dst, ok, err
+	}
+	dst, err = enc.AppendPayload(dst)
+	return dst, err == nil, err
+}
+
+// ErrBadPayload means a DUMP payload passed its checksum but does not hold a value Strata can
+// take: RESTORE answers "ERR Bad data format".
+var ErrBadPayload = errors.New("persist: bad DUMP payload")
+
+// Restore reads payload, a DUMP payload whose footer has been checked, and imports its value as
+// key in t's current database, expiring at expireAt (unix ms, 0 = never), replacing whatever
+// key holds. The value streams from the payload into the engine (a big value is not decoded
+// into memory first). On error nothing changes.
+func Restore(t *engine.Txn, key, payload []byte, expireAt int64) error {
+	rd, err := rdb.NewDumpReader(key, payload, &rdb.ReaderOptions{IgnoreChecksum: true})
+	if err != nil {
+		return err
+	}
+	var im *engine.KeyImporter
+	fail := func(err error) error {
+		if im != nil {
+			im.Discard()
+		}
+		return fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	for {
+		ev, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fail(err)
+		}
+		switch ev.Kind {
+		case rdb.KindKey:
+			if im != nil {
+				return fail(errors.New("a second key"))
+			}
+			if im, err = t.ImportKey(key, typeFromRDB(ev.Header.Type), expireAt); err != nil {
+				return fail(err)
+			}
+		case rdb.KindEndKey:
+			if im == nil {
+				return fail(errors.New("no key"))
+			}
+			created, err := im.Finish()
+			im = nil
+			if err != nil {
+				return fail(err)
+			}
+			if !created {
+				return fail(errors.New("an empty value"))
+			}
+		case rdb.KindModuleSkipped:
+			return fail(errors.New("a module value"))
+		default:
+			if im == nil {
+				return fail(fmt.Errorf("%s outside the value", ev.Kind))
+			}
+			if ev.Kind == rdb.KindHashField && ev.ExpireAt != 0 {
+				return fail(errors.New("a hash field with a TTL"))
+			}
+			if err := importElement(im, &ev); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	return nil
+}

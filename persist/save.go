@@ -1,0 +1,194 @@
+package persist
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/stratadb/strata/encoding"
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/rdb"
+)
+
+// eventSink is what exported keys are pushed into: an *rdb.Writer or an *rdb.DumpEncoder.
+type eventSink interface {
+	Write(ev *rdb.Event) error
+}
+
+// typeToRDB maps the engine's types to package rdb's.
+var typeToRDB = [...]rdb.ValueType{
+	encoding.TypeString: rdb.TypeString, encoding.TypeList: rdb.TypeList, encoding.TypeSet: rdb.TypeSet,
+	encoding.TypeZSet: rdb.TypeZSet, encoding.TypeHash: rdb.TypeHash, encoding.TypeStream: rdb.TypeStream,
+}
+
+// exporter turns the engine's exported keys into rdb events, reusing one Event.
+type exporter struct {
+	sink eventSink
+	ev   rdb.Event
+	keys atomic.Int64 // keys written so far (read by INFO while a save runs)
+}
+
+func (x *exporter) emit(kind rdb.Kind) error {
+	x.ev.Kind = kind
+	return x.sink.Write(&x.ev)
+}
+
+func (x *exporter) BeginKey(k *engine.ExportKey) error {
+	x.ev = rdb.Event{DB: k.DB, Key: k.Key}
+	typ := rdb.ValueType(0)
+	if int(k.Type) < len(typeToRDB) {
+		typ = typeToRDB[k.Type]
+	}
+	x.ev.Header = rdb.KeyHeader{Type: typ, ExpireAt: k.ExpireAt, Idle: -1, Freq: -1, Len: k.Len}
+	if typ == rdb.TypeString {
+		x.ev.Header.Len = -1
+	}
+	return x.emit(rdb.KindKey)
+}
+
+func (x *exporter) String(v []byte) error {
+	x.ev.Value = v
+	return x.emit(rdb.KindString)
+}
+
+func (x *exporter) ListItem(v []byte) error {
+	x.ev.Value = v
+	return x.emit(rdb.KindListItem)
+}
+
+func (x *exporter) SetMember(m []byte) error {
+	x.ev.Value = m
+	return x.emit(rdb.KindSetMember)
+}
+
+func (x *exporter) HashField(f, v []byte) error {
+	x.ev.Field, x.ev.Value = f, v
+	return x.emit(rdb.KindHashField)
+}
+
+func (x *exporter) EndKey() error {
+	x.keys.Add(1)
+	x.ev.Field, x.ev.Value = nil, nil
+	return x.emit(rdb.KindEndKey)
+}
+
+// SaveOptions tune WriteRDB and SaveFile.
+type SaveOptions struct {
+	Writer rdb.WriterOptions
+	// Progress, when set, is told the number of keys written so far, about every few thousand.
+	Progress *atomic.Int64
+}
+
+// SaveStats report what a save wrote.
+type SaveStats struct {
+	Keys  int64
+	Bytes int64
+}
+
+// WriteRDB writes every database of snap as one RDB file to w: for each database that has
+// keys, SELECTDB and RESIZEDB (the key counts as the snapshot saw them), then its keys.
+func WriteRDB(ctx context.Context, snap *engine.Snapshot, w io.Writer, o SaveOptions) (SaveStats, error) {
+	var st SaveStats
+	cw := &countingWriter{w: w}
+	rw, err := rdb.NewWriter(cw, &o.Writer)
+	if err != nil {
+		return st, err
+	}
+	x := &exporter{sink: rw}
+	if o.Progress != nil {
+		x.sink = &progressSink{sink: rw, x: x, progress: o.Progress}
+	}
+	for db := 0; db < snap.Databases(); db++ {
+		keys, expires := snap.KeyCounts(db)
+		if keys == 0 {
+			continue
+		}
+		x.ev = rdb.Event{Kind: rdb.KindResizeDB, DB: db, DBSize: uint64(keys), ExpiresSize: uint64(expires)}
+		if err := rw.Write(&x.ev); err != nil {
+			return st, err
+		}
+		if err := snap.Walk(ctx, db, x); err != nil {
+			return st, err
+		}
+	}
+	if err := rw.Close(); err != nil {
+		return st, err
+	}
+	st.Keys, st.Bytes = x.keys.Load(), cw.n
+	return st, nil
+}
+
+// progressSink publishes the exporter's key count every progressEvery keys.
+type progressSink struct {
+	sink     eventSink
+	x        *exporter
+	progress *atomic.Int64
+}
+
+const progressEvery = 1024
+
+func (p *progressSink) Write(ev *rdb.Event) error {
+	if ev.Kind == rdb.KindEndKey {
+		if n := p.x.keys.Load(); n%progressEvery == 0 {
+			p.progress.Store(n)
+		}
+	}
+	return p.sink.Write(ev)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// SaveFile writes snap as an RDB file at path, atomically: into a temporary file in the same
+// directory (temp-<pid>.rdb, as Redis names it), fsynced, then renamed over path, and the
+// directory fsynced. A failed or cancelled save leaves path as it was.
+func SaveFile(ctx context.Context, snap *engine.Snapshot, path string, o SaveOptions) (SaveStats, error) {
+	dir := filepath.Dir(path)
+	tmp := filepath.Join(dir, "temp-"+strconv.Itoa(os.Getpid())+".rdb")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return SaveStats{}, fmt.Errorf("failed opening the temp RDB file %s (in server root dir %s) for saving: %w", filepath.Base(tmp), dir, err)
+	}
+	if o.Writer.TempDir == "" {
+		o.Writer.TempDir = dir
+	}
+	st, err := WriteRDB(ctx, snap, f, o)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return st, err
+	}
+	return st, syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
