@@ -29,8 +29,14 @@ func (d *textDump) BeginKey(k *ExportKey) error {
 	d.elems, d.typ = d.elems[:0], k.Type
 	return nil
 }
-func (d *textDump) String(v []byte) error   { d.elems = append(d.elems, fmt.Sprintf("%q", v)); return nil }
-func (d *textDump) ListItem(v []byte) error { d.elems = append(d.elems, fmt.Sprintf("%q", v)); return nil }
+func (d *textDump) String(v []byte) error {
+	d.elems = append(d.elems, fmt.Sprintf("%q", v))
+	return nil
+}
+func (d *textDump) ListItem(v []byte) error {
+	d.elems = append(d.elems, fmt.Sprintf("%q", v))
+	return nil
+}
 func (d *textDump) SetMember(m []byte) error {
 	d.elems = append(d.elems, fmt.Sprintf("%q", m))
 	return nil
@@ -68,7 +74,7 @@ func dumpEngine(t *testing.T, e *Engine) string {
 // fillEngine writes keys of every type the engine has into databases 0 and 3.
 func fillEngine(t *testing.T, e *Engine) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3000) // chunked
-	sparse := make([]byte, 3*encoding.ChunkSize+10)          // chunked, mostly zeros
+	sparse := make([]byte, 3*encoding.ChunkSize+10)       // chunked, mostly zeros
 	sparse[len(sparse)-1] = 'x'
 	future := time.Now().Add(time.Hour).UnixMilli()
 	inTxn(t, e, 0, func(tx *Txn) error {
