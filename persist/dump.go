@@ -85,3 +85,24 @@ func Restore(t *engine.Txn, key, payload []byte, expireAt int64) error {
 	}
 	return nil
 }
+
+// CheckPayload reads a whole DUMP payload without importing it, for a RESTORE whose TTL has
+// already passed: Redis decodes the value before it looks at the time.
+func CheckPayload(key, payload []byte) error {
+	rd, err := rdb.NewDumpReader(key, payload, &rdb.ReaderOptions{IgnoreChecksum: true})
+	if err != nil {
+		return err
+	}
+	for {
+		ev, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadPayload, err)
+		}
+		if ev.Kind == rdb.KindModuleSkipped {
+			return fmt.Errorf("%w: a module value", ErrBadPayload)
+		}
+	}
+}

@@ -70,6 +70,8 @@ type LoadOptions struct {
 	// Progress, when set, is called about every progressEvents events and at the end with the
 	// bytes consumed (when the source reports them) and the keys loaded.
 	Progress func(bytes, keys int64)
+	// Aux, when set, is given the dump's auxiliary fields (redis-ver, used-mem ...).
+	Aux func(field, value []byte)
 }
 
 // LoadStats report what Load did.
@@ -168,7 +170,11 @@ func Load(ctx context.Context, src EventSource, l *engine.Loader, o LoadOptions)
 			}
 		case rdb.KindFunction:
 			st.Functions++
-		case rdb.KindAux, rdb.KindSelectDB, rdb.KindResizeDB, rdb.KindSlotInfo, rdb.KindEOF:
+		case rdb.KindAux:
+			if o.Aux != nil {
+				o.Aux(ev.Field, ev.Value)
+			}
+		case rdb.KindSelectDB, rdb.KindResizeDB, rdb.KindSlotInfo, rdb.KindEOF:
 		default:
 			if im == nil {
 				continue // an element of a key that is not loaded

@@ -56,6 +56,10 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		s.reject(c, cmd, engine.ErrNotInMulti)
 		return
 	}
+	if s.refuseWhileLoading(cmd) {
+		s.reject(c, cmd, engine.ErrLoading)
+		return
+	}
 	if c.tx.multi && !cmd.runsInMulti() {
 		c.enqueue(cmd, args)
 		return

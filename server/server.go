@@ -53,6 +53,7 @@ type Server struct {
 	watch *watchRegistry
 
 	blocking *blockRegistry // clients blocked on keys (blocking.go)
+	persist  persistence    // saves, save points and the drop-in load (cmd_persist.go, load.go)
 
 	lim         limits
 	requirePass atomic.Pointer[string]
@@ -112,6 +113,7 @@ func New(o Options) (*Server, error) {
 	s.runID = hex.EncodeToString(rid[:20])
 	s.replID = hex.EncodeToString(rid[20:])
 	s.stats.errors = map[string]int64{}
+	s.persist.init(s.started)
 	s.applyLive()
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
@@ -122,6 +124,8 @@ func New(o Options) (*Server, error) {
 	}
 	s.watch = newWatchRegistry()
 	s.watch.chain(&hooks)
+	s.persist.chain(&hooks)
+	s.planLoad()
 	eng, err := engine.Open(engine.Options{
 		MaxMemory:            o.Config.MaxMemory,
 		Policy:               policy,
@@ -168,6 +172,7 @@ var commandGroups = []func(*Table){
 	registerTransactionCommands,
 	registerListCommands,
 	registerSortCommands,
+	registerPersistCommands,
 }
 
 // keyChanged is told, after each commit and under its key locks, about every key the commit
@@ -242,6 +247,10 @@ func (s *Server) Start() error {
 	}
 	if len(s.servers) == 0 {
 		return errors.New("server: no address could be bound")
+	}
+	if err := s.startLoad(); err != nil {
+		s.stopListeners()
+		return err
 	}
 	go s.cron()
 	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
@@ -401,6 +410,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-waited:
 		case <-ctx.Done():
 		}
+		s.stopPersistence()
 		s.closeErr = s.eng.Close()
 		if s.closeErr == nil {
 			s.log.Info("shutdown complete; data is on disk")
