@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +18,25 @@ func Dump(t *engine.Txn, key []byte, enc *rdb.DumpEncoder, dst []byte) ([]byte, 
 	if err != nil || !ok {
 		return dst, ok, err
 	}
-	dst, err = enc.AppendPayload(dst)
-	return dst, err == nil, err
+	start := len(dst)
+	if dst, err = enc.AppendPayload(dst); err != nil {
+		return dst, false, err
+	}
+	stampVersion(dst[start:], rdb.DefaultWriteVersion)
+	return dst, true, nil
+}
+
+// stampVersion raises a payload's RDB version to at least v (and recomputes its CRC64).
+// The encoder stamps the lowest version that knows the payload's encoding, so that it also
+// restores into older Redis; Redis 7.0 stamps its own version, 10, on every payload, and
+// DUMP answers byte for byte as it does.
+func stampVersion(payload []byte, v int) {
+	footer := payload[len(payload)-10:]
+	if int(binary.LittleEndian.Uint16(footer)) >= v {
+		return
+	}
+	binary.LittleEndian.PutUint16(footer, uint16(v))
+	binary.LittleEndian.PutUint64(footer[2:], rdb.CRC64(0, payload[:len(payload)-8]))
 }
 
 // ErrBadPayload means a DUMP payload passed its checksum but does not hold a value Strata can

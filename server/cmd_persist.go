@@ -81,6 +81,10 @@ type persistence struct {
 	saves       int64
 
 	load loadState
+
+	// testHold, when set (tests), runs in a background save after its snapshot is taken and
+	// before anything is written, and in the drop-in load before it reads the dump.
+	testHold func()
 }
 
 func (p *persistence) init(start time.Time) {
@@ -157,6 +161,7 @@ func (s *Server) startSave(background bool, why string) error {
 	p.keysDone.Store(0)
 	p.saves++
 	dirtyAtStart := p.dirty.Load()
+	hold := p.testHold
 	p.mu.Unlock()
 
 	path := s.rdbPath()
@@ -166,6 +171,9 @@ func (s *Server) startSave(background bool, why string) error {
 		s.log.Info("background saving started", "file", path, "reason", why)
 	}
 	run := func() error {
+		if hold != nil && background {
+			hold()
+		}
 		st, err := persist.SaveFile(ctx, snap, path, o)
 		snap.Close()
 		s.saveDone(background, dirtyAtStart, st, err, path)

@@ -110,8 +110,12 @@ func (s *Server) startLoad() error {
 	l.loaded.Store(0)
 	l.active.Store(true)
 	s.log.Info("the data directory is empty: loading the Redis dump in dir", "file", l.path, "bytes", l.total)
+	hold := s.persist.testHold
 	go func() {
 		defer f.Close()
+		if hold != nil {
+			hold()
+		}
 		err := s.loadDump(ctx, f)
 		l.active.Store(false)
 		close(l.done)
