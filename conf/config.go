@@ -31,7 +31,19 @@ type Config struct {
 	MaxClients    int      `name:"maxclients" default:"10000" min:"1" max:"4294967295" live:"yes" help:"Most clients connected at once; others get 'ERR max number of clients reached'."`
 
 	// Security
-	RequirePass string `name:"requirepass" default:"" live:"yes" help:"Password of the default user; empty means no AUTH needed."`
+	RequirePass      string `name:"requirepass" default:"" live:"yes" help:"Password of the default user; empty means no AUTH needed."`
+	ACLFile          string `name:"aclfile" default:"" help:"File of ACL users (ACL LOAD and ACL SAVE), loaded at start; empty: users live only in memory."`
+	ACLLogMaxLen     int64  `name:"acllog-max-len" default:"128" min:"0" max:"9223372036854775807" live:"yes" help:"Entries kept in the ACL LOG of denied commands and failed authentications."`
+	ACLPubsubDefault string `name:"acl-pubsub-default" default:"resetchannels" kind:"enum" enum:"allchannels|resetchannels" live:"yes" help:"Channels a new ACL user may use: none (resetchannels) or all (allchannels)."`
+
+	// TLS
+	TLSPort        int    `name:"tls-port" default:"0" min:"0" max:"65535" help:"TCP port for TLS clients on the bind addresses; 0 disables TLS. With port 0, TLS only."`
+	TLSCertFile    string `name:"tls-cert-file" default:"" help:"The server's X.509 certificate (PEM)."`
+	TLSKeyFile     string `name:"tls-key-file" default:"" help:"The server's private key (PEM)."`
+	TLSCACertFile  string `name:"tls-ca-cert-file" default:"" help:"CA certificates (PEM) that sign client certificates."`
+	TLSCACertDir   string `name:"tls-ca-cert-dir" default:"" help:"Directory of CA certificate files (PEM) that sign client certificates."`
+	TLSAuthClients string `name:"tls-auth-clients" default:"yes" kind:"enum" enum:"yes|no|optional" help:"yes: clients must present a certificate signed by the CA; optional: checked when presented; no: not asked for."`
+	TLSProtocols   string `name:"tls-protocols" default:"" help:"TLS versions to accept, among TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; empty: TLSv1.2 and TLSv1.3."`
 
 	// Limits
 	ProtoMaxBulkLen        int64  `name:"proto-max-bulk-len" default:"512mb" kind:"memory" min:"1048576" max:"9223372036854775807" live:"yes" help:"Largest bulk string a client may send."`

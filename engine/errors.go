@@ -145,6 +145,93 @@ var (
 	ErrProtoUnbalanced       = errors.New("ERR Protocol error: unbalanced quotes in request")
 )
 
+// ACL: rule errors (the reason part of "Error in ACL SETUSER modifier '...': <reason>" and of
+// ACL file errors), NOPERM denials, and the ACL command's own errors.
+var (
+	ErrACLSyntax            = errors.New("Syntax error")
+	ErrACLUnknownName       = errors.New("Unknown command or category name in ACL")
+	ErrACLKeysAfterAll      = errors.New("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns")
+	ErrACLChannelsAfterAll  = errors.New("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels")
+	ErrACLNoSuchPassword    = errors.New("The password you are trying to remove from the user does not exist")
+	ErrACLBadHash           = errors.New("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters")
+	ErrACLSubcommandArg     = errors.New("Allowing first-arg of a subcommand is not supported")
+	ErrNoPermKey            = errors.New("NOPERM this user has no permissions to access one of the keys used as arguments")
+	ErrNoPermChannel        = errors.New("NOPERM this user has no permissions to access one of the channels used as arguments")
+	ErrACLUsernameSpaces    = errors.New("ERR Usernames can't contain spaces or null characters")
+	ErrACLDeleteDefault     = errors.New("ERR The 'default' user cannot be removed")
+	ErrACLGenpassBits       = errors.New("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
+	ErrACLSaveFailed        = errors.New("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+	ErrACLNoFile            = errors.New("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+	ErrACLFileRejected      = errors.New("WARNING: ACL errors detected, no change to the previously active ACL rules was performed")
+	ErrHelloNoAuth          = errors.New("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+	ErrTLSCANeeded          = errors.New("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!")
+	errACLExecChangedPrefix = "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: "
+)
+
+// ErrNoPermCommand is the NOPERM denial of a command ("container|sub" for subcommands).
+func ErrNoPermCommand(name string) error {
+	return errors.New("NOPERM this user has no permissions to run the '" + name + "' command")
+}
+
+// ErrNoPermAtExec is EXEC's reply for a queued command the ACL no longer allows; reason is
+// "command", "key" or "channel".
+func ErrNoPermAtExec(reason string) error {
+	why := map[string]string{
+		"command": "no permission to execute the command or subcommand",
+		"key":     "no permission to touch the specified keys",
+		"channel": "no permission to access one of the channels used as arguments",
+	}[reason]
+	return errors.New(errACLExecChangedPrefix + why)
+}
+
+// ErrNoPermInScript is what a script's redis.call/pcall meets for a command the ACL denies
+// (reason "command", "key" or "channel"), before the scripting layer adds its own suffix.
+func ErrNoPermInScript(reason string) error {
+	why := map[string]string{
+		"command": "can't run this command or subcommand",
+		"key":     "can't access at least one of the keys mentioned in the command arguments",
+		"channel": "can't publish to the channel mentioned in the command",
+	}[reason]
+	return errors.New("ERR The user executing the script " + why)
+}
+
+// ErrACLSetUser is ACL SETUSER's reply to a rule it refuses.
+func ErrACLSetUser(op string, reason error) error {
+	return errors.New(sanitize("ERR Error in ACL SETUSER modifier '"+cString(op, len(op))+"': "+reason.Error(), 1<<20))
+}
+
+// ErrACLUnmatchedParen is ACL SETUSER's reply to a selector that is never closed.
+func ErrACLUnmatchedParen(arg string) error {
+	return errors.New(sanitize("ERR Unmatched parenthesis in acl selector starting at '"+cString(arg, len(arg))+"'.", 1<<20))
+}
+
+// ErrACLUnknownCategory names a category ACL CAT does not know.
+func ErrACLUnknownCategory(name string) error {
+	return errors.New(sanitize("ERR Unknown category '"+cString(name, 128)+"'", 1<<20))
+}
+
+// ErrACLUserNotFound is ACL DRYRUN's reply for a user that does not exist.
+func ErrACLUserNotFound(name string) error {
+	return errors.New(sanitize("ERR User '"+cString(name, len(name))+"' not found", 1<<20))
+}
+
+// ErrACLCommandNotFound is ACL DRYRUN's reply for a command that does not exist.
+func ErrACLCommandNotFound(name string) error {
+	return errors.New(sanitize("ERR Command '"+cString(name, len(name))+"' not found", 1<<20))
+}
+
+// ErrSubcommandSyntax is a container's reply to a subcommand it knows called with arguments
+// it does not take (Redis's addReplySubcommandSyntaxError).
+func ErrSubcommandSyntax(sub, container string) error {
+	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+cString(sub, 128)+
+		"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
+}
+
+// ErrACLLoad wraps the problems ACL LOAD found in the ACL file (one line of messages).
+func ErrACLLoad(problems string) error {
+	return errors.New(sanitize("ERR "+problems, 1<<20))
+}
+
 // ErrUndeclaredKey is returned when a command touches a key it did not lock: a bug in a key
 // spec for a single command; for a script, the signal to run it again under the global latch.
 var ErrUndeclaredKey = errors.New("ERR internal error: a key was accessed without being declared")

@@ -144,35 +144,45 @@ func (r *Reader) Rest() io.Reader { return r.in.rest() }
 // Next returns the next event. After the KindEOF event it returns io.EOF. Any other error
 // is final: every later call returns it again.
 func (r *Reader) Next() (Event, error) {
+	var ev Event
+	err := r.NextInto(&ev)
+	return ev, err
+}
+
+// NextInto is Next writing into ev, which the caller reuses from call to call: a reader of a
+// big dump then neither copies nor allocates an Event per element. ev is overwritten whole.
+func (r *Reader) NextInto(ev *Event) error {
+	*ev = Event{}
 	if r.err != nil {
-		return Event{}, r.err
+		return r.err
 	}
 	if r.hasStash {
 		r.hasStash = false
-		return r.stash, nil
+		*ev = r.stash
+		return nil
 	}
-	var ev Event
 	var err error
 	switch r.state {
 	case stateTop:
-		err = r.nextTop(&ev)
+		err = r.nextTop(ev)
 	case stateValue:
-		err = r.nextInValue(&ev)
+		err = r.nextInValue(ev)
 	case stateDumpEnd:
 		r.state = stateDone
 		if rem := r.in.remaining(); rem > 0 {
 			r.err = r.corrupt(r.in.off, "DUMP payload", "%d bytes after the value", rem)
-			return Event{}, r.err
+			return r.err
 		}
-		return Event{}, io.EOF
+		return io.EOF
 	default:
-		return Event{}, io.EOF
+		return io.EOF
 	}
 	if err != nil {
 		r.err = err
-		return Event{}, err
+		*ev = Event{}
+		return err
 	}
-	return ev, nil
+	return nil
 }
 
 func (r *Reader) nextInValue(ev *Event) error {

@@ -399,6 +399,9 @@ func (s *Server) blockedCounts() (blocked, withTimeout int) {
 
 // IsBlocked says whether client id is blocked on keys (CLIENT LIST's "b" flag).
 func (s *Server) IsBlocked(id int64) bool {
+	if s.blocking == nil {
+		return false // a server being built (or a bare one in a test) blocks nobody
+	}
 	s.blocking.mu.Lock()
 	defer s.blocking.mu.Unlock()
 	return s.blocking.byClient[id] != nil

@@ -60,6 +60,7 @@ type Client struct {
 
 	// Published by the connection goroutine for CLIENT LIST / INFO run by other clients.
 	lastCmd atomic.Pointer[Command] // the command running or last run
+	user    atomic.Pointer[aclUser] // the ACL user; set by the connection goroutine
 	pubDB   atomic.Int32
 	pubResp atomic.Int32
 	killed  atomic.Bool // CLIENT KILL closed the socket: run nothing more
@@ -82,11 +83,11 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 		txn:     s.eng.NewTxn(),
 		created: time.Now(),
 		addr:    rc.RemoteAddr(),
-		fd:      socketFD(gc.Conn),
-		// As in Redis, a connection made while no password is required is authenticated:
-		// setting requirepass later does not lock out the clients already connected.
-		authed: !s.authRequired(),
+		fd:      socketFD(gc.raw()),
 	}
+	// As in Redis, a connection made while the default user needs no password is
+	// authenticated: setting requirepass later does not lock out the clients connected.
+	c.setDefaultUser()
 	c.pubResp.Store(2)
 	c.lastSeen = c.created
 	c.x.Client = c
@@ -101,7 +102,7 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 		c.loopback = true // unix sockets are local
 		c.unix = true
 	}
-	gc.authd = func() bool { return c.authed || !s.authRequired() }
+	gc.authd = func() bool { return !c.authRequired() }
 	return c
 }
 
@@ -227,7 +228,7 @@ func (c *Client) kill() {
 	if c.killed.Swap(true) {
 		return
 	}
-	c.conn.Conn.Close()
+	c.conn.raw().Close()
 	c.s.mu.Lock()
 	delete(c.s.clients, c.id)
 	c.s.mu.Unlock()

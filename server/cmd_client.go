@@ -272,7 +272,7 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	num("tot-mem", int64(totMem))
 	field("events", events)
 	field("cmd", cmdName)
-	field("user", "default")
+	field("user", c.userName())
 	num("redir", -1)
 	num("resp", int64(resp))
 	dst[len(dst)-1] = '\n'
@@ -283,6 +283,7 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 type clientKillFilter struct {
 	addr, laddr, typ string
 	id, maxAge       int64
+	user             *aclUser
 	skipMe           bool
 }
 
@@ -292,6 +293,7 @@ func (f *clientKillFilter) matches(c *Client, self *Client, now time.Time) bool 
 		f.laddr != "" && c.laddr != f.laddr,
 		f.typ != "" && c.clientType() != f.typ,
 		f.id != 0 && c.id != f.id,
+		f.user != nil && c.user.Load() != f.user,
 		f.maxAge != 0 && int64(now.Sub(c.created)/time.Second) <= f.maxAge,
 		f.skipMe && c == self:
 		return false
@@ -333,7 +335,8 @@ func cmdClientKill(x *Ctx) {
 			case "laddr":
 				f.laddr = string(val)
 			case "user":
-				if string(val) != "default" { // the only user until ACLs exist
+				f.user = x.s.acl.user(string(val))
+				if f.user == nil {
 					x.Error(engine.ErrNoSuchUser(string(val)))
 					return
 				}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/subtle"
 	"errors"
 	"strings"
 	"time"
@@ -68,18 +67,6 @@ func cmdSelect(x *Ctx) {
 	x.OK()
 }
 
-// checkPassword compares in constant time, as a password check should.
-func (s *Server) checkPassword(user, pass []byte) bool {
-	want := *s.requirePass.Load()
-	if !strings.EqualFold(string(user), "default") {
-		return false
-	}
-	if want == "" {
-		return true // the default user is "nopass": any password works, as in Redis
-	}
-	return subtle.ConstantTimeCompare(pass, []byte(want)) == 1
-}
-
 func cmdAuth(x *Ctx) {
 	if len(x.Args) > 3 {
 		x.Error(engine.ErrSyntax)
@@ -87,24 +74,19 @@ func cmdAuth(x *Ctx) {
 	}
 	user, pass := []byte("default"), x.Args[1]
 	if len(x.Args) == 2 {
-		if !x.s.authRequired() {
+		if x.s.acl.defaultNoPass() {
 			x.Error(engine.ErrAuthNoPassword)
 			return
 		}
 	} else {
 		user, pass = x.Args[1], x.Args[2]
 	}
-	if !x.s.checkPassword(user, pass) {
+	if !x.s.authenticateClient(x, user, pass, aclCtxTopLevel) {
 		x.Error(engine.ErrWrongPass)
 		return
 	}
-	x.authed = true
 	x.OK()
 }
-
-var errHelloNoAuth = errors.New("NOAUTH HELLO must be called with the client already authenticated, " +
-	"otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client " +
-	"and select the RESP protocol version at the same time")
 
 func cmdHello(x *Ctx) {
 	ver := int64(0)
@@ -141,15 +123,12 @@ func cmdHello(x *Ctx) {
 			return
 		}
 	}
-	if user != nil {
-		if !x.s.checkPassword(user, pass) {
-			x.Error(engine.ErrWrongPass)
-			return
-		}
-		x.authed = true
+	if user != nil && !x.s.authenticateClient(x, user, pass, aclCtxTopLevel) {
+		x.Error(engine.ErrWrongPass)
+		return
 	}
-	if !x.authed && x.s.authRequired() {
-		x.Error(errHelloNoAuth)
+	if !x.authed {
+		x.Error(engine.ErrHelloNoAuth)
 		return
 	}
 	if name != nil {
@@ -194,7 +173,8 @@ func cmdReset(x *Ctx) {
 }
 
 // resetState returns the connection to the state of a new one (RESET): no transaction or
-// watched keys, database 0, RESP2, no name, and authenticated only if no password is required.
+// watched keys, database 0, RESP2, no name, the default user, authenticated only if that user
+// needs no password.
 func (c *Client) resetState() {
 	c.discardTransaction()
 	c.db = 0
@@ -202,7 +182,7 @@ func (c *Client) resetState() {
 	c.mu.Lock()
 	c.name = ""
 	c.mu.Unlock()
-	c.authed = !c.s.authRequired()
+	c.setDefaultUser()
 }
 
 func cmdTime(x *Ctx) {

@@ -263,6 +263,12 @@ func cmdExec(x *Ctx) {
 	x.ArrayLen(len(queue))
 	c.denyBlocking = true
 	for _, q := range queue {
+		// Rules may have changed since the command was queued: Redis checks again and answers
+		// NOPERM in that command's slot, running the others.
+		if err := s.checkPermission(c, q.cmd, q.args, aclCtxExec); err != nil {
+			c.Error(err)
+			continue
+		}
 		if !s.CallInTxn(c, t, q.cmd, q.args) {
 			// A handler panicked (a bug); the Txn was aborted with it, so none of the
 			// transaction's writes happened: say so instead of the earlier replies.

@@ -52,10 +52,15 @@ type Command struct {
 	// Subcommands of a container command (CONFIG, CLIENT ...), by lowercase name.
 	Subs map[string]*Command
 
+	// Channels locate the pub/sub channels the command names (PUBLISH, SUBSCRIBE ...), so
+	// that ACL channel permissions can be checked (see ChannelSpec).
+	Channels *ChannelSpec
+
 	flags    CmdFlag
 	acl      ACLCategory
 	specs    []KeySpec // Specs, or the ones derived from the key positions and flags
 	specKeys bool      // Keys computes the positions from specs
+	aclID    int       // the command's bit in ACL selectors' command sets
 	stats    cmdStats
 }
 
@@ -209,16 +214,23 @@ type Table struct {
 
 func newTable() *Table { return &Table{byName: map[string]*Command{}} }
 
-// add registers top-level commands.
+// add registers top-level commands. A command that declares no key specs gets Redis's
+// (redisKeySpecs), so that its keys' read/write flags are Redis's.
 func (t *Table) add(cmds ...*Command) {
 	for _, c := range cmds {
 		if _, dup := t.byName[c.Name]; dup {
 			panic("server: command registered twice: " + c.Name)
 		}
+		if c.Specs == nil {
+			c.Specs = redisKeySpecs[c.Name]
+		}
 		c.prepare()
 		for _, s := range c.Subs {
 			if s.Group == "" {
 				s.Group = c.Group // subcommands document themselves in their container's group
+			}
+			if s.Specs == nil {
+				s.Specs = redisKeySpecs[s.Name]
 			}
 			s.prepare()
 		}

@@ -35,9 +35,9 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 }
 
 // execute runs one command as Redis's processCommand does, in its order of checks: the
-// command exists, its arity, authentication, no_multi; then it runs, or is queued between
-// MULTI and EXEC. A check that refuses a command answers through s.reject, which also marks
-// an open transaction so that its EXEC answers EXECABORT.
+// command exists, its arity, authentication, no_multi, the ACL, memory; then it runs, or is
+// queued between MULTI and EXEC. A check that refuses a command answers through s.reject,
+// which also marks an open transaction so that its EXEC answers EXECABORT.
 func (s *Server) execute(c *Client, args [][]byte) {
 	cmd := s.lookup(c, args)
 	if cmd == nil {
@@ -48,12 +48,26 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		s.reject(c, cmd, engine.ErrWrongArity(cmd.Name))
 		return
 	}
-	if !c.authed && !cmd.Has(FlagNoAuth) && s.authRequired() {
+	if !cmd.Has(FlagNoAuth) && c.authRequired() {
 		s.reject(c, cmd, engine.ErrNoAuth)
 		return
 	}
 	if c.tx.multi && cmd.Has(FlagNoMulti) {
 		s.reject(c, cmd, engine.ErrNotInMulti)
+		return
+	}
+	aclCtx := aclCtxTopLevel
+	if c.tx.multi {
+		aclCtx = aclCtxMulti
+	}
+	if err := s.checkPermission(c, cmd, args, aclCtx); err != nil {
+		s.reject(c, cmd, err)
+		return
+	}
+	if cmd.Has(FlagDenyOOM) && s.eng.OutOfMemory() {
+		// The hot tier is full and maxmemory-policy forbids making room: refuse what may grow
+		// the data set, as Redis does.
+		s.reject(c, cmd, engine.ErrOOM)
 		return
 	}
 	if s.refuseWhileLoading(cmd) {
@@ -62,13 +76,6 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	}
 	if c.tx.multi && !cmd.runsInMulti() {
 		c.enqueue(cmd, args)
-		return
-	}
-	if cmd.Has(FlagDenyOOM) && s.eng.OutOfMemory() {
-		// The hot tier is full and maxmemory-policy forbids making room: refuse what may grow
-		// the data set, as Redis does.
-		cmd.stats.rejected.Add(1)
-		c.Error(engine.ErrOOM)
 		return
 	}
 	s.call(c, cmd, args)

@@ -24,6 +24,8 @@ type KeySpec struct {
 	Notes string
 	Begin BeginSearch
 	Find  FindKeys
+
+	parsed keyFlags // Flags, parsed once by the table (permission checks read them per call)
 }
 
 // BeginSearch locates a spec's first key: at Index, or right after Keyword, which is searched
@@ -66,6 +68,14 @@ var keyFlagNames = []string{"RO", "RW", "OW", "RM", "access", "update", "insert"
 	"not_key", "incomplete", "variable_flags"}
 
 const (
+	keyRO         keyFlags = 1 << 0
+	keyRW         keyFlags = 1 << 1
+	keyOW         keyFlags = 1 << 2
+	keyRM         keyFlags = 1 << 3
+	keyAccess     keyFlags = 1 << 4
+	keyUpdate     keyFlags = 1 << 5
+	keyInsert     keyFlags = 1 << 6
+	keyDelete     keyFlags = 1 << 7
 	keyNotKey     keyFlags = 1 << 8
 	keyIncomplete keyFlags = 1 << 9
 )
@@ -98,6 +108,9 @@ func (f keyFlags) names() []string {
 }
 
 func (k *KeySpec) flags() keyFlags {
+	if k.parsed != 0 {
+		return k.parsed
+	}
 	f, _ := parseKeyFlags(k.Flags) // validated by prepareKeySpecs
 	return f
 }
@@ -131,7 +144,10 @@ func (c *Command) prepareKeySpecs() {
 		}
 	}
 	if c.Specs != nil {
-		c.specs = c.Specs
+		c.specs = append([]KeySpec(nil), c.Specs...) // a copy: Specs may be shared (redisKeySpecs)
+		for i := range c.specs {
+			c.specs[i].parsed = c.specs[i].flags()
+		}
 		movable := false
 		for i := range c.specs {
 			if !c.specs[i].indexRange() {
@@ -155,6 +171,9 @@ func (c *Command) prepareKeySpecs() {
 	}
 	if c.Keys != nil {
 		c.specs = append(c.specs, KeySpec{Flags: c.derivedKeyFlags(), Find: FindKeys{Unknown: true}})
+	}
+	for i := range c.specs {
+		c.specs[i].parsed = c.specs[i].flags()
 	}
 }
 
@@ -276,10 +295,49 @@ func (k *KeySpec) locate(args [][]byte) (first, last, step int, ok bool) {
 }
 
 // keyRefs returns the keys of a command call with the flags of the specs that describe them,
-// for COMMAND GETKEYS and GETKEYSANDFLAGS. Positions come from where dispatch takes them (the
-// Keys function, or First/Last/Step); flags from the spec that locates the same argument,
-// else from the command flags.
+// for COMMAND GETKEYS and GETKEYSANDFLAGS and the ACL's key permissions. Positions come from
+// where dispatch takes them (the Keys function, or First/Last/Step); flags from the spec that
+// locates the same argument, else from the command flags; for the commands whose key flags
+// depend on their arguments (Redis's variable_flags), from those arguments.
 func (c *Command) keyRefs(args [][]byte) []keyRef {
+	refs := c.specKeyRefsAt(args)
+	if vary := variableKeyFlags[c.Name]; vary != nil {
+		for i := range refs {
+			refs[i].flags = vary(args)
+		}
+	}
+	return refs
+}
+
+// variableKeyFlags computes the key flags of Redis's variable_flags commands as its getkeys
+// procedures do (setGetKeys, bitfieldGetKeys).
+var variableKeyFlags = map[string]func(args [][]byte) keyFlags{
+	"set": func(args [][]byte) keyFlags {
+		for _, a := range args[min(3, len(args)):] {
+			if strings.EqualFold(string(a), "get") {
+				return keyRW | keyAccess | keyUpdate
+			}
+		}
+		return keyOW | keyUpdate
+	},
+	"bitfield": func(args [][]byte) keyFlags {
+		for i := 2; i < len(args); i++ {
+			more := len(args) - i - 1
+			switch op := string(args[i]); {
+			case strings.EqualFold(op, "get") && more >= 2:
+				i += 2
+			case strings.EqualFold(op, "overflow") && more >= 1:
+				i++
+			default: // SET, INCRBY, or a syntax error: assume it writes, as Redis does
+				return keyRW | keyAccess | keyUpdate
+			}
+		}
+		return keyRO | keyAccess
+	},
+}
+
+// specKeyRefsAt is keyRefs before the variable flags.
+func (c *Command) specKeyRefsAt(args [][]byte) []keyRef {
 	if c.Keys == nil || c.specKeys {
 		if refs, ok := c.specKeyRefs(args, false); ok {
 			return refs

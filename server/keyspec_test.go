@@ -43,9 +43,9 @@ func TestKeySpecs(t *testing.T) {
 				{Flags: "RW access delete incomplete", Begin: BeginSearch{Keyword: "KEYS", StartFrom: -2},
 					Find: FindKeys{LastKey: -1, KeyStep: 1}},
 			}},
-		&Command{Name: "get", Arity: 2, Flags: "readonly fast", First: 1, Last: 1, Step: 1, Handler: noop},
-		&Command{Name: "del", Arity: -2, Flags: "write", First: 1, Last: -1, Step: 1, Handler: noop},
-		&Command{Name: "eval", Arity: -3, Flags: "noscript", Handler: noop,
+		&Command{Name: "myget", Arity: 2, Flags: "readonly fast", First: 1, Last: 1, Step: 1, Handler: noop},
+		&Command{Name: "mydel", Arity: -2, Flags: "write", First: 1, Last: -1, Step: 1, Handler: noop},
+		&Command{Name: "myeval", Arity: -3, Flags: "noscript", Handler: noop,
 			Keys: func(args [][]byte) []int { return []int{3} }},
 	)
 	for _, tc := range []struct {
@@ -62,8 +62,8 @@ func TestKeySpecs(t *testing.T) {
 		{"zunionstore d 5 a b", "", "1:OW,update", false}, // more keys than arguments
 		{"zunionstore d x a", "", "1:OW,update", false},
 		{"migrate h p \"\" 0 5000 keys a b", "", "3:RW,access,delete 7:RW,access,delete,incomplete 8:RW,access,delete,incomplete", false},
-		{"get k", "1:RO,access", "1:RO,access", true},
-		{"del a b c", "1:RW,access,update 2:RW,access,update 3:RW,access,update", "1:RW,access,update 2:RW,access,update 3:RW,access,update", true},
+		{"myget k", "1:RO,access", "1:RO,access", true},
+		{"mydel a b c", "1:RW,access,update 2:RW,access,update 3:RW,access,update", "1:RW,access,update 2:RW,access,update 3:RW,access,update", true},
 	} {
 		args := argv(tc.line)
 		cmd := tab.Lookup(string(args[0]))
@@ -91,18 +91,19 @@ func TestKeySpecs(t *testing.T) {
 		t.Error("mset's index+range spec is not movable")
 	}
 
-	// Derived specs: a range from First/Last/Step, plus an unknown spec for a Keys function.
-	if s := tab.Lookup("get").specs; len(s) != 1 || s[0].Begin.Index != 1 || s[0].Find.LastKey != 0 || s[0].Flags != "RO access" {
+	// Derived specs (commands Redis does not have, so without redisKeySpecs): a range from
+	// First/Last/Step, plus an unknown spec for a Keys function.
+	if s := tab.Lookup("myget").specs; len(s) != 1 || s[0].Begin.Index != 1 || s[0].Find.LastKey != 0 || s[0].Flags != "RO access" {
 		t.Errorf("get's derived specs %+v", s)
 	}
-	if s := tab.Lookup("del").specs; len(s) != 1 || s[0].Find.LastKey != -1 || s[0].Flags != "RW access update" {
+	if s := tab.Lookup("mydel").specs; len(s) != 1 || s[0].Find.LastKey != -1 || s[0].Flags != "RW access update" {
 		t.Errorf("del's derived specs %+v", s)
 	}
-	eval := tab.Lookup("eval")
+	eval := tab.Lookup("myeval")
 	if s := eval.specs; len(s) != 1 || !s[0].Find.Unknown {
 		t.Errorf("eval's derived specs %+v", s)
 	}
-	if got := refsString(eval.keyRefs(argv("eval s 1 k"))); got != "3:RO" {
+	if got := refsString(eval.keyRefs(argv("myeval s 1 k"))); got != "3:RO" {
 		t.Errorf("eval keyRefs %q", got)
 	}
 }

@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -56,7 +57,8 @@ type Server struct {
 	persist  persistence    // saves, save points and the drop-in load (cmd_persist.go, load.go)
 
 	lim         limits
-	requirePass atomic.Pointer[string]
+	acl         *aclSystem
+	tls         *tls.Config // nil without tls-port
 	protected   atomic.Bool
 	maxClients  atomic.Int64
 	idleTimeout atomic.Int64 // seconds; 0: never (timeout)
@@ -66,9 +68,10 @@ type Server struct {
 	clients map[int64]*Client
 	nextID  atomic.Int64
 
-	servers []*redcon.Server
-	addrs   []net.Addr
-	serveWG sync.WaitGroup
+	servers  []*redcon.Server
+	addrs    []net.Addr
+	tlsAddrs []net.Addr
+	serveWG  sync.WaitGroup
 
 	stats         serverStats
 	started       time.Time
@@ -143,11 +146,33 @@ func New(o Options) (*Server, error) {
 	}
 	s.eng = eng
 	s.watch.eng = eng // read by the hooks only once a key is watched, after New returns
-	s.applyLive()
 	s.cmds = newTable()
 	s.registerCommands()
+	if err := s.startSecurity(); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	s.applyLive()
 	s.startupMemory = readMemStats().heapObjects
 	return s, nil
+}
+
+// startSecurity builds the ACL users (requirepass, then the aclfile, which wins) and the TLS
+// configuration; an error in either stops the server from starting, as in Redis.
+func (s *Server) startSecurity() error {
+	s.acl = newACL(s.cmds)
+	s.applyLive()
+	if path := s.cfg.ACLFile; path != "" {
+		if _, err := s.acl.loadFile(path); err != nil {
+			return fmt.Errorf("server: aborting startup because of ACL errors: %v", err)
+		}
+	}
+	cfg, err := buildTLSConfig(s.cfg)
+	if err != nil {
+		return fmt.Errorf("server: failed to configure TLS: %v", err)
+	}
+	s.tls = cfg
+	return nil
 }
 
 // registerCommands fills the command table, one call per command group.
@@ -173,6 +198,7 @@ var commandGroups = []func(*Table){
 	registerListCommands,
 	registerSortCommands,
 	registerPersistCommands,
+	registerACLCommands,
 }
 
 // keyChanged is told, after each commit and under its key locks, about every key the commit
@@ -189,8 +215,9 @@ func (s *Server) applyLive() {
 	s.lim.maxBulk.Store(c.ProtoMaxBulkLen)
 	s.lim.maxQuery.Store(c.ClientQueryBufferLimit)
 	s.lim.maxArgs.Store(int64(c.MaxArgs))
-	pass := c.RequirePass
-	s.requirePass.Store(&pass)
+	if s.acl != nil {
+		s.acl.applyConfig(c)
+	}
 	s.protected.Store(c.ProtectedMode)
 	s.maxClients.Store(int64(c.MaxClients))
 	s.idleTimeout.Store(int64(c.Timeout))
@@ -205,16 +232,42 @@ func (s *Server) applyLive() {
 	}
 }
 
-func (s *Server) authRequired() bool { return *s.requirePass.Load() != "" }
-
-// Start listens on every configured address and serves clients in the background.
+// Start listens on every configured address (the plain port and the TLS port) and serves
+// clients in the background. Port 0 picks a free port when there is no TLS port, and turns
+// the plain port off when there is one (TLS only, as Redis's port 0).
 func (s *Server) Start() error {
 	s.cfgMu.RLock()
-	binds, port := s.cfg.Bind, s.cfg.Port
+	binds, port, tlsPort := s.cfg.Bind, s.cfg.Port, s.cfg.TLSPort
 	s.cfgMu.RUnlock()
-	if port == 0 && len(binds) == 0 {
+	if len(binds) == 0 {
 		return errors.New("server: nothing to listen on")
 	}
+	if port != 0 || tlsPort == 0 {
+		if err := s.listenAll(binds, port, nil); err != nil {
+			return err
+		}
+	}
+	if tlsPort != 0 {
+		if err := s.listenAll(binds, tlsPort, s.tls); err != nil {
+			s.stopListeners()
+			return err
+		}
+	}
+	if len(s.servers) == 0 {
+		return errors.New("server: no address could be bound")
+	}
+	if err := s.startLoad(); err != nil {
+		s.stopListeners()
+		return err
+	}
+	go s.cron()
+	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
+		"appendfsync", s.eng.FsyncMode().String())
+	return nil
+}
+
+// listenAll listens on port at every bind address, with TLS when tlsCfg is set.
+func (s *Server) listenAll(binds []string, port int, tlsCfg *tls.Config) error {
 	for _, b := range binds {
 		optional := strings.HasPrefix(b, "-")
 		host := strings.TrimPrefix(b, "-")
@@ -238,44 +291,42 @@ func (s *Server) Start() error {
 			s.stopListeners()
 			return fmt.Errorf("server: listen on %s: %w", b, err)
 		}
-		s.serve(ln)
+		s.serve(ln, tlsCfg)
 		if port == 0 {
 			// Every further address shares the first one's ephemeral port, as clients expect
 			// one port per server.
 			port = ln.Addr().(*net.TCPAddr).Port
 		}
 	}
-	if len(s.servers) == 0 {
-		return errors.New("server: no address could be bound")
-	}
-	if err := s.startLoad(); err != nil {
-		s.stopListeners()
-		return err
-	}
-	go s.cron()
-	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
-		"appendfsync", s.eng.FsyncMode().String())
 	return nil
 }
 
-// serve runs a redcon server on ln (wrapped in the protocol guard).
-func (s *Server) serve(ln net.Listener) {
+// serve runs a redcon server on ln, wrapped in TLS when tlsCfg is set, then in the
+// protocol guard (which so reads plaintext).
+func (s *Server) serve(ln net.Listener, tlsCfg *tls.Config) {
 	rs := redcon.NewServer(ln.Addr().String(), s.serveDraining, s.accept, s.closed)
 	s.servers = append(s.servers, rs)
-	s.addrs = append(s.addrs, ln.Addr())
+	inner := ln
+	if tlsCfg != nil {
+		s.tlsAddrs = append(s.tlsAddrs, ln.Addr())
+		inner = newTLSListener(ln, tlsCfg, s.log)
+	} else {
+		s.addrs = append(s.addrs, ln.Addr())
+	}
 	s.serveWG.Add(1)
 	go func() {
 		defer s.serveWG.Done()
-		if err := rs.Serve(&guardListener{Listener: ln, lim: &s.lim}); err != nil && !s.closing.Load() {
+		if err := rs.Serve(&guardListener{Listener: inner, lim: &s.lim}); err != nil && !s.closing.Load() {
 			s.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
 		}
 	}()
 }
 
-// Addr is the first address the server listens on.
+// Addr is the first plain address the server listens on (the first TLS one when it listens
+// only with TLS).
 func (s *Server) Addr() net.Addr {
 	if len(s.addrs) == 0 {
-		return nil
+		return s.TLSAddr()
 	}
 	return s.addrs[0]
 }
@@ -284,6 +335,9 @@ func (s *Server) addrList() string {
 	var parts []string
 	for _, a := range s.addrs {
 		parts = append(parts, a.String())
+	}
+	for _, a := range s.tlsAddrs {
+		parts = append(parts, a.String()+" (tls)")
 	}
 	return strings.Join(parts, " ")
 }
@@ -294,7 +348,7 @@ func (s *Server) accept(rc redcon.Conn) bool {
 	if !ok {
 		return false
 	}
-	if tc, ok := gc.Conn.(*net.TCPConn); ok {
+	if tc, ok := gc.raw().(*net.TCPConn); ok {
 		if ka := s.keepAlive.Load(); ka > 0 {
 			tc.SetKeepAlivePeriod(time.Duration(ka) * time.Second)
 			tc.SetKeepAlive(true)
@@ -312,7 +366,7 @@ func (s *Server) accept(rc redcon.Conn) bool {
 	if s.closing.Load() {
 		return false
 	}
-	if s.protected.Load() && !s.authRequired() && !c.loopback {
+	if s.protected.Load() && s.acl.defaultNoPass() && !c.loopback {
 		return refuse(engine.ErrProtectedMode)
 	}
 	s.mu.Lock()

@@ -16,6 +16,8 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serverCommand())
+	root.AddCommand(inspectCommand())
+	root.AddCommand(checkCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "strata:", err)
 		os.Exit(1)
