@@ -47,6 +47,7 @@ type ExportKey struct {
 // ExportVisitor receives exported keys: BeginKey, the elements of the key's type, EndKey.
 // Byte slices are valid only during the call. An error stops the export and is returned.
 type ExportVisitor interface {
+	// BeginKey starts a key; ErrSkipKey skips it (no elements, no EndKey).
 	BeginKey(k *ExportKey) error
 	// String is the whole value of a string key.
 	String(value []byte) error
@@ -58,6 +59,9 @@ type ExportVisitor interface {
 	HashField(field, value []byte) error
 	EndKey() error
 }
+
+// ErrSkipKey, returned by ExportVisitor.BeginKey, skips the key.
+var ErrSkipKey = errors.New("engine: skip this key")
 
 // Snapshot is a consistent, read-only view of every database at one instant.
 type Snapshot struct {
@@ -168,6 +172,9 @@ func (t *Txn) ExportKey(key []byte, v ExportVisitor) (bool, error) {
 func (t *Txn) exportValue(key []byte, m *encoding.Meta, v ExportVisitor) error {
 	k := ExportKey{DB: t.ldb, Key: key, Type: m.Type, ExpireAt: m.ExpireAt, Len: int64(m.Count)}
 	if err := v.BeginKey(&k); err != nil {
+		if errors.Is(err, ErrSkipKey) {
+			return nil
+		}
 		return err
 	}
 	var err error

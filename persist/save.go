@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
@@ -27,9 +26,11 @@ var typeToRDB = [...]rdb.ValueType{
 
 // exporter turns the engine's exported keys into rdb events, reusing one Event.
 type exporter struct {
-	sink eventSink
-	ev   rdb.Event
-	keys atomic.Int64 // keys written so far (read by INFO while a save runs)
+	sink     eventSink
+	ev       rdb.Event
+	keys     int64
+	selected func(db int, key []byte, typ rdb.ValueType) bool
+	progress func(keys int64)
 }
 
 func (x *exporter) emit(kind rdb.Kind) error {
@@ -46,6 +47,9 @@ func (x *exporter) BeginKey(k *engine.ExportKey) error {
 	x.ev.Header = rdb.KeyHeader{Type: typ, ExpireAt: k.ExpireAt, Idle: -1, Freq: -1, Len: k.Len}
 	if typ == rdb.TypeString {
 		x.ev.Header.Len = -1
+	}
+	if x.selected != nil && !x.selected(k.DB, k.Key, typ) {
+		return engine.ErrSkipKey
 	}
 	return x.emit(rdb.KindKey)
 }
@@ -71,7 +75,9 @@ func (x *exporter) HashField(f, v []byte) error {
 }
 
 func (x *exporter) EndKey() error {
-	x.keys.Add(1)
+	if x.keys++; x.progress != nil && x.keys%progressEvery == 0 {
+		x.progress(x.keys)
+	}
 	x.ev.Field, x.ev.Value = nil, nil
 	return x.emit(rdb.KindEndKey)
 }
@@ -79,8 +85,10 @@ func (x *exporter) EndKey() error {
 // SaveOptions tune WriteRDB and SaveFile.
 type SaveOptions struct {
 	Writer rdb.WriterOptions
-	// Progress, when set, is told the number of keys written so far, about every few thousand.
-	Progress *atomic.Int64
+	// Select, when set, decides which keys are written.
+	Select func(db int, key []byte, typ rdb.ValueType) bool
+	// Progress, when set, is told the keys and bytes written so far, about every thousand keys.
+	Progress func(keys, bytes int64)
 }
 
 // SaveStats report what a save wrote.
@@ -98,9 +106,9 @@ func WriteRDB(ctx context.Context, snap *engine.Snapshot, w io.Writer, o SaveOpt
 	if err != nil {
 		return st, err
 	}
-	x := &exporter{sink: rw}
+	x := &exporter{sink: rw, selected: o.Select}
 	if o.Progress != nil {
-		x.sink = &progressSink{sink: rw, x: x, progress: o.Progress}
+		x.progress = func(keys int64) { o.Progress(keys, cw.n) }
 	}
 	for db := 0; db < snap.Databases(); db++ {
 		keys, expires := snap.KeyCounts(db)
@@ -118,27 +126,14 @@ func WriteRDB(ctx context.Context, snap *engine.Snapshot, w io.Writer, o SaveOpt
 	if err := rw.Close(); err != nil {
 		return st, err
 	}
-	st.Keys, st.Bytes = x.keys.Load(), cw.n
+	st.Keys, st.Bytes = x.keys, cw.n
+	if o.Progress != nil {
+		o.Progress(st.Keys, st.Bytes)
+	}
 	return st, nil
 }
 
-// progressSink publishes the exporter's key count every progressEvery keys.
-type progressSink struct {
-	sink     eventSink
-	x        *exporter
-	progress *atomic.Int64
-}
-
 const progressEvery = 1024
-
-func (p *progressSink) Write(ev *rdb.Event) error {
-	if ev.Kind == rdb.KindEndKey {
-		if n := p.x.keys.Load(); n%progressEvery == 0 {
-			p.progress.Store(n)
-		}
-	}
-	return p.sink.Write(ev)
-}
 
 type countingWriter struct {
 	w io.Writer

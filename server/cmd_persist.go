@@ -166,7 +166,7 @@ func (s *Server) startSave(background bool, why string) error {
 
 	path := s.rdbPath()
 	o := s.saveOptions()
-	o.Progress = &p.keysDone
+	o.Progress = func(keys, _ int64) { p.keysDone.Store(keys) }
 	if background {
 		s.log.Info("background saving started", "file", path, "reason", why)
 	}

@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,161 +18,25 @@ import (
 	"github.com/stratadb/strata/server/servertest"
 )
 
-// persistDBs are the databases fillAllTypes writes to.
-var persistDBs = []string{"0", "5"}
-
-// fillAllTypes writes the same keys of every type and encoding to each connection: strings
-// (int, raw, compressible, chunked, binary, empty), HyperLogLogs, lists (listpack and
-// quicklist, a long element), sets (intset, small, big, big intset), hashes (listpack and
-// hashtable), expiries, and a second database.
-func fillAllTypes(t *testing.T, conns ...*servertest.Conn) {
-	t.Helper()
-	future := strconv.FormatInt(time.Now().Add(2*time.Hour).UnixMilli(), 10)
-	seq := func(prefix string, n int) []string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = prefix + strconv.Itoa(i)
-		}
-		return out
-	}
-	pairs := func(n, valueLen int) []string {
-		var out []string
-		for i := range n {
-			out = append(out, "f"+strconv.Itoa(i), strings.Repeat(string(rune('a'+i%26)), valueLen)+strconv.Itoa(i))
-		}
-		return out
-	}
-	big := make([]byte, 50000)
-	for i := range big {
-		big[i] = byte(i*7 + i/100)
-	}
-	cmds := [][]string{
-		{"SET", "s", "hello"},
-		{"SET", "n", "12345"},
-		{"SET", "neg", "-9223372036854775808"},
-		{"SET", "long", strings.Repeat("abc", 100)},
-		{"SET", "big", string(big)},
-		{"SET", "bigzip", strings.Repeat("0123456789", 3000)},
-		{"SET", "bin", "a\x00b\r\n\xff"},
-		{"SET", "empty", ""},
-		{"SET", "ttl", "v", "PXAT", future},
-		{"PFADD", "hll", "a", "b", "c", "d"},
-		append([]string{"PFADD", "hlldense"}, seq("e", 3000)...),
-		{"RPUSH", "l", "a", "b", "1", "2", "-3"},
-		append([]string{"RPUSH", "lbig"}, seq("item", 2000)...),
-		{"RPUSH", "llong", strings.Repeat("x", 100), "y", strings.Repeat("z", 10000)},
-		{"SADD", "ints", "1", "2", "3", "-100", "70000", "5000000000"},
-		{"SADD", "strs", "a", "b", "c"},
-		append([]string{"SADD", "sbig"}, seq("m", 1000)...),
-		append([]string{"SADD", "ibig"}, seq("", 700)...),
-		{"HSET", "h", "f1", "v1", "f2", "2"},
-		append([]string{"HSET", "hbig"}, pairs(300, 5)...),
-		append([]string{"HSET", "hlong"}, pairs(3, 100)...),
-		{"PEXPIREAT", "hbig", future},
-		{"SELECT", "5"},
-		{"SET", "s", "db5"},
-		append([]string{"SADD", "set5"}, seq("x", 10)...),
-		{"SELECT", "0"},
-	}
-	for _, c := range conns {
-		for _, cmd := range cmds {
-			if r := c.Do(cmd...); strings.HasPrefix(r, "-") {
-				t.Fatalf("%s: %q", cmd[0], r)
-			}
-		}
-	}
-}
-
-// dumpAll describes every database fillAllTypes writes to.
-func dumpAll(t *testing.T, c *servertest.Conn) string {
-	t.Helper()
-	var b strings.Builder
-	for _, db := range persistDBs {
-		c.Do("SELECT", db)
-		b.WriteString("db" + db + "\n" + servertest.Dump(t, c))
-	}
-	c.Do("SELECT", "0")
-	return b.String()
-}
-
-// checkRDB runs redis-check-rdb on path.
-func checkRDB(t *testing.T, path string) {
-	t.Helper()
-	out, err := exec.Command("redis-check-rdb", path).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("RDB looks OK")) {
-		t.Fatalf("redis-check-rdb %s: %v\n%s", path, err, out)
-	}
-}
-
-// loadIntoRedis makes r load the RDB file at path (DEBUG RELOAD NOSAVE) and returns its
-// DEBUG DIGEST.
-func loadIntoRedis(t *testing.T, r *servertest.Redis, path string) string {
-	t.Helper()
-	copyFile(t, path, filepath.Join(r.Dir, "dump.rdb"))
-	c := r.Dial(t)
-	if got := c.Do("DEBUG", "RELOAD", "NOSAVE"); got != "+OK\r\n" {
-		t.Fatalf("redis could not load %s: %q", path, got)
-	}
-	return c.Do("DEBUG", "DIGEST")
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func startDebugRedis(t *testing.T) *servertest.Redis {
-	return servertest.StartRedis(t, "--enable-debug-command", "yes")
-}
-
-// waitFor polls cond (a condition, not a delay) until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func infoField(t *testing.T, c *servertest.Conn, name string) string {
-	t.Helper()
-	raw := c.Do("INFO", "persistence")
-	for _, line := range strings.Split(raw, "\r\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			return v
-		}
-	}
-	return ""
-}
-
 // TestRDBRoundTripWithRedis: Strata's SAVE passes redis-check-rdb and loads into Redis with the
 // digest of a Redis that ran the same commands; Redis's own dump, dropped into an empty Strata
 // directory, loads at start, holds the same data, and goes back out (BGSAVE) to the same digest.
 func TestRDBRoundTripWithRedis(t *testing.T) {
-	r1 := startDebugRedis(t)
+	r1 := servertest.StartDebugRedis(t)
 	s := servertest.StartStrata(t, nil)
 	sc, rc := s.Dial(t), r1.Dial(t)
-	fillAllTypes(t, sc, rc)
+	servertest.FillAllTypes(t, sc, rc)
 	want := rc.Do("DEBUG", "DIGEST")
-	if got := dumpAll(t, sc); got != dumpAll(t, rc) {
-		t.Fatalf("the servers disagree before any save:\n%s\n%s", got, dumpAll(t, rc))
+	if got := servertest.DumpAll(t, sc); got != servertest.DumpAll(t, rc) {
+		t.Fatalf("the servers disagree before any save:\n%s\n%s", got, servertest.DumpAll(t, rc))
 	}
 
 	if got := sc.Do("SAVE"); got != "+OK\r\n" {
 		t.Fatalf("SAVE: %q", got)
 	}
 	strataDump := filepath.Join(s.Dir, "dump.rdb")
-	checkRDB(t, strataDump)
-	if got := loadIntoRedis(t, startDebugRedis(t), strataDump); got != want {
+	servertest.CheckRDB(t, strataDump)
+	if got := servertest.LoadIntoRedis(t, servertest.StartDebugRedis(t), strataDump); got != want {
 		t.Fatalf("Strata's dump loads into Redis with digest %q, want %q", got, want)
 	}
 
@@ -183,25 +45,25 @@ func TestRDBRoundTripWithRedis(t *testing.T) {
 		t.Fatalf("redis SAVE: %q", got)
 	}
 	dir := t.TempDir()
-	copyFile(t, filepath.Join(r1.Dir, "dump.rdb"), filepath.Join(dir, "dump.rdb"))
+	servertest.CopyFile(t, filepath.Join(r1.Dir, "dump.rdb"), filepath.Join(dir, "dump.rdb"))
 	s2 := servertest.StartStrata(t, func(c *conf.Config) { c.Dir = dir })
 	<-s2.Loaded()
 	c2 := s2.Dial(t)
-	if got, w := dumpAll(t, c2), dumpAll(t, rc); got != w {
+	if got, w := servertest.DumpAll(t, c2), servertest.DumpAll(t, rc); got != w {
 		t.Fatalf("the loaded dump differs:\n%s\nwant:\n%s", got, w)
 	}
-	if got := infoField(t, c2, "rdb_last_load_keys_loaded"); got != "23" {
+	if got := servertest.InfoField(t, c2, "rdb_last_load_keys_loaded"); got != "23" {
 		t.Fatalf("rdb_last_load_keys_loaded %q", got)
 	}
 	if got := c2.Do("BGSAVE"); got != "+Background saving started\r\n" {
 		t.Fatalf("BGSAVE: %q", got)
 	}
 	<-s2.SaveFinished()
-	if got := infoField(t, c2, "rdb_last_bgsave_status"); got != "ok" {
+	if got := servertest.InfoField(t, c2, "rdb_last_bgsave_status"); got != "ok" {
 		t.Fatalf("rdb_last_bgsave_status %q", got)
 	}
-	checkRDB(t, filepath.Join(dir, "dump.rdb"))
-	if got := loadIntoRedis(t, startDebugRedis(t), filepath.Join(dir, "dump.rdb")); got != want {
+	servertest.CheckRDB(t, filepath.Join(dir, "dump.rdb"))
+	if got := servertest.LoadIntoRedis(t, servertest.StartDebugRedis(t), filepath.Join(dir, "dump.rdb")); got != want {
 		t.Fatalf("after import and export the digest is %q, want %q", got, want)
 	}
 }
@@ -210,11 +72,11 @@ func TestRDBRoundTripWithRedis(t *testing.T) {
 // the same contents, and Strata's DUMP restores into Redis with the same DEBUG DIGEST-VALUE
 // and, TTLs included, the same DEBUG DIGEST.
 func TestDumpRestoreWithRedis(t *testing.T) {
-	r1, r2 := startDebugRedis(t), startDebugRedis(t)
+	r1, r2 := servertest.StartDebugRedis(t), servertest.StartDebugRedis(t)
 	s := servertest.StartStrata(t, nil)
 	rc, r2c, sc := r1.Dial(t), r2.Dial(t), s.Dial(t)
-	fillAllTypes(t, rc)
-	for _, db := range persistDBs {
+	servertest.FillAllTypes(t, rc)
+	for _, db := range servertest.PersistDBs {
 		for _, c := range []*servertest.Conn{rc, r2c, sc} {
 			c.Do("SELECT", db)
 		}
@@ -240,7 +102,7 @@ func TestDumpRestoreWithRedis(t *testing.T) {
 			}
 		}
 	}
-	if got, want := dumpAll(t, sc), dumpAll(t, rc); got != want {
+	if got, want := servertest.DumpAll(t, sc), servertest.DumpAll(t, rc); got != want {
 		t.Fatalf("restored into Strata:\n%s\nwant:\n%s", got, want)
 	}
 	if got, want := r2c.Do("DEBUG", "DIGEST"), rc.Do("DEBUG", "DIGEST"); got != want {
@@ -316,14 +178,14 @@ func TestBgsaveConsistentUnderWrites(t *testing.T) {
 			t.Fatalf("%v during a BGSAVE: %q", cmd, got)
 		}
 	}
-	if got := infoField(t, c, "rdb_bgsave_in_progress"); got != "1" {
+	if got := servertest.InfoField(t, c, "rdb_bgsave_in_progress"); got != "1" {
 		t.Fatalf("rdb_bgsave_in_progress %q", got)
 	}
-	if got := infoField(t, c, "current_save_keys_total"); got != strconv.Itoa(n+1) {
+	if got := servertest.InfoField(t, c, "current_save_keys_total"); got != strconv.Itoa(n+1) {
 		t.Fatalf("current_save_keys_total %q", got)
 	}
 	// Writes during the save: overwrite every key, add and delete some, flush a database.
-	before := infoField(t, c, "rdb_changes_since_last_save")
+	before := servertest.InfoField(t, c, "rdb_changes_since_last_save")
 	for i := 0; i < n; i += 500 {
 		args := []string{"MSET"}
 		for j := i; j < i+500; j++ {
@@ -349,10 +211,10 @@ func TestBgsaveConsistentUnderWrites(t *testing.T) {
 		}
 	}
 	// The changes made during the save are still unsaved.
-	if got := infoField(t, c, "rdb_changes_since_last_save"); got == "0" || got == "" {
+	if got := servertest.InfoField(t, c, "rdb_changes_since_last_save"); got == "0" || got == "" {
 		t.Fatalf("rdb_changes_since_last_save %q after the save (was %q at its start)", got, before)
 	}
-	if got := infoField(t, c, "rdb_bgsave_in_progress"); got != "0" {
+	if got := servertest.InfoField(t, c, "rdb_bgsave_in_progress"); got != "0" {
 		t.Fatalf("rdb_bgsave_in_progress %q", got)
 	}
 	if got := c.Do("GET", "k5"); got != "$-1\r\n" { // db 0 is the old db 1 now
@@ -367,14 +229,14 @@ func TestSaveCommands(t *testing.T) {
 	c := s.Dial(t)
 	c.Do("SET", "a", "1")
 	c.Do("MSET", "b", "2", "c", "3")
-	if got := infoField(t, c, "rdb_changes_since_last_save"); got != "3" {
+	if got := servertest.InfoField(t, c, "rdb_changes_since_last_save"); got != "3" {
 		t.Fatalf("rdb_changes_since_last_save %q", got)
 	}
 	first := c.Do("LASTSAVE")
 	if got := c.Do("SAVE"); got != "+OK\r\n" {
 		t.Fatalf("SAVE: %q", got)
 	}
-	if got := infoField(t, c, "rdb_changes_since_last_save"); got != "0" {
+	if got := servertest.InfoField(t, c, "rdb_changes_since_last_save"); got != "0" {
 		t.Fatalf("rdb_changes_since_last_save after SAVE %q", got)
 	}
 	if got := c.Do("LASTSAVE"); got < first {
@@ -390,7 +252,7 @@ func TestSaveCommands(t *testing.T) {
 	if got := c.Do("EXEC"); got != "*1\r\n+Background saving scheduled\r\n" {
 		t.Fatalf("EXEC: %q", got)
 	}
-	waitFor(t, "the scheduled BGSAVE", func() bool { return infoField(t, c, "rdb_saves") == "2" })
+	servertest.WaitFor(t, "the scheduled BGSAVE", func() bool { return servertest.InfoField(t, c, "rdb_saves") == "2" })
 	<-s.SaveFinished()
 
 	// A save point: one change, zero seconds.
@@ -398,7 +260,7 @@ func TestSaveCommands(t *testing.T) {
 		t.Fatalf("CONFIG SET save: %q", got)
 	}
 	c.Do("SET", "d", "4")
-	waitFor(t, "a save point", func() bool { return infoField(t, c, "rdb_changes_since_last_save") == "0" })
+	servertest.WaitFor(t, "a save point", func() bool { return servertest.InfoField(t, c, "rdb_changes_since_last_save") == "0" })
 	<-s.SaveFinished()
 	if strs, _ := readRDB(t, filepath.Join(s.Dir, "dump.rdb")); strs["0/d"] != "4" {
 		t.Fatalf("the save point's dump holds %v", strs)
@@ -422,7 +284,7 @@ func redisDump(t *testing.T) (string, *servertest.Conn) {
 	t.Helper()
 	r := servertest.StartRedis(t)
 	rc := r.Dial(t)
-	fillAllTypes(t, rc)
+	servertest.FillAllTypes(t, rc)
 	if got := rc.Do("SAVE"); got != "+OK\r\n" {
 		t.Fatalf("redis SAVE: %q", got)
 	}
@@ -448,7 +310,7 @@ func newStrata(t *testing.T, dir string) (*server.Server, *conf.Config) {
 func TestDropInLoading(t *testing.T) {
 	path, rc := redisDump(t)
 	dir := t.TempDir()
-	copyFile(t, path, filepath.Join(dir, "dump.rdb"))
+	servertest.CopyFile(t, path, filepath.Join(dir, "dump.rdb"))
 	srv, _ := newStrata(t, dir)
 	release := make(chan struct{})
 	srv.SetPersistHold(func() { <-release })
@@ -462,10 +324,10 @@ func TestDropInLoading(t *testing.T) {
 		}
 	}
 	st, _ := os.Stat(path)
-	if got := infoField(t, c, "loading"); got != "1" {
+	if got := servertest.InfoField(t, c, "loading"); got != "1" {
 		t.Fatalf("loading %q", got)
 	}
-	if got := infoField(t, c, "loading_total_bytes"); got != strconv.FormatInt(st.Size(), 10) {
+	if got := servertest.InfoField(t, c, "loading_total_bytes"); got != strconv.FormatInt(st.Size(), 10) {
 		t.Fatalf("loading_total_bytes %q", got)
 	}
 	if got := c.Do("LASTSAVE"); !strings.HasPrefix(got, ":") {
@@ -473,7 +335,7 @@ func TestDropInLoading(t *testing.T) {
 	}
 	close(release)
 	<-srv.Loaded()
-	if got, want := dumpAll(t, c), dumpAll(t, rc); got != want {
+	if got, want := servertest.DumpAll(t, c), servertest.DumpAll(t, rc); got != want {
 		t.Fatalf("loaded:\n%s\nwant:\n%s", got, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "strata-rdb-load.pending")); !os.IsNotExist(err) {
@@ -497,14 +359,14 @@ func TestDropInRedo(t *testing.T) {
 	s := servertest.StartStrata(t, func(cfg *conf.Config) { cfg.Dir = dir })
 	s.Dial(t).Do("SET", "partial", "junk")
 	s.Shutdown(context.Background())
-	copyFile(t, path, filepath.Join(dir, "dump.rdb"))
+	servertest.CopyFile(t, path, filepath.Join(dir, "dump.rdb"))
 	if err := os.WriteFile(filepath.Join(dir, "strata-rdb-load.pending"), []byte(filepath.Join(dir, "dump.rdb")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s2 := servertest.StartStrata(t, func(cfg *conf.Config) { cfg.Dir = dir })
 	<-s2.Loaded()
 	c := s2.Dial(t)
-	if got, want := dumpAll(t, c), dumpAll(t, rc); got != want {
+	if got, want := servertest.DumpAll(t, c), servertest.DumpAll(t, rc); got != want {
 		t.Fatalf("reloaded:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -532,7 +394,7 @@ func TestDropInCorruptDump(t *testing.T) {
 	}
 
 	off := t.TempDir()
-	copyFile(t, path, filepath.Join(off, "dump.rdb"))
+	servertest.CopyFile(t, path, filepath.Join(off, "dump.rdb"))
 	s := servertest.StartStrata(t, func(cfg *conf.Config) { cfg.Dir, cfg.RDBLoadOnEmpty = off, false })
 	<-s.Loaded()
 	if got := s.Dial(t).Do("DBSIZE"); got != ":0\r\n" {

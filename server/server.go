@@ -68,10 +68,11 @@ type Server struct {
 	clients map[int64]*Client
 	nextID  atomic.Int64
 
-	servers  []*redcon.Server
-	addrs    []net.Addr
-	tlsAddrs []net.Addr
-	serveWG  sync.WaitGroup
+	servers   []*redcon.Server
+	listeners []net.Listener // the servers' own, closed by stopListeners
+	addrs     []net.Addr
+	tlsAddrs  []net.Addr
+	serveWG   sync.WaitGroup
 
 	stats         serverStats
 	started       time.Time
@@ -306,6 +307,7 @@ func (s *Server) listenAll(binds []string, port int, tlsCfg *tls.Config) error {
 func (s *Server) serve(ln net.Listener, tlsCfg *tls.Config) {
 	rs := redcon.NewServer(ln.Addr().String(), s.serveDraining, s.accept, s.closed)
 	s.servers = append(s.servers, rs)
+	s.listeners = append(s.listeners, ln)
 	inner := ln
 	if tlsCfg != nil {
 		s.tlsAddrs = append(s.tlsAddrs, ln.Addr())
@@ -406,6 +408,11 @@ func (s *Server) Clients() []*Client {
 func (s *Server) stopListeners() {
 	for _, rs := range s.servers {
 		rs.Close()
+	}
+	// redcon's Close does nothing before its Serve goroutine has started: closing the
+	// listener itself makes that Serve return at once.
+	for _, ln := range s.listeners {
+		ln.Close()
 	}
 }
 
