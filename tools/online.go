@@ -170,9 +170,9 @@ type onlineKey struct {
 	name     []byte
 	typ      rdb.ValueType
 	expireAt int64
-	bytes    int   // element bytes fed to the encoder
-	chunked  bool  // the key goes on in command batches
-	failed   bool  // its first RESTORE failed: drop the rest
+	bytes    int  // element bytes fed to the encoder
+	chunked  bool // the key goes on in command batches
+	failed   bool // its first RESTORE failed: drop the rest
 	args     [][]byte
 	argBytes int
 }
