@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 
@@ -192,9 +193,9 @@ type bulkLoad struct {
 	dir   string
 	limit int
 
-	arena []byte   // records of the current run: uvarint klen, uvarint vlen, key, value
-	recs  []uint32 // offsets of the records in the arena
-	big   bool     // the arena outgrew uint32 offsets' reach: spill at once
+	arena []byte    // keys and values of the current run, back to back
+	recs  []bulkRec // the records in the arena
+	big   bool      // the arena outgrew uint32 offsets' reach: spill at once
 	runs  []string
 	keyAt int // records of the current key start here in recs (-1: some were spilled)
 
@@ -240,42 +241,44 @@ func (b *bulkLoad) key(db int, key []byte, typ encoding.Type, expireAt int64) (*
 	return im, nil
 }
 
+// bulkRec locates one record in the arena: its key at off, its value right after.
+type bulkRec struct {
+	off, klen, vlen uint32
+}
+
+// bulkRecSize is what one record costs besides its bytes, counted against the memory limit.
+const bulkRecSize = 12
+
+func (r bulkRec) key(arena []byte) []byte { return arena[r.off : r.off+r.klen] }
+func (r bulkRec) value(arena []byte) []byte {
+	return arena[r.off+r.klen : r.off+r.klen+r.vlen]
+}
+
 // add queues one record.
 func (b *bulkLoad) add(k, v []byte) error {
 	if b.err != nil {
 		return b.err
 	}
-	if b.big || len(b.arena)+len(k)+len(v)+20 > b.limit && len(b.recs) > 0 {
+	if b.big || len(b.arena)+len(b.recs)*bulkRecSize+len(k)+len(v) > b.limit && len(b.recs) > 0 {
 		if err := b.spill(); err != nil {
 			b.err = err
 			return err
 		}
 	}
-	b.recs = append(b.recs, uint32(len(b.arena)))
-	b.arena = binary.AppendUvarint(b.arena, uint64(len(k)))
-	b.arena = binary.AppendUvarint(b.arena, uint64(len(v)))
-	b.arena = append(b.arena, k...)
-	b.arena = append(b.arena, v...)
+	if len(k) > math.MaxUint32/2 || len(v) > math.MaxUint32/2 {
+		b.err = fmt.Errorf("engine: bulk load: a record of %d bytes", len(k)+len(v))
+		return b.err
+	}
+	b.recs = append(b.recs, bulkRec{off: uint32(len(b.arena)), klen: uint32(len(k)), vlen: uint32(len(v))})
+	b.arena = append(append(b.arena, k...), v...)
 	b.big = len(b.arena) > 1<<31
 	return nil
 }
 
-// runRecord decodes the record at off in buf.
-func runRecord(buf []byte, off uint32) (k, v []byte) {
-	p := buf[off:]
-	kl, n := binary.Uvarint(p)
-	p = p[n:]
-	vl, n := binary.Uvarint(p)
-	p = p[n:]
-	return p[:kl], p[kl : kl+vl]
-}
-
 func (b *bulkLoad) sortRun() {
 	arena := b.arena
-	slices.SortFunc(b.recs, func(x, y uint32) int {
-		kx, _ := runRecord(arena, x)
-		ky, _ := runRecord(arena, y)
-		return bytes.Compare(kx, ky)
+	slices.SortFunc(b.recs, func(x, y bulkRec) int {
+		return bytes.Compare(x.key(arena), y.key(arena))
 	})
 }
 
@@ -288,10 +291,12 @@ func (b *bulkLoad) spill() error {
 		return err
 	}
 	w := bufio.NewWriterSize(f, bulkRunBuffer)
-	for _, off := range b.recs {
-		k, v := runRecord(b.arena, off)
-		end := int(off) + len(k) + len(v) + uvarintLen(len(k)) + uvarintLen(len(v))
-		if _, err := w.Write(b.arena[off:end]); err != nil {
+	var hdr [2 * binary.MaxVarintLen32]byte
+	for _, r := range b.recs {
+		h := binary.AppendUvarint(hdr[:0], uint64(r.klen))
+		h = binary.AppendUvarint(h, uint64(r.vlen))
+		w.Write(h)
+		if _, err := w.Write(b.arena[r.off : r.off+r.klen+r.vlen]); err != nil {
 			f.Close()
 			return err
 		}
@@ -307,15 +312,6 @@ func (b *bulkLoad) spill() error {
 	b.arena, b.recs = b.arena[:0], b.recs[:0]
 	b.keyAt = -1
 	return nil
-}
-
-func uvarintLen(n int) int {
-	l := 1
-	for n >= 0x80 {
-		n >>= 7
-		l++
-	}
-	return l
 }
 
 // finishKey queues the metadata of a finished key, and its expiry index entry.
@@ -344,7 +340,7 @@ func (b *bulkLoad) discardKey(im *KeyImporter) {
 	switch {
 	case b.keyAt >= 0:
 		if b.keyAt < len(b.recs) {
-			b.arena = b.arena[:b.recs[b.keyAt]]
+			b.arena = b.arena[:b.recs[b.keyAt].off]
 			b.recs = b.recs[:b.keyAt]
 		}
 	case b.err == nil:
@@ -493,7 +489,7 @@ type recordSource interface {
 
 type memSource struct {
 	arena []byte
-	recs  []uint32
+	recs  []bulkRec
 	i     int
 }
 
@@ -501,9 +497,9 @@ func (m *memSource) next() ([]byte, []byte, bool, error) {
 	if m.i >= len(m.recs) {
 		return nil, nil, false, nil
 	}
-	k, v := runRecord(m.arena, m.recs[m.i])
+	r := m.recs[m.i]
 	m.i++
-	return k, v, true, nil
+	return r.key(m.arena), r.value(m.arena), true, nil
 }
 
 // runReader reads one sorted run.
