@@ -50,6 +50,13 @@ func workloads() []workload {
 			tests: "get,set", clients: 50, pipeline: 1, requests: 200_000, keyspace: 1_000_000, dataSize: 100}},
 		{name: "get,set -P 16", config: everysec, load: redisBenchmark{
 			tests: "get,set", clients: 50, pipeline: 16, requests: 1_000_000, keyspace: 1_000_000, dataSize: 100}},
+		// EVALSHA of rate limiters (scripting.go), one key of 100k per call.
+		{name: "evalsha -P 1", config: everysec, load: scriptBenchmark{label: "EVALSHA ratelimit", keyPrefix: "rl:",
+			script: rateLimitScript, args: []string{"60", "100"}, clients: 50, pipeline: 1, requests: 200_000, keyspace: 100_000}},
+		{name: "evalsha -P 1", config: everysec, load: scriptBenchmark{label: "EVALSHA tokenbucket", keyPrefix: "tb:",
+			script: tokenBucketScript, args: []string{"1", "10", "1700000000"}, clients: 50, pipeline: 1, requests: 200_000, keyspace: 100_000}},
+		{name: "evalsha -P 16", config: everysec, load: scriptBenchmark{label: "EVALSHA ratelimit", keyPrefix: "rl:",
+			script: rateLimitScript, args: []string{"60", "100"}, clients: 50, pipeline: 16, requests: 500_000, keyspace: 100_000}},
 	}
 }
 

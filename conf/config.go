@@ -15,10 +15,11 @@ package conf
 //
 //	name     the directive's name (Redis's where the concept is the same)
 //	default  the default, written as in redis.conf
-//	kind     memory | enum | list | save (how the text parses; default: the Go type's)
+//	kind     memory | enum | list | save | percentiles (how the text parses; default: the Go type's)
 //	enum     the allowed values of an enum, separated by '|'
 //	min max  bounds of an integer
 //	live     "yes" when CONFIG SET may change it while running
+//	alias    another name the directive answers to (Redis's old name)
 //	help     one line for strata.yaml and CONFIG docs
 type Config struct {
 	// Network
@@ -68,6 +69,9 @@ type Config struct {
 	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`
 	MaxMemoryPolicy string `name:"maxmemory-policy" default:"noeviction" kind:"enum" enum:"volatile-lru|volatile-lfu|volatile-random|volatile-ttl|allkeys-lru|allkeys-lfu|allkeys-random|noeviction" live:"yes" help:"What leaves the hot tier when it is full (Pebble keeps the data)."`
 
+	// Scripting
+	BusyReplyThreshold int64 `name:"busy-reply-threshold" alias:"lua-time-limit" default:"5000" min:"0" max:"9223372036854775807" live:"yes" help:"Milliseconds a script (EVAL, FCALL) may run before other clients get -BUSY and SCRIPT KILL / FUNCTION KILL may stop it; 0 never."`
+
 	// Background work
 	Hz int `name:"hz" default:"10" min:"0" max:"2147483647" live:"yes" help:"How many times a second background tasks (active expiry) run; values outside 1..500 are clamped, as in Redis."`
 
@@ -76,6 +80,9 @@ type Config struct {
 	SlowlogLogSlowerThan int64  `name:"slowlog-log-slower-than" default:"10000" min:"-1" max:"9223372036854775807" live:"yes" help:"Log commands slower than this many microseconds; -1 disables."`
 	SlowlogMaxLen        int64  `name:"slowlog-max-len" default:"128" min:"0" max:"9223372036854775807" live:"yes" help:"Entries kept in the slow log."`
 	LatencyMonitor       int64  `name:"latency-monitor-threshold" default:"0" min:"0" max:"9223372036854775807" live:"yes" help:"Record latency events above this many milliseconds; 0 disables."`
+	LatencyTracking      bool   `name:"latency-tracking" default:"yes" live:"yes" help:"Keep a latency histogram per command (INFO latencystats, LATENCY HISTOGRAM)."`
+	LatencyPercentiles   string `name:"latency-tracking-info-percentiles" default:"50 99 99.9" kind:"percentiles" live:"yes" help:"Percentiles INFO latencystats reports, each between 0 and 100."`
+	EnableDebugCommand   string `name:"enable-debug-command" default:"no" kind:"enum" enum:"no|yes|local" help:"Allow DEBUG: no, yes, or local (loopback and unix socket clients only)."`
 	LogLevel             string `name:"loglevel" default:"notice" kind:"enum" enum:"debug|verbose|notice|warning|nothing" live:"yes" help:"Log verbosity."`
 	LogFile              string `name:"logfile" default:"" help:"Empty logs to stderr (the journal under systemd)."`
 	PIDFile              string `name:"pidfile" default:"" help:"Write the process id here when set."`

@@ -56,6 +56,9 @@ type Hooks struct {
 	Flushed func(db int)
 	// Swapped reports that databases a and b exchanged their contents.
 	Swapped func(a, b int)
+	// ExpireCycle reports how long one tick of active expiry worked (LATENCY's expire-cycle
+	// event). It is called outside any lock.
+	ExpireCycle func(elapsed time.Duration)
 }
 
 // Engine is the database: key locks, Pebble, expiry and typed operations per Redis type.
@@ -77,9 +80,15 @@ type Engine struct {
 
 	lastVersion atomic.Uint64
 	cursors     *cursorTable
+	ranks       rankCache // sorted sets' rank indexes (zrank.go)
 	hot         *hotTier
 	keyHits     atomic.Int64
 	keyMisses   atomic.Int64
+
+	// Active expiry runs while neither is set: DEBUG SET-ACTIVE-EXPIRE 0 sets expireOff,
+	// CLIENT PAUSE sets expirePaused (a paused server changes no key by itself).
+	expireOff    atomic.Bool
+	expirePaused atomic.Bool
 
 	guardMu sync.Mutex
 	guards  map[uint64]struct{} // sweep records of copies still in progress

@@ -85,6 +85,11 @@ type blockSpec struct {
 	// non-blocking form's null. A timeout (and CLIENT UNBLOCK ... TIMEOUT) is always answered
 	// with the null array, as Redis answers every client blocked on keys.
 	denied replyFunc
+	// ready, when set, decides whether the waiter can be served on a key that changed, whatever
+	// the key now holds (typ is then not checked): false leaves it queued in its place. Streams
+	// use it: a change is not always an entry past the waiter's ID, and a deleted stream or
+	// group must answer XREADGROUP's waiters with an error. t holds the key's lock.
+	ready func(t *engine.Txn, key []byte) bool
 }
 
 type waitState uint8
@@ -186,14 +191,18 @@ func (r *blockRegistry) cancel(w *waiter, reply replyFunc) {
 	<-w.done
 }
 
-// claimNext claims the oldest waiter on (db, key) that waits for type typ, after taking the
-// locks its command needs besides key in t. It returns nil when there is none, and deferred
+// claimNext claims the oldest waiter on (db, key) that waits for type typ (or whose ready check
+// passes), after taking the locks its command needs besides key in t. It returns nil when there is none, and deferred
 // true when the oldest such waiter needs a lock t could not take.
 func (r *blockRegistry) claimNext(t *engine.Txn, db int, key []byte, typ encoding.Type) (w *waiter, deferred bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, o := range r.queues[queueKey(db, key)] {
-		if o.spec.typ != typ {
+		if o.spec.ready != nil {
+			if !o.spec.ready(t, key) {
+				continue // nothing for it yet (a stream waiter before any entry past its ID)
+			}
+		} else if o.spec.typ != typ {
 			continue // waiting for another type (a list waiter on a key that is now a zset)
 		}
 		for _, k := range o.spec.also {
@@ -467,9 +476,11 @@ func (s *Server) serveKey(t *engine.Txn, r *serveRound, db int, key []byte) {
 	t.SelectDB(db)
 	for {
 		typ, err := t.TypeOf(key)
-		if err != nil || typ == encoding.TypeNone {
+		if err != nil {
 			return
 		}
+		// A key that holds nothing serves no waiter by type, but a waiter with its own ready
+		// check may still be answered (XREADGROUP on a deleted stream).
 		w, deferred := s.blocking.claimNext(t, db, key, typ)
 		if deferred {
 			r.deferred = append(r.deferred, dbKey{db: db, key: clone(key)})

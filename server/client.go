@@ -44,6 +44,7 @@ type Client struct {
 	blocked      *waiter
 	denyBlocking bool
 	watch        *watchConn // the socket under the guard; it notices a close while blocked
+	intro        introState // MONITOR, CLIENT REPLY/NO-EVICT, a CLIENT PAUSE wait (client_control.go)
 
 	// Guarded by mu.
 	mu       sync.Mutex
@@ -117,6 +118,7 @@ func (c *Client) beginBurst() {
 
 // endBurst writes the burst's replies, then the pushes that arrived meanwhile, in one go.
 func (c *Client) endBurst() {
+	c.intro.flushes++
 	c.wmu.Lock()
 	c.mu.Lock()
 	pushes := c.pending

@@ -10,15 +10,15 @@ import (
 	"github.com/stratadb/strata/engine"
 )
 
-// CLIENT: connection introspection and control. NO-EVICT, REPLY, PAUSE, UNPAUSE, TRACKING,
-// CACHING, GETREDIR, TRACKINGINFO and UNBLOCK belong to later work; HELP lists only the
-// subcommands the table has.
+// CLIENT: connection introspection and control (NO-EVICT, REPLY, PAUSE and UNPAUSE live in
+// client_control.go). TRACKING, CACHING, GETREDIR and TRACKINGINFO belong to later work;
+// HELP lists only the subcommands the table has.
 
 func registerClientCommands(t *Table) {
 	t.add(&Command{Name: "client", Arity: -2, Lock: LockNone,
 		Group: "connection", Since: "2.4.0", Summary: "A container for client connection commands",
 		Complexity: "Depends on subcommand.",
-		Subs: subs("client",
+		Subs: subs("client", append([]*Command{
 			&Command{Name: "getname", Arity: 2, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
 				Handler: cmdClientGetName,
 				Since:   "2.6.9", Summary: "Get the current connection name", Complexity: "O(1)"},
@@ -46,7 +46,7 @@ func registerClientCommands(t *Table) {
 			&Command{Name: "setname", Arity: 3, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
 				Handler: cmdClientSetName,
 				Since:   "2.6.9", Summary: "Set the current connection name", Complexity: "O(1)"},
-		)})
+		}, clientControlCommands()...)...)})
 }
 
 // clientHelp is CLIENT HELP's text in Redis's order, by subcommand; HELP prints the blocks of
@@ -223,11 +223,17 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 		}
 	}
 	flags := c.txFlags()
-	if c.s.IsBlocked(c.id) {
+	if c.intro.monitor.Load() {
+		flags = "O" + flags
+	}
+	if c.s.IsBlocked(c.id) || c.intro.paused.Load() {
 		flags += "b"
 	}
 	if c.unix {
 		flags += "U"
+	}
+	if c.intro.noEvict.Load() {
+		flags += "e"
 	}
 	if flags == "" {
 		flags = "N"
@@ -282,19 +288,18 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 // clientKillFilter is what CLIENT KILL selects clients by.
 type clientKillFilter struct {
 	addr, laddr, typ string
-	id, maxAge       int64
+	id               int64
 	user             *aclUser
 	skipMe           bool
 }
 
-func (f *clientKillFilter) matches(c *Client, self *Client, now time.Time) bool {
+func (f *clientKillFilter) matches(c *Client, self *Client) bool {
 	switch {
 	case f.addr != "" && c.addr != f.addr,
 		f.laddr != "" && c.laddr != f.laddr,
 		f.typ != "" && c.clientType() != f.typ,
 		f.id != 0 && c.id != f.id,
 		f.user != nil && c.user.Load() != f.user,
-		f.maxAge != 0 && int64(now.Sub(c.created)/time.Second) <= f.maxAge,
 		f.skipMe && c == self:
 		return false
 	}
@@ -350,28 +355,16 @@ func cmdClientKill(x *Ctx) {
 					x.Error(engine.ErrSyntax)
 					return
 				}
-			case "maxage":
-				age, ok := engine.ParseInt(val)
-				if !ok {
-					x.Error(engine.ErrNotInteger)
-					return
-				}
-				if age <= 0 {
-					x.Error(engine.ErrMaxAgeRange)
-					return
-				}
-				f.maxAge = age
 			default:
 				x.Error(engine.ErrSyntax)
 				return
 			}
 		}
 	}
-	now := time.Now()
 	killed := 0
 	closeSelf := false
 	for _, c := range x.s.clientsByID() {
-		if !f.matches(c, x.Client, now) {
+		if !f.matches(c, x.Client) {
 			continue
 		}
 		if c == x.Client {

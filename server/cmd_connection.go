@@ -177,6 +177,7 @@ func cmdReset(x *Ctx) {
 // needs no password.
 func (c *Client) resetState() {
 	c.discardTransaction()
+	c.resetIntrospection()
 	c.db = 0
 	c.resp = 2
 	c.mu.Lock()

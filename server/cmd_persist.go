@@ -17,7 +17,8 @@ import (
 	"github.com/stratadb/strata/rdb"
 )
 
-// SAVE, BGSAVE [SCHEDULE], LASTSAVE, save points, DUMP and RESTORE.
+// SAVE, BGSAVE [SCHEDULE], save points, DUMP and RESTORE (LASTSAVE, in cmd_introspect.go, reads
+// what NoteSave records here).
 //
 // Strata's data lives in its data directory, not in a snapshot, so an RDB file is an export:
 // for people who copy dump.rdb elsewhere, load it into a Redis, or back it up. It is written
@@ -47,10 +48,6 @@ func registerPersistCommands(t *Table) {
 		Lock: LockNone, Handler: cmdBgsave,
 		Group: "server", Since: "1.0.0", Summary: "Asynchronously save the dataset to disk",
 		Complexity: "O(1)"})
-	t.add(&Command{Name: "lastsave", Arity: 1, Flags: "loading stale fast", ACL: "@admin @dangerous",
-		Tips: "nondeterministic_output", Lock: LockNone, Handler: cmdLastsave,
-		Group: "server", Since: "1.0.0", Summary: "Get the UNIX time stamp of the last successful save to disk",
-		Complexity: "O(1)"})
 	t.add(&Command{Name: "dump", Arity: 2, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@keyspace",
 		Tips: "nondeterministic_output", Handler: cmdDump,
 		Group: "generic", Since: "2.6.0", Summary: "Return a serialized version of the value stored at the specified key.",
@@ -74,7 +71,6 @@ type persistence struct {
 	saveStart   time.Time
 	keysTotal   int64
 	keysDone    atomic.Int64
-	lastSave    time.Time // last successful save (the start time until one)
 	lastTry     time.Time // last BGSAVE attempt
 	lastOK      bool      // the last BGSAVE succeeded (rdb_last_bgsave_status)
 	lastSeconds int64     // duration of the last BGSAVE, -1 before one
@@ -87,8 +83,8 @@ type persistence struct {
 	testHold func()
 }
 
-func (p *persistence) init(start time.Time) {
-	p.lastSave, p.lastOK, p.lastSeconds = start, true, -1
+func (p *persistence) init() {
+	p.lastOK, p.lastSeconds = true, -1
 }
 
 // chain adds the changes counter to the engine's hooks: every changed key counts one change,
@@ -194,7 +190,7 @@ func (s *Server) saveDone(background bool, dirtyAtStart int64, st persist.SaveSt
 	elapsed := time.Since(p.saveStart)
 	if err == nil {
 		p.dirty.Add(-dirtyAtStart)
-		p.lastSave = p.saveStart
+		s.NoteSave(p.saveStart)
 		p.lastOK = true
 		mbps := float64(st.Bytes) / (1 << 20) / max(elapsed.Seconds(), 1e-6)
 		s.log.Info("DB saved on disk", "file", path, "keys", st.Keys, "bytes", st.Bytes,
@@ -262,9 +258,9 @@ func (s *Server) persistCron(now time.Time) {
 	if p.scheduled && retryOK {
 		why = "BGSAVE SCHEDULE"
 	}
-	dirty := p.dirty.Load()
+	dirty, since := p.dirty.Load(), now.Unix()-s.lastSave.Load()
 	for _, sp := range points {
-		if why == "" && dirty >= sp.Changes && now.Sub(p.lastSave) > time.Duration(sp.Seconds)*time.Second && retryOK {
+		if why == "" && dirty >= sp.Changes && since > sp.Seconds && retryOK {
 			why = fmt.Sprintf("%d changes in %d seconds", sp.Changes, sp.Seconds)
 		}
 	}
@@ -332,14 +328,6 @@ func cmdBgsave(x *Ctx) {
 			x.Error(engine.ErrSaveFailed)
 		}
 	}
-}
-
-func cmdLastsave(x *Ctx) {
-	p := &x.s.persist
-	p.mu.Lock()
-	t := p.lastSave.Unix()
-	p.mu.Unlock()
-	x.Int(t)
 }
 
 func cmdDump(x *Ctx) {
@@ -482,7 +470,7 @@ func (s *Server) infoRDB(b *infoBuf) {
 	} else {
 		b.add("rdb_bgsave_in_progress", "0")
 	}
-	b.int("rdb_last_save_time", p.lastSave.Unix())
+	b.int("rdb_last_save_time", s.lastSave.Load())
 	if p.lastOK {
 		b.add("rdb_last_bgsave_status", "ok")
 	} else {

@@ -72,6 +72,11 @@ func cmdShutdown(x *Ctx) {
 		x.Error(engine.ErrNoShutdownInProgress)
 		return
 	}
+	if err := x.s.scripts.busyError(); err != nil && !o.noSave {
+		// A busy script: only SHUTDOWN NOSAVE may stop the server (it interrupts the script).
+		x.Error(err)
+		return
+	}
 	log := x.s.log.With("client", x.addr, "save", o.save, "nosave", o.noSave, "now", o.now, "force", o.force)
 	log.Info("shutdown requested by a client")
 	if o.save {

@@ -72,7 +72,8 @@ func (s *Server) closeIdleClients(now time.Time) {
 		c.mu.Lock()
 		idle := !c.busy && now.Sub(c.lastSeen) > timeout
 		c.mu.Unlock()
-		if idle && !s.IsBlocked(c.id) { // Redis does not time out blocked clients either
+		// Redis does not time out blocked clients either, nor monitors, nor paused clients.
+		if idle && !s.IsBlocked(c.id) && !c.intro.monitor.Load() && !c.intro.paused.Load() {
 			c.kill()
 		}
 	}

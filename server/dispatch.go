@@ -27,7 +27,12 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 		c.inBurst = false
 		return
 	}
+	if c.intro.monitor.Load() {
+		c.drainPushes() // the lines queued so far precede this command's reply
+	}
+	mark, flushes := c.markReply()
 	s.execute(c, rcmd.Args)
+	c.applyReplyMode(mark, flushes)
 	if c.closing || len(rc.PeekPipeline()) == 0 {
 		c.inBurst = false
 		c.endBurst()
@@ -35,9 +40,10 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 }
 
 // execute runs one command as Redis's processCommand does, in its order of checks: the
-// command exists, its arity, authentication, no_multi, the ACL, memory; then it runs, or is
-// queued between MULTI and EXEC. A check that refuses a command answers through s.reject,
-// which also marks an open transaction so that its EXEC answers EXECABORT.
+// command exists, its arity, enable-debug-command, authentication, no_multi, the ACL,
+// memory, what a monitor may run, CLIENT PAUSE; then it runs, or is queued between MULTI
+// and EXEC. A check that refuses a command answers through s.reject, which also marks an
+// open transaction so that its EXEC answers EXECABORT.
 func (s *Server) execute(c *Client, args [][]byte) {
 	cmd := s.lookup(c, args)
 	if cmd == nil {
@@ -46,6 +52,10 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	}
 	if !cmd.arityOK(len(args)) {
 		s.reject(c, cmd, engine.ErrWrongArity(cmd.Name))
+		return
+	}
+	if cmd.Has(FlagProtected) && !s.debugAllowedFor(c) {
+		s.reject(c, cmd, engine.ErrDebugNotAllowed)
 		return
 	}
 	if !cmd.Has(FlagNoAuth) && c.authRequired() {
@@ -70,12 +80,25 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		s.reject(c, cmd, engine.ErrOOM)
 		return
 	}
+	if monitorRefuses(c, cmd) {
+		s.reject(c, cmd, engine.ErrReplicaKeyspace)
+		return
+	}
 	if s.refuseWhileLoading(cmd) {
 		s.reject(c, cmd, engine.ErrLoading)
 		return
 	}
+	if s.pauseBlocks(c, cmd) && !s.waitUnpaused(c, cmd) {
+		return // the client went away while paused
+	}
 	if c.tx.multi && !cmd.runsInMulti() {
 		c.enqueue(cmd, args)
+		return
+	}
+	if err := s.scripts.busyError(); err != nil && !cmd.Has(FlagAllow) {
+		// A script has run past busy-reply-threshold: only allow_busy commands run.
+		cmd.stats.rejected.Add(1)
+		c.Error(err)
 		return
 	}
 	s.call(c, cmd, args)
@@ -112,14 +135,17 @@ func appendLower(dst, b []byte) []byte {
 }
 
 // call runs a command that passed the checks: it takes the command's locks, runs the handler
-// and commits its writes as one batch.
+// and commits its writes as one batch. The time it accounts is the handler's and the
+// commit's, not the wait for the locks.
 func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
-	start := time.Now()
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
-	if cmd.Lock == LockNone {
+	var start time.Time
+	if cmd.Lock == LockNone || cmd.Lock == LockScript {
+		start = time.Now()
 		s.runHandler(x, mark)
+		s.feedMonitors(c, cmd, args)
 	} else {
 		t := c.txn
 		mode := cmd.lockMode()
@@ -133,8 +159,13 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			c.closing = true
 			return
 		}
+		start = time.Now()
 		x.Txn = t
-		if s.runHandler(x, mark) {
+		ok := s.runHandler(x, mark)
+		// Monitors see the command while it holds its key locks: in the order commands on
+		// one key ran.
+		s.feedMonitors(c, cmd, args)
+		if ok {
 			// Clients blocked on the keys this command changed are served before it commits.
 			if err := s.commitServing(t, mode == engine.LockGlobal); err != nil {
 				s.log.Error("commit failed", "command", cmd.Name, "err", err)
@@ -144,9 +175,15 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = nil
 	}
-	s.account(c, cmd, start, mark)
-	if c.blocked != nil {
+	d := time.Since(start)
+	blocked := c.blocked != nil
+	s.account(c, cmd, args, d, mark, blocked)
+	if blocked {
 		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+		if !cmd.Has(FlagSkipSlow) {
+			// As Redis, a command that blocked is logged once answered, with the time it ran.
+			s.slowlog.push(c, redactedArgs(cmd, args), d)
+		}
 	}
 }
 
@@ -169,14 +206,15 @@ func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte
 	ok := s.runHandler(x, mark)
 	c.denyBlocking = deny
 	*x = saved
-	s.account(c, cmd, start, mark)
+	s.feedMonitors(c, cmd, args)
+	s.account(c, cmd, args, time.Since(start), mark, false)
 	return ok
 }
 
 // lockMode is the engine lock mode the command's table entry asks for.
 func (cmd *Command) lockMode() engine.LockMode {
 	switch {
-	case cmd.Lock == LockGlobal:
+	case cmd.Lock == LockGlobal || cmd.Lock == LockScript:
 		return engine.LockGlobal
 	case cmd.writesKeys():
 		return engine.LockWrite
@@ -195,20 +233,33 @@ func (cmd *Command) addKeys(t *engine.Txn, args [][]byte) {
 	cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
 }
 
-// account records what one command did: calls, time, failures, the client's last command.
-func (s *Server) account(c *Client, cmd *Command, start time.Time, mark int) {
+// account records what one command did: calls, time, failures, the client's last command,
+// the latency monitor's command events, and (unless it blocked, which is accounted once it
+// is answered) the slow log and the command's latency histogram.
+func (s *Server) account(c *Client, cmd *Command, args [][]byte, d time.Duration, mark int, blocked bool) {
 	if c.lastCmd.Load() != cmd {
 		c.lastCmd.Store(cmd)
 	}
 	cmd.stats.calls.Add(1)
-	cmd.stats.usec.Add(time.Since(start).Microseconds())
+	cmd.stats.usec.Add(d.Microseconds())
 	if len(c.out) > mark && c.out[mark] == '-' {
 		cmd.stats.failed.Add(1) // the command replied with an error (failed_calls)
 	}
 	s.stats.commands.Add(1)
 	c.publish()
-	if c.blocked != nil {
-		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+	event := "command"
+	if cmd.Has(FlagFast) {
+		event = "fast-command"
+	}
+	s.latency.addIfNeeded(event, d)
+	if blocked {
+		return
+	}
+	if !cmd.Has(FlagSkipSlow) {
+		s.slowlog.push(c, redactedArgs(cmd, args), d)
+	}
+	if s.latencyTracking.Load() {
+		cmd.stats.histogram().record(d)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stratadb/strata/engine"
 )
 
 // INFO answers with Redis 7.0's sections and field names, in Redis's order, so that
@@ -26,7 +28,7 @@ import (
 //     points (cmd_persist.go), loading and loading_* the drop-in load of a dump (load.go).
 //     aof_enabled follows the appendonly directive.
 //   - cpu: Go has no main thread, so the *_main_thread fields are absent.
-//   - latencystats: no per-command histograms are kept yet; the section is empty.
+//   - latencystats: per-command percentiles while latency-tracking is on (latency.go).
 
 // infoSection is one INFO section: the name INFO takes, the header it prints, and whether
 // INFO without arguments (or "default") includes it.
@@ -48,7 +50,7 @@ var infoSections = []infoSection{
 	{"modules", "Modules", true, func(*Server, *infoBuf) {}},
 	{"commandstats", "Commandstats", false, (*Server).infoCommandStats},
 	{"errorstats", "Errorstats", true, (*Server).infoErrorStats},
-	{"latencystats", "Latencystats", false, func(*Server, *infoBuf) {}},
+	{"latencystats", "Latencystats", false, (*Server).infoLatencyStats},
 	{"cluster", "Cluster", true, func(_ *Server, b *infoBuf) { b.add("cluster_enabled", "0") }},
 	{"keyspace", "Keyspace", true, (*Server).infoKeyspace},
 }
@@ -274,28 +276,49 @@ func ratio(a, b uint64) float64 {
 	return float64(a) / float64(b)
 }
 
-func (s *Server) infoMemory(b *infoBuf) {
-	m, peak := s.usedMemory()
-	es := s.eng.Stats()
+// memOverview is the memory picture INFO memory and MEMORY STATS report.
+type memOverview struct {
+	heap    memStats
+	eng     engine.Stats
+	used    uint64 // the hot tier: what maxmemory bounds (used_memory)
+	peak    uint64
+	startup uint64
+	rss     uint64
+	// The Go heap as an allocator: in use, plus unused spans, plus spans free for reuse.
+	active, resident uint64
+	clientMem        uint64 // clients' pending output
+}
+
+func (s *Server) memoryOverview() memOverview {
+	var o memOverview
+	var peak uint64
+	o.heap, peak = s.usedMemory()
+	o.eng = s.eng.Stats()
 	// used_memory is the hot tier's share, the memory maxmemory bounds: its live entries plus
 	// an estimate of their index (about 24 bytes each in the pointer-free map).
-	used := uint64(es.Hot.Bytes + 24*es.Hot.Keys)
-	peak = max(peak, used)
-	rss := residentMemory()
-	if rss == 0 {
-		rss = m.total
+	o.used = uint64(o.eng.Hot.Bytes + 24*o.eng.Hot.Keys)
+	o.peak = max(peak, o.used)
+	o.rss = residentMemory()
+	if o.rss == 0 {
+		o.rss = o.heap.total
 	}
-	startup := min(s.startupMemory, used)
-	active := m.heapObjects + m.heapUnused
-	resident := active + m.heapFree
+	o.startup = min(s.startupMemory, o.used)
+	o.active = o.heap.heapObjects + o.heap.heapUnused
+	o.resident = o.active + o.heap.heapFree
+	for _, c := range s.Clients() {
+		o.clientMem += uint64(c.PendingBytes())
+	}
+	return o
+}
+
+func (s *Server) infoMemory(b *infoBuf) {
+	o := s.memoryOverview()
+	m, es, used, peak, rss, startup := o.heap, o.eng, o.used, o.peak, o.rss, o.startup
+	active, resident, clientMem := o.active, o.resident, o.clientMem
 	system := systemMemory()
 	s.cfgMu.RLock()
 	maxmem, policy := s.cfg.MaxMemory, s.cfg.MaxMemoryPolicy
 	s.cfgMu.RUnlock()
-	var clientMem uint64
-	for _, c := range s.Clients() {
-		clientMem += uint64(c.PendingBytes())
-	}
 
 	b.uint("used_memory", used)
 	b.add("used_memory_human", bytesToHuman(used))
@@ -316,8 +339,12 @@ func (s *Server) infoMemory(b *infoBuf) {
 	b.add("total_system_memory_human", bytesToHuman(system))
 	b.zeros("used_memory_lua", "used_memory_vm_eval")
 	b.add("used_memory_lua_human", "0B")
-	b.zeros("used_memory_scripts_eval", "number_of_cached_scripts", "number_of_functions",
-		"number_of_libraries", "used_memory_vm_functions", "used_memory_vm_total")
+	scripts, functions, libraries := s.scripts.counts()
+	b.zeros("used_memory_scripts_eval")
+	b.int("number_of_cached_scripts", scripts)
+	b.int("number_of_functions", functions)
+	b.int("number_of_libraries", libraries)
+	b.zeros("used_memory_vm_functions", "used_memory_vm_total")
 	b.add("used_memory_vm_total_human", "0B")
 	b.zeros("used_memory_functions", "used_memory_scripts")
 	b.add("used_memory_scripts_human", "0B")
@@ -414,7 +441,7 @@ func (s *Server) infoReplication(b *infoBuf) {
 	b.add("role", "master")
 	b.add("connected_slaves", "0")
 	b.add("master_failover_state", "no-failover")
-	b.add("master_replid", s.replID)
+	b.add("master_replid", *s.replID.Load())
 	b.add("master_replid2", strings.Repeat("0", 40))
 	b.add("master_repl_offset", "0")
 	b.add("second_repl_offset", "-1")
@@ -520,6 +547,7 @@ func (s *Server) resetStats() {
 			cmd.stats.usec.Store(0)
 			cmd.stats.rejected.Store(0)
 			cmd.stats.failed.Store(0)
+			cmd.stats.hist.Store(nil)
 		}
 	}
 	st := &s.stats

@@ -85,7 +85,7 @@ func TestDumpRestoreWithRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, k := range keys.Strings() {
-			payload := bulk(t, rc.Do("DUMP", k))
+			payload := bulkText(t, rc.Do("DUMP", k))
 			at := strings.TrimPrefix(strings.TrimSuffix(rc.Do("PEXPIRETIME", k), "\r\n"), ":")
 			if at == "-1" {
 				at = "0"
@@ -93,7 +93,7 @@ func TestDumpRestoreWithRedis(t *testing.T) {
 			if got := sc.Do("RESTORE", k, at, payload, "ABSTTL"); got != "+OK\r\n" {
 				t.Fatalf("RESTORE %q into Strata: %q", k, got)
 			}
-			back := bulk(t, sc.Do("DUMP", k))
+			back := bulkText(t, sc.Do("DUMP", k))
 			if got := r2c.Do("RESTORE", k, at, back, "ABSTTL"); got != "+OK\r\n" {
 				t.Fatalf("RESTORE %q (Strata's DUMP) into Redis: %q", k, got)
 			}
@@ -110,8 +110,8 @@ func TestDumpRestoreWithRedis(t *testing.T) {
 	}
 }
 
-// bulk returns the bytes of a bulk string reply.
-func bulk(t *testing.T, raw string) string {
+// bulkText returns the bytes of a bulk string reply.
+func bulkText(t *testing.T, raw string) string {
 	t.Helper()
 	r, err := servertest.ParseReply(raw)
 	if err != nil || r.Kind != '$' || r.Null {

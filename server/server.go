@@ -49,20 +49,31 @@ type Server struct {
 	cfgMu   sync.RWMutex
 	cfg     *conf.Config
 
-	eng   *engine.Engine
-	cmds  *Table
-	watch *watchRegistry
+	eng     *engine.Engine
+	cmds    *Table
+	watch   *watchRegistry
+	scripts *scriptState // EVAL scripts, function libraries, running scripts (cmd_scripting.go)
 
 	blocking *blockRegistry // clients blocked on keys (blocking.go)
 	persist  persistence    // saves, save points and the drop-in load (cmd_persist.go, load.go)
 
-	lim         limits
-	acl         *aclSystem
-	tls         *tls.Config // nil without tls-port
-	protected   atomic.Bool
-	maxClients  atomic.Int64
-	idleTimeout atomic.Int64 // seconds; 0: never (timeout)
-	keepAlive   atomic.Int64 // seconds; 0: off (tcp-keepalive)
+	// Introspection: MONITOR, SLOWLOG, LATENCY, CLIENT PAUSE, LASTSAVE, DEBUG
+	// (cmd_introspect.go, slowlog.go, latency.go, client_control.go, cmd_debug.go).
+	monitors monitorHub
+	slowlog  slowLog
+	latency  *latencyMonitor
+	pause    pauseState
+	lastSave atomic.Int64 // unix seconds of the last successful save
+
+	lim             limits
+	latencyTracking atomic.Bool
+	debugMode       string // enable-debug-command (immutable): no, yes, local
+	acl             *aclSystem
+	tls             *tls.Config // nil without tls-port
+	protected       atomic.Bool
+	maxClients      atomic.Int64
+	idleTimeout     atomic.Int64 // seconds; 0: never (timeout)
+	keepAlive       atomic.Int64 // seconds; 0: off (tcp-keepalive)
 
 	mu      sync.Mutex
 	clients map[int64]*Client
@@ -77,8 +88,8 @@ type Server struct {
 	stats         serverStats
 	started       time.Time
 	runID         string
-	replID        string // INFO replication's master_replid
-	startupMemory uint64 // heap in use once the server was built (INFO used_memory_startup)
+	replID        atomic.Pointer[string] // INFO replication's master_replid (DEBUG CHANGE-REPL-ID)
+	startupMemory uint64                 // heap in use once the server was built (INFO used_memory_startup)
 
 	// drain is held shared by every read burst of commands while it runs and exclusively by
 	// Shutdown, which so waits for the commands in flight; closing refuses later bursts.
@@ -102,29 +113,35 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	s := &Server{
-		log:      o.Logger,
-		ctab:     o.Table,
-		cfgPath:  o.ConfigPath,
-		cfg:      o.Config,
-		clients:  map[int64]*Client{},
-		started:  time.Now(),
-		stopping: make(chan struct{}),
-		done:     make(chan struct{}),
+		log:       o.Logger,
+		ctab:      o.Table,
+		cfgPath:   o.ConfigPath,
+		cfg:       o.Config,
+		debugMode: o.Config.EnableDebugCommand,
+		clients:   map[int64]*Client{},
+		started:   time.Now(),
+		stopping:  make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	s.blocking = newBlockRegistry()
 	var rid [40]byte
 	rand.Read(rid[:])
 	s.runID = hex.EncodeToString(rid[:20])
-	s.replID = hex.EncodeToString(rid[20:])
+	replID := hex.EncodeToString(rid[20:])
+	s.replID.Store(&replID)
+	s.latency = newLatencyMonitor()
+	s.lastSave.Store(s.started.Unix())
 	s.stats.errors = map[string]int64{}
-	s.persist.init(s.started)
+	s.persist.init()
+	s.scripts = newScriptState(s)
 	s.applyLive()
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
 	policy, _ := engine.ParseEvictionPolicy(o.Config.MaxMemoryPolicy)
 	hooks := engine.Hooks{
-		Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
-		Touched: s.keyChanged,
+		Expired:     func(int, []byte) { s.stats.expiredKeys.Add(1) },
+		Touched:     s.keyChanged,
+		ExpireCycle: func(d time.Duration) { s.latency.addIfNeeded("expire-cycle", d) },
 	}
 	s.watch = newWatchRegistry()
 	s.watch.chain(&hooks)
@@ -154,6 +171,10 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.applyLive()
+	if err := s.scripts.loadLibraries(); err != nil {
+		eng.Close()
+		return nil, err
+	}
 	s.startupMemory = readMemStats().heapObjects
 	return s, nil
 }
@@ -187,6 +208,8 @@ func (s *Server) registerCommands() {
 var commandGroups = []func(*Table){
 	registerConnectionCommands,
 	registerStringCommands,
+	registerZSetCommands,
+	registerGeoCommands,
 	registerServerCommands,
 	registerClientCommands,
 	registerShutdownCommands,
@@ -200,6 +223,11 @@ var commandGroups = []func(*Table){
 	registerSortCommands,
 	registerPersistCommands,
 	registerACLCommands,
+	registerStreamCommands,
+	registerScriptingCommands,
+	registerFunctionCommands,
+	registerIntrospectionCommands,
+	registerDebugCommands,
 }
 
 // keyChanged is told, after each commit and under its key locks, about every key the commit
@@ -223,6 +251,12 @@ func (s *Server) applyLive() {
 	s.maxClients.Store(int64(c.MaxClients))
 	s.idleTimeout.Store(int64(c.Timeout))
 	s.keepAlive.Store(int64(c.TCPKeepalive))
+	s.scripts.threshold.Store(c.BusyReplyThreshold)
+	s.slowlog.slowerThan.Store(c.SlowlogLogSlowerThan)
+	s.slowlog.maxLen.Store(c.SlowlogMaxLen)
+	s.latency.threshold.Store(c.LatencyMonitor)
+	s.latencyTracking.Store(c.LatencyTracking)
+	s.monitors.limit.Store(monitorLimit(c.ClientOutputBufferLim))
 	if s.eng != nil {
 		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
 			s.eng.SetFsyncMode(mode)
@@ -451,6 +485,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		close(s.stopping)
+		s.scripts.shutdown() // a script past busy-reply-threshold would hold up the drain
 		s.log.Info("shutting down: finishing the commands in flight")
 		drained := make(chan struct{})
 		go func() {
