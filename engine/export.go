@@ -57,6 +57,8 @@ type ExportVisitor interface {
 	SetMember(member []byte) error
 	// HashField is one hash field and its value.
 	HashField(field, value []byte) error
+	// ZSetMember is one sorted-set member and its score, in score order.
+	ZSetMember(member []byte, score float64) error
 	EndKey() error
 }
 
@@ -190,6 +192,14 @@ func (t *Txn) exportValue(key []byte, m *encoding.Meta, v ExportVisitor) error {
 		err = t.exportElements(key, m, func(member, _ []byte) error { return v.SetMember(member) })
 	case encoding.TypeHash:
 		err = t.exportElements(key, m, v.HashField)
+	case encoding.TypeZSet:
+		var n uint64
+		if _, err = t.ZSetEach(key, func(member []byte, score float64) error {
+			n++
+			return v.ZSetMember(member, score)
+		}); err == nil && n != m.Count {
+			err = corruptf("sorted set %q holds %d members, its metadata says %d", key, n, m.Count)
+		}
 	default:
 		err = corruptf("key %q has type %s, which cannot be exported", key, m.Type)
 	}

@@ -58,6 +58,12 @@ type KeyImporter struct {
 	kbuf   []byte
 	n      uint64 // elements written (strings: 0 or 1 value)
 
+	// Sorted sets (import_zset.go).
+	sc       []byte // score prefix of m.Version
+	vbuf     []byte
+	skiplist bool         // Redis would hold the set in a skiplist (not a listpack)
+	held     []heldMember // members scored -0 while the encoding is not known
+
 	inBatch int64         // bytes put in the Txn's batch
 	direct  *pebble.Batch // Txn mode, past keyImportInline
 	guard   []byte
@@ -71,7 +77,7 @@ type KeyImporter struct {
 // the Txn's current database. Whatever key holds is replaced when Finish runs (RESTORE checks
 // BUSYKEY itself). The Txn must hold key's write lock or the global latch.
 func (t *Txn) ImportKey(key []byte, typ encoding.Type, expireAt int64) (*KeyImporter, error) {
-	if typ == encoding.TypeNone || typ > encoding.TypeHash {
+	if !importable(typ) {
 		return nil, fmt.Errorf("%w: cannot import a key of type %s here", ErrImportOrder, typ)
 	}
 	ks, err := t.lookup(key)
@@ -83,6 +89,15 @@ func (t *Txn) ImportKey(key []byte, typ encoding.Type, expireAt int64) (*KeyImpo
 	im.m.ExpireAt = expireAt
 	im.prefix = encoding.AppendSubPrefix(nil, im.db, key, im.m.Version)
 	return im, nil
+}
+
+// importable says whether a KeyImporter builds keys of type typ.
+func importable(typ encoding.Type) bool {
+	switch typ {
+	case encoding.TypeString, encoding.TypeList, encoding.TypeSet, encoding.TypeZSet, encoding.TypeHash:
+		return true
+	}
+	return false
 }
 
 // fail records the first error; every later call returns it.
@@ -245,6 +260,11 @@ func (im *KeyImporter) Finish() (bool, error) {
 	}
 	if im.bulk != nil {
 		im.done = true
+		if im.m.Type == encoding.TypeZSet {
+			if err := im.finishZSet(); err != nil {
+				return false, err
+			}
+		}
 		return true, im.bulk.finishKey(im)
 	}
 	if err := im.finishTxn(); err != nil {
@@ -264,8 +284,19 @@ func (im *KeyImporter) finishTxn() error {
 		im.direct.Close()
 		im.direct = nil
 	}
-	if im.m.Type == encoding.TypeSet || im.m.Type == encoding.TypeHash {
+	switch im.m.Type {
+	case encoding.TypeSet, encoding.TypeHash:
 		if err := im.countMembers(); err != nil {
+			return err
+		}
+	case encoding.TypeZSet:
+		if err := im.writeHeld(); err != nil {
+			return err
+		}
+		if err := im.countMembers(); err != nil {
+			return err
+		}
+		if err := im.finishZSet(); err != nil {
 			return err
 		}
 	}

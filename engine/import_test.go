@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +44,10 @@ func (d *textDump) SetMember(m []byte) error {
 }
 func (d *textDump) HashField(f, v []byte) error {
 	d.elems = append(d.elems, fmt.Sprintf("%q=%q", f, v))
+	return nil
+}
+func (d *textDump) ZSetMember(m []byte, score float64) error {
+	d.elems = append(d.elems, fmt.Sprintf("%q=%v", m, score))
 	return nil
 }
 func (d *textDump) EndKey() error {
@@ -90,6 +95,18 @@ func fillEngine(t *testing.T, e *Engine) {
 		tx.ListPush([]byte("list"), items, false, false)
 		tx.SAdd([]byte("set"), [][]byte{[]byte("a"), []byte("b"), []byte("1")})
 		tx.HSet([]byte("hash"), [][]byte{[]byte("f1"), []byte("v1"), []byte("f2"), big})
+		negZero := math.Copysign(0, -1)
+		tx.ZAdd([]byte("zsmall"), ZAddFlags{}, []float64{1.5, negZero, math.Inf(-1)},
+			[][]byte{[]byte("a"), []byte("nz"), []byte("low")})
+		var scores []float64
+		var members [][]byte
+		for i := range 1000 {
+			scores = append(scores, float64(i%97)-40)
+			members = append(members, []byte(fmt.Sprint("m", i)))
+		}
+		scores[5] = negZero
+		tx.ZAdd([]byte("zbig"), ZAddFlags{}, scores, members)
+		tx.ZAdd([]byte("zlong"), ZAddFlags{}, []float64{negZero, 2}, [][]byte{bytes.Repeat([]byte("L"), 100), []byte("s")})
 		return nil
 	})
 	inTxn(t, e, 3, func(tx *Txn) error {
@@ -139,6 +156,7 @@ func (c *loadCopier) String(v []byte) error       { return c.im.String(v) }
 func (c *loadCopier) ListItem(v []byte) error     { return c.im.ListItem(v) }
 func (c *loadCopier) SetMember(m []byte) error    { return c.im.SetMember(m) }
 func (c *loadCopier) HashField(f, v []byte) error { return c.im.HashField(f, v) }
+func (c *loadCopier) ZSetMember(m []byte, s float64) error { return c.im.ZSetMember(m, s) }
 func (c *loadCopier) EndKey() error {
 	_, err := c.im.Finish()
 	return err
@@ -148,9 +166,10 @@ func TestExportImportRoundTrip(t *testing.T) {
 	src := openTestEngine(t)
 	fillEngine(t, src)
 	want := dumpEngine(t, src)
-	if n := strings.Count(want, "\n") + 1; n != 10 {
-		t.Fatalf("source holds %d keys, want 10:\n%s", n, want)
+	if n := strings.Count(want, "\n") + 1; n != 13 {
+		t.Fatalf("source holds %d keys, want 13:\n%s", n, want)
 	}
+	var ranks []string
 	for _, tc := range []struct {
 		name string
 		o    LoaderOptions
@@ -166,12 +185,12 @@ func TestExportImportRoundTrip(t *testing.T) {
 			if got := dumpEngine(t, dst); got != want {
 				t.Fatalf("copy differs\n got: %s\nwant: %s", got, want)
 			}
-			if st.Keys != 10 || (st.Runs > 0) != tc.runs {
+			if st.Keys != 13 || (st.Runs > 0) != tc.runs {
 				t.Fatalf("stats %+v", st)
 			}
 			// The commands read what was imported, through the hot tier and counts.
 			inTxn(t, dst, 0, func(tx *Txn) error {
-				if n := tx.DBSize(); n != 8 {
+				if n := tx.DBSize(); n != 11 {
 					return fmt.Errorf("dbsize %d", n)
 				}
 				v, ok, err := tx.Get([]byte("big"))
@@ -187,6 +206,20 @@ func TestExportImportRoundTrip(t *testing.T) {
 				}
 				return nil
 			})
+			// Ranks of the big sorted set (its buckets were built by the import).
+			for _, e := range []*Engine{src, dst} {
+				inTxn(t, e, 0, func(tx *Txn) error {
+					r, ok, err := tx.ZRank([]byte("zbig"), []byte("m500"), false)
+					ranks = append(ranks, fmt.Sprint(r, ok, err))
+					got, err := tx.ZRange([]byte("zbig"), ZRangeSpec{Start: 700, Stop: 702})
+					ranks = append(ranks, fmt.Sprint(got, err))
+					return nil
+				})
+			}
+			if ranks[0] != ranks[2] || ranks[1] != ranks[3] {
+				t.Fatalf("ranks differ: %q", ranks)
+			}
+			ranks = ranks[:0]
 			if ks := dst.KeyspaceStats(3); ks.Keys != 2 {
 				t.Fatalf("db 3 stats %+v", ks)
 			}

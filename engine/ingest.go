@@ -200,11 +200,13 @@ type bulkLoad struct {
 	keyAt int // records of the current key start here in recs (-1: some were spilled)
 
 	counts map[uint16]*[2]int64 // keys and expiring keys per physical database
+	ranked map[string]uint64    // score prefix -> members, of the sorted sets that need ranks
 	err    error
 }
 
 func newBulkLoad(e *Engine, o LoaderOptions) (*bulkLoad, error) {
-	b := &bulkLoad{e: e, fs: e.opts.FS, dir: o.TempDir, limit: o.MemoryLimit, counts: map[uint16]*[2]int64{}}
+	b := &bulkLoad{e: e, fs: e.opts.FS, dir: o.TempDir, limit: o.MemoryLimit,
+		counts: map[uint16]*[2]int64{}, ranked: map[string]uint64{}}
 	if b.limit <= 0 {
 		b.limit = bulkDefaultMemory
 	}
@@ -230,7 +232,7 @@ func (b *bulkLoad) key(db int, key []byte, typ encoding.Type, expireAt int64) (*
 	if b.err != nil {
 		return nil, b.err
 	}
-	if typ == encoding.TypeNone || typ > encoding.TypeHash {
+	if !importable(typ) {
 		return nil, fmt.Errorf("%w: cannot import a key of type %s here", ErrImportOrder, typ)
 	}
 	p := b.e.dbmap[db]
@@ -380,7 +382,8 @@ func (b *bulkLoad) finish(ctx context.Context, st *LoadStats) error {
 	return b.ingest(ctx, tables)
 }
 
-// writeTables writes the sorted records as sstables of about bulkTableSize bytes.
+// writeTables writes the sorted records as sstables of about bulkTableSize bytes, adding the
+// rank buckets of big sorted sets after their positions.
 func (b *bulkLoad) writeTables(ctx context.Context, src recordSource, st *LoadStats) ([]string, error) {
 	po := pebbleOptions()
 	po.EnsureDefaults()
@@ -389,6 +392,7 @@ func (b *bulkLoad) writeTables(ctx context.Context, src recordSource, st *LoadSt
 		tables []string
 		w      *sstable.Writer
 		prev   []byte
+		cutter *rankCutter
 	)
 	closeTable := func() error {
 		if w == nil {
@@ -398,42 +402,63 @@ func (b *bulkLoad) writeTables(ctx context.Context, src recordSource, st *LoadSt
 		w = nil
 		return err
 	}
-	for {
-		k, v, ok, err := src.next()
-		if err != nil || !ok {
-			if cerr := closeTable(); err == nil {
-				err = cerr
-			}
-			return tables, err
-		}
-		if prev != nil && bytes.Equal(prev, k) {
-			closeTable()
-			return nil, duplicateRecord(k)
+	put := func(k, v []byte) error {
+		if prev != nil && bytes.Compare(prev, k) >= 0 {
+			return duplicateRecord(k)
 		}
 		if w != nil && w.Raw().EstimatedSize() >= bulkTableSize {
 			if err := closeTable(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if w == nil {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 			name := b.fs.PathJoin(b.dir, "table-"+strconv.Itoa(len(tables))+".sst")
 			f, err := b.fs.Create(name, vfs.WriteCategoryUnspecified)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
 			tables = append(tables, name)
 		}
 		if err := w.Set(k, v); err != nil {
-			closeTable()
-			return nil, err
+			return err
 		}
 		prev = append(prev[:0], k...)
 		st.Records++
 		st.Bytes += int64(len(k) + len(v))
+		return nil
+	}
+	for {
+		k, v, ok, err := src.next()
+		if err == nil && cutter != nil && (!ok || !cutter.sameSet(k)) {
+			err = cutter.buckets(put)
+			cutter = nil
+		}
+		if err == nil && ok && len(b.ranked) > 0 && cutter == nil {
+			if sc := scorePrefixOf(k); sc != nil {
+				if n, big := b.ranked[string(sc)]; big {
+					cutter = newRankCutter(sc, int(n))
+				}
+			}
+		}
+		if err == nil && ok && cutter != nil {
+			cutter.position(k[len(cutter.sc):])
+		}
+		if err == nil && ok {
+			err = put(k, v)
+		}
+		if err != nil || !ok {
+			if cerr := closeTable(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, err
+			}
+			return tables, nil
+		}
 	}
 }
 

@@ -56,6 +56,8 @@ func importElement(im *engine.KeyImporter, ev *rdb.Event) error {
 		return im.SetMember(ev.Value)
 	case rdb.KindHashField:
 		return im.HashField(ev.Field, ev.Value)
+	case rdb.KindZSetMember:
+		return im.ZSetMember(ev.Value, ev.Score)
 	}
 	return fmt.Errorf("%w: %s event", ErrNotImportable, ev.Kind)
 }

@@ -74,6 +74,11 @@ func (x *exporter) HashField(f, v []byte) error {
 	return x.emit(rdb.KindHashField)
 }
 
+func (x *exporter) ZSetMember(m []byte, score float64) error {
+	x.ev.Value, x.ev.Score = m, score
+	return x.emit(rdb.KindZSetMember)
+}
+
 func (x *exporter) EndKey() error {
 	if x.keys++; x.progress != nil && x.keys%progressEvery == 0 {
 		x.progress(x.keys)

@@ -52,7 +52,7 @@ func TestRDBRoundTripWithRedis(t *testing.T) {
 	if got, w := servertest.DumpAll(t, c2), servertest.DumpAll(t, rc); got != w {
 		t.Fatalf("the loaded dump differs:\n%s\nwant:\n%s", got, w)
 	}
-	if got := servertest.InfoField(t, c2, "rdb_last_load_keys_loaded"); got != "23" {
+	if got := servertest.InfoField(t, c2, "rdb_last_load_keys_loaded"); got != "26" {
 		t.Fatalf("rdb_last_load_keys_loaded %q", got)
 	}
 	if got := c2.Do("BGSAVE"); got != "+Background saving started\r\n" {

@@ -19,7 +19,8 @@ var PersistDBs = []string{"0", "5"}
 // FillAllTypes writes the same keys of every type and encoding to each connection: strings
 // (int, raw, compressible, chunked, binary, empty), HyperLogLogs, lists (listpack and
 // quicklist, a long element), sets (intset, small, big, big intset), hashes (listpack and
-// hashtable), expiries, and a second database.
+// hashtable), sorted sets (listpack, skiplist, -0 and infinite scores), expiries, and a
+// second database.
 func FillAllTypes(t *testing.T, conns ...*Conn) {
 	t.Helper()
 	future := strconv.FormatInt(time.Now().Add(2*time.Hour).UnixMilli(), 10)
@@ -34,6 +35,13 @@ func FillAllTypes(t *testing.T, conns ...*Conn) {
 		var out []string
 		for i := range n {
 			out = append(out, "f"+strconv.Itoa(i), strings.Repeat(string(rune('a'+i%26)), valueLen)+strconv.Itoa(i))
+		}
+		return out
+	}
+	zpairs := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, strconv.FormatFloat(float64(i%113)/7-5, 'g', -1, 64), "z"+strconv.Itoa(i))
 		}
 		return out
 	}
@@ -64,6 +72,10 @@ func FillAllTypes(t *testing.T, conns ...*Conn) {
 		append([]string{"HSET", "hbig"}, pairs(300, 5)...),
 		append([]string{"HSET", "hlong"}, pairs(3, 100)...),
 		{"PEXPIREAT", "hbig", future},
+		{"ZADD", "z", "1", "a", "2.5", "b", "-inf", "c", "-0", "nz"},
+		append([]string{"ZADD", "zbig"}, zpairs(1500)...),
+		{"ZADD", "zlong", "-0", strings.Repeat("L", 100), "1e300", "s"},
+		{"ZADD", "zbig", "-0", "negzero"},
 		{"SELECT", "5"},
 		{"SET", "s", "db5"},
 		append([]string{"SADD", "set5"}, seq("x", 10)...),
