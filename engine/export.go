@@ -59,6 +59,8 @@ type ExportVisitor interface {
 	HashField(field, value []byte) error
 	// ZSetMember is one sorted-set member and its score, in score order.
 	ZSetMember(member []byte, score float64) error
+	// A stream's parts, in RDB order (stream_io.go).
+	StreamVisitor
 	EndKey() error
 }
 
@@ -200,6 +202,8 @@ func (t *Txn) exportValue(key []byte, m *encoding.Meta, v ExportVisitor) error {
 		}); err == nil && n != m.Count {
 			err = corruptf("sorted set %q holds %d members, its metadata says %d", key, n, m.Count)
 		}
+	case encoding.TypeStream:
+		_, err = t.ExportStream(key, v)
 	default:
 		err = corruptf("key %q has type %s, which cannot be exported", key, m.Type)
 	}

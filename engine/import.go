@@ -64,6 +64,8 @@ type KeyImporter struct {
 	skiplist bool         // Redis would hold the set in a skiplist (not a listpack)
 	held     []heldMember // members scored -0 while the encoding is not known
 
+	stream *StreamImporter // streams (stream_io.go)
+
 	inBatch int64         // bytes put in the Txn's batch
 	direct  *pebble.Batch // Txn mode, past keyImportInline
 	guard   []byte
@@ -80,6 +82,14 @@ func (t *Txn) ImportKey(key []byte, typ encoding.Type, expireAt int64) (*KeyImpo
 	if !importable(typ) {
 		return nil, fmt.Errorf("%w: cannot import a key of type %s here", ErrImportOrder, typ)
 	}
+	if typ == encoding.TypeStream {
+		s, err := t.ImportStream(key, expireAt)
+		if err != nil {
+			return nil, err
+		}
+		return &KeyImporter{t: t, db: t.db, key: append([]byte(nil), key...), stream: s,
+			m: encoding.Meta{Type: typ}}, nil
+	}
 	ks, err := t.lookup(key)
 	if err != nil {
 		return nil, err
@@ -94,7 +104,8 @@ func (t *Txn) ImportKey(key []byte, typ encoding.Type, expireAt int64) (*KeyImpo
 // importable says whether a KeyImporter builds keys of type typ.
 func importable(typ encoding.Type) bool {
 	switch typ {
-	case encoding.TypeString, encoding.TypeList, encoding.TypeSet, encoding.TypeZSet, encoding.TypeHash:
+	case encoding.TypeString, encoding.TypeList, encoding.TypeSet, encoding.TypeZSet, encoding.TypeHash,
+		encoding.TypeStream:
 		return true
 	}
 	return false
@@ -243,6 +254,13 @@ func (im *KeyImporter) Finish() (bool, error) {
 	if im.done {
 		return false, fmt.Errorf("%w: key %q already finished", ErrImportOrder, im.key)
 	}
+	if im.stream != nil {
+		im.done = true
+		if err := im.stream.Finish(); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
 	if im.m.Type != encoding.TypeString {
 		if im.n == 0 {
 			im.Discard()
@@ -334,6 +352,10 @@ func (im *KeyImporter) Discard() {
 		return
 	}
 	im.done = true
+	if im.stream != nil {
+		im.stream.Discard()
+		return
+	}
 	if im.bulk != nil {
 		im.bulk.discardKey(im)
 		return

@@ -50,8 +50,28 @@ func (d *textDump) ZSetMember(m []byte, score float64) error {
 	d.elems = append(d.elems, fmt.Sprintf("%q=%v", m, score))
 	return nil
 }
+func (d *textDump) StreamEntry(id StreamID, fv [][]byte) error {
+	d.elems = append(d.elems, fmt.Sprintf("%v%q", id, fv))
+	return nil
+}
+func (d *textDump) StreamMeta(m StreamMeta) error {
+	d.elems = append(d.elems, fmt.Sprintf("meta%+v", m))
+	return nil
+}
+func (d *textDump) StreamGroup(g StreamGroupMeta) error {
+	d.elems = append(d.elems, fmt.Sprintf("group%q/%v/%d", g.Name, g.LastID, g.EntriesRead))
+	return nil
+}
+func (d *textDump) StreamPending(p PendingEntry) error {
+	d.elems = append(d.elems, fmt.Sprintf("pel%v/%d/%d", p.ID, p.DeliveryTime, p.DeliveryCount))
+	return nil
+}
+func (d *textDump) StreamConsumer(c StreamConsumerMeta) error {
+	d.elems = append(d.elems, fmt.Sprintf("consumer%q/%d/%d/%v", c.Name, c.SeenTime, c.ActiveTime, c.Pending))
+	return nil
+}
 func (d *textDump) EndKey() error {
-	if d.typ != encoding.TypeList {
+	if d.typ != encoding.TypeList && d.typ != encoding.TypeStream {
 		slices.Sort(d.elems)
 	}
 	d.lines = append(d.lines, d.cur.String()+" "+strings.Join(d.elems, " "))
@@ -152,11 +172,16 @@ func (c *loadCopier) BeginKey(k *ExportKey) (err error) {
 	c.im, err = c.l.Key(k.DB, k.Key, k.Type, k.ExpireAt)
 	return err
 }
-func (c *loadCopier) String(v []byte) error       { return c.im.String(v) }
-func (c *loadCopier) ListItem(v []byte) error     { return c.im.ListItem(v) }
-func (c *loadCopier) SetMember(m []byte) error    { return c.im.SetMember(m) }
-func (c *loadCopier) HashField(f, v []byte) error { return c.im.HashField(f, v) }
-func (c *loadCopier) ZSetMember(m []byte, s float64) error { return c.im.ZSetMember(m, s) }
+func (c *loadCopier) String(v []byte) error                      { return c.im.String(v) }
+func (c *loadCopier) ListItem(v []byte) error                    { return c.im.ListItem(v) }
+func (c *loadCopier) SetMember(m []byte) error                   { return c.im.SetMember(m) }
+func (c *loadCopier) HashField(f, v []byte) error                { return c.im.HashField(f, v) }
+func (c *loadCopier) ZSetMember(m []byte, s float64) error       { return c.im.ZSetMember(m, s) }
+func (c *loadCopier) StreamEntry(id StreamID, fv [][]byte) error { return c.im.StreamEntry(id, fv) }
+func (c *loadCopier) StreamMeta(m StreamMeta) error              { return c.im.StreamMeta(m) }
+func (c *loadCopier) StreamGroup(g StreamGroupMeta) error        { return c.im.StreamGroup(g) }
+func (c *loadCopier) StreamPending(p PendingEntry) error         { return c.im.StreamPending(p) }
+func (c *loadCopier) StreamConsumer(m StreamConsumerMeta) error  { return c.im.StreamConsumer(m) }
 func (c *loadCopier) EndKey() error {
 	_, err := c.im.Finish()
 	return err

@@ -84,9 +84,8 @@ const loaderCommitBytes = 4 << 20
 
 // NewLoader starts loading keys into the engine.
 func (e *Engine) NewLoader(o LoaderOptions) (*Loader, error) {
-	l := &Loader{e: e}
+	l := &Loader{e: e, t: e.NewTxn()}
 	if !o.Bulk {
-		l.t = e.NewTxn()
 		return l, nil
 	}
 	empty, err := e.empty()
@@ -119,7 +118,12 @@ func (l *Loader) Key(db int, key []byte, typ encoding.Type, expireAt int64) (*Ke
 		return nil, fmt.Errorf("engine: database %d out of range (databases %d)", db, l.e.opts.Databases)
 	}
 	l.stats.Keys++
-	if l.bulk != nil {
+	if l.bulk != nil && typ != encoding.TypeStream {
+		if l.locked {
+			if err := l.commit(); err != nil {
+				return nil, err
+			}
+		}
 		return l.bulk.key(db, key, typ, expireAt)
 	}
 	if l.locked && l.t.batch != nil && l.t.batch.Len() >= loaderCommitBytes {
@@ -152,13 +156,13 @@ func (l *Loader) commit() error {
 
 // Finish makes every imported key durable and visible and reports what was written.
 func (l *Loader) Finish(ctx context.Context) (LoadStats, error) {
+	if err := l.commit(); err != nil {
+		return l.stats, err
+	}
 	if l.bulk != nil {
 		err := l.bulk.finish(ctx, &l.stats)
 		l.bulk.close()
 		l.bulk = nil
-		return l.stats, err
-	}
-	if err := l.commit(); err != nil {
 		return l.stats, err
 	}
 	return l.stats, l.e.Flush()
@@ -186,7 +190,9 @@ const (
 	bulkRunBuffer = 256 << 10
 )
 
-// bulkLoad sorts a load's records and turns them into ingested sstables.
+// bulkLoad sorts a load's records and turns them into ingested sstables. Streams are the
+// exception: they take the batch path even in a bulk load (their importer, stream_io.go,
+// writes its own records), before the sstables are ingested.
 type bulkLoad struct {
 	e     *Engine
 	fs    vfs.FS

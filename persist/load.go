@@ -58,6 +58,27 @@ func importElement(im *engine.KeyImporter, ev *rdb.Event) error {
 		return im.HashField(ev.Field, ev.Value)
 	case rdb.KindZSetMember:
 		return im.ZSetMember(ev.Value, ev.Score)
+	case rdb.KindStreamEntry:
+		return im.StreamEntry(engine.StreamID(ev.StreamID), ev.Fields)
+	case rdb.KindStreamMeta:
+		m := &ev.Stream
+		return im.StreamMeta(engine.StreamMeta{Length: m.Length, LastID: engine.StreamID(m.LastID),
+			FirstID: engine.StreamID(m.FirstID), MaxDeletedID: engine.StreamID(m.MaxDeletedID), EntriesAdded: m.EntriesAdded})
+	case rdb.KindStreamGroup:
+		g := &ev.Group
+		return im.StreamGroup(engine.StreamGroupMeta{Name: g.Name, LastID: engine.StreamID(g.LastID), EntriesRead: g.EntriesRead})
+	case rdb.KindStreamPending:
+		p := &ev.Pending
+		return im.StreamPending(engine.PendingEntry{ID: engine.StreamID(p.ID), DeliveryTime: p.DeliveryTime,
+			DeliveryCount: p.DeliveryCount})
+	case rdb.KindStreamConsumer:
+		c := &ev.Consumer
+		ids := make([]engine.StreamID, len(c.Pending))
+		for i, id := range c.Pending {
+			ids[i] = engine.StreamID(id)
+		}
+		return im.StreamConsumer(engine.StreamConsumerMeta{Name: c.Name, SeenTime: c.SeenTime,
+			ActiveTime: c.ActiveTime, Pending: ids})
 	}
 	return fmt.Errorf("%w: %s event", ErrNotImportable, ev.Kind)
 }

@@ -31,6 +31,7 @@ type exporter struct {
 	keys     int64
 	selected func(db int, key []byte, typ rdb.ValueType) bool
 	progress func(keys int64)
+	ids      []rdb.StreamID
 }
 
 func (x *exporter) emit(kind rdb.Kind) error {
@@ -77,6 +78,37 @@ func (x *exporter) HashField(f, v []byte) error {
 func (x *exporter) ZSetMember(m []byte, score float64) error {
 	x.ev.Value, x.ev.Score = m, score
 	return x.emit(rdb.KindZSetMember)
+}
+
+func (x *exporter) StreamEntry(id engine.StreamID, fv [][]byte) error {
+	x.ev.StreamID, x.ev.Fields = rdb.StreamID(id), fv
+	return x.emit(rdb.KindStreamEntry)
+}
+
+func (x *exporter) StreamMeta(m engine.StreamMeta) error {
+	x.ev.Fields = nil
+	x.ev.Stream = rdb.StreamMeta{Length: m.Length, LastID: rdb.StreamID(m.LastID), FirstID: rdb.StreamID(m.FirstID),
+		MaxDeletedID: rdb.StreamID(m.MaxDeletedID), EntriesAdded: m.EntriesAdded}
+	return x.emit(rdb.KindStreamMeta)
+}
+
+func (x *exporter) StreamGroup(g engine.StreamGroupMeta) error {
+	x.ev.Group = rdb.StreamGroup{Name: g.Name, LastID: rdb.StreamID(g.LastID), EntriesRead: g.EntriesRead}
+	return x.emit(rdb.KindStreamGroup)
+}
+
+func (x *exporter) StreamPending(p engine.PendingEntry) error {
+	x.ev.Pending = rdb.StreamPending{ID: rdb.StreamID(p.ID), DeliveryTime: p.DeliveryTime, DeliveryCount: p.DeliveryCount}
+	return x.emit(rdb.KindStreamPending)
+}
+
+func (x *exporter) StreamConsumer(c engine.StreamConsumerMeta) error {
+	x.ids = x.ids[:0]
+	for _, id := range c.Pending {
+		x.ids = append(x.ids, rdb.StreamID(id))
+	}
+	x.ev.Consumer = rdb.StreamConsumer{Name: c.Name, SeenTime: c.SeenTime, ActiveTime: c.ActiveTime, Pending: x.ids}
+	return x.emit(rdb.KindStreamConsumer)
 }
 
 func (x *exporter) EndKey() error {

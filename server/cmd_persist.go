@@ -125,6 +125,7 @@ func (s *Server) saveOptions() persist.SaveOptions {
 		DisableCompression: !s.cfg.RDBCompression,
 		DisableChecksum:    !s.cfg.RDBChecksum,
 		RedisVer:           Version,
+		AllowLoss:          true, // what Redis 7.0 has no room for (a consumer's active time)
 	}}
 }
 

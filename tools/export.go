@@ -81,7 +81,7 @@ func ExportDir(ctx context.Context, dir, out string, o ExportOptions) (*ExportRe
 	}
 	so := persist.SaveOptions{
 		Writer: rdb.WriterOptions{Version: o.Version, DisableCompression: o.NoCompression,
-			DisableChecksum: o.NoChecksum, TempDir: filepath.Dir(out)},
+			DisableChecksum: o.NoChecksum, TempDir: filepath.Dir(out), AllowLoss: true},
 		Progress: func(keys, bytes int64) { p.Update(bytes, keys) },
 	}
 	if len(o.Filter.DBs) > 0 || o.Filter.Match != "" || o.Filter.Type != "" {

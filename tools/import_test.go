@@ -55,7 +55,7 @@ func TestImportExportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Keys != 26 || rep.Path != string(tc.mode) || (tc.memory > 0) != (rep.Load.Runs > 1) {
+			if rep.Keys != 29 || rep.Path != string(tc.mode) || (tc.memory > 0) != (rep.Load.Runs > 1) {
 				t.Fatalf("report %+v", rep)
 			}
 			out := filepath.Join(t.TempDir(), "out.rdb")
@@ -63,7 +63,7 @@ func TestImportExportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if xr.Keys != 26 {
+			if xr.Keys != 29 {
 				t.Fatalf("exported %d keys", xr.Keys)
 			}
 			servertest.CheckRDB(t, out)
@@ -145,7 +145,7 @@ func TestImportFilters(t *testing.T) {
 		if got := strings.Join(keysIn(t, out), " "); got != tc.want {
 			t.Errorf("%+v: imported %s, want %s", tc.filter, got, tc.want)
 		}
-		if rep.Filtered != 26-int64(len(strings.Fields(tc.want))) {
+		if rep.Filtered != 29-int64(len(strings.Fields(tc.want))) {
 			t.Errorf("%+v: %d filtered", tc.filter, rep.Filtered)
 		}
 		// The same filter on export.
@@ -174,7 +174,7 @@ func TestImportToServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Keys != 26 || (maxPayload > 0) != (rep.Chunked > 0) {
+		if rep.Keys != 29 || (maxPayload > 0) != (rep.Chunked > 0) {
 			t.Fatalf("report %+v", rep)
 		}
 		c := r.Dial(t)

@@ -206,7 +206,7 @@ func ImportToServer(ctx context.Context, src EventSource, o ImportOptions) (*Imp
 		}
 	}
 	c.rep = rep
-	enc, err := rdb.NewDumpEncoder(&rdb.WriterOptions{SpillThreshold: maxPayload + maxPayload/4})
+	enc, err := rdb.NewDumpEncoder(&rdb.WriterOptions{SpillThreshold: maxPayload + maxPayload/4, AllowLoss: true})
 	if err != nil {
 		return nil, err
 	}

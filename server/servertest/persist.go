@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,10 +77,24 @@ func FillAllTypes(t *testing.T, conns ...*Conn) {
 		append([]string{"ZADD", "zbig"}, zpairs(1500)...),
 		{"ZADD", "zlong", "-0", strings.Repeat("L", 100), "1e300", "s"},
 		{"ZADD", "zbig", "-0", "negzero"},
+		append([]string{"XADD", "st", "1-1"}, pairs(3, 4)...),
+		{"XADD", "st", "1-2", "a", "b"},
+		{"XADD", "st", "5-0", "f0", "other"},
+		{"XDEL", "st", "1-2"},
+		{"XGROUP", "CREATE", "st", "g1", "0"},
+		{"XREADGROUP", "GROUP", "g1", "alice", "COUNT", "2", "STREAMS", "st", ">"},
+		{"XREADGROUP", "GROUP", "g1", "bob", "COUNT", "1", "STREAMS", "st", ">"},
+		{"XACK", "st", "g1", "1-1"},
+		{"XGROUP", "CREATE", "st", "g2", "$"},
+		{"XGROUP", "CREATECONSUMER", "st", "g2", "carol"},
+		{"XADD", "sempty", "MAXLEN", "0", "7-7", "f", "v"},
 		{"SELECT", "5"},
 		{"SET", "s", "db5"},
 		append([]string{"SADD", "set5"}, seq("x", 10)...),
 		{"SELECT", "0"},
+	}
+	for i := 1; i <= 300; i++ { // a stream of several nodes, one field set changing
+		cmds = append(cmds, []string{"XADD", "slong", strconv.Itoa(i) + "-0", "n", strconv.Itoa(i), "k" + strconv.Itoa(i%3), "v"})
 	}
 	for _, c := range conns {
 		for _, cmd := range cmds {
@@ -97,6 +112,14 @@ func DumpAll(t *testing.T, c *Conn) string {
 	for _, db := range PersistDBs {
 		c.Do("SELECT", db)
 		b.WriteString("db" + db + "\n" + Dump(t, c))
+		// Streams: groups, pending entries and consumers too.
+		keys, _ := topElements(c.Do("KEYS", "*"))
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k = bulkText(k); c.Do("TYPE", k) == "+stream\r\n" {
+				b.WriteString(k + " " + c.Do("XINFO", "STREAM", k, "FULL") + "\n")
+			}
+		}
 	}
 	c.Do("SELECT", "0")
 	return b.String()
