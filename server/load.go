@@ -40,8 +40,8 @@ type loadState struct {
 	path    string // the dump to load at Start; empty: none
 	redo    bool   // a previous load was interrupted
 	active  atomic.Bool
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when no load runs any more
+	cancel  context.CancelFunc // set (under persistence.mu) once a load runs
+	done    chan struct{}      // closed when no load runs any more
 	start   time.Time
 	total   int64
 	loaded  atomic.Int64 // bytes read
@@ -106,7 +106,10 @@ func (s *Server) startLoad() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	l.cancel, l.start, l.total = cancel, time.Now(), st.Size()
+	s.persist.mu.Lock()
+	l.cancel = cancel
+	s.persist.mu.Unlock()
+	l.start, l.total = time.Now(), st.Size()
 	l.loaded.Store(0)
 	l.active.Store(true)
 	s.log.Info("the data directory is empty: loading the Redis dump in dir", "file", l.path, "bytes", l.total)
@@ -193,12 +196,13 @@ func mbPerSec(bytes int64, d time.Duration) float64 {
 // stopLoad cancels a running load and waits for it to end.
 func (s *Server) stopLoad() {
 	l := &s.persist.load
-	if l.done == nil {
-		return
+	s.persist.mu.Lock()
+	cancel := l.cancel
+	s.persist.mu.Unlock()
+	if cancel == nil {
+		return // no load was started
 	}
-	if l.cancel != nil {
-		l.cancel()
-	}
+	cancel()
 	<-l.done
 }
 
