@@ -121,13 +121,12 @@ func Load(ctx context.Context, src EventSource, l *engine.Loader, o LoadOptions)
 	}
 	off, _ := src.(offsetReporter)
 	report := func() {
-		if o.Progress == nil {
-			return
-		}
 		if off != nil {
 			st.Bytes = off.Offset()
 		}
-		o.Progress(st.Bytes, st.Keys)
+		if o.Progress != nil {
+			o.Progress(st.Bytes, st.Keys)
+		}
 	}
 	var (
 		im      *engine.KeyImporter
