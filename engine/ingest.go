@@ -204,6 +204,9 @@ type bulkLoad struct {
 	big   bool      // the arena outgrew uint32 offsets' reach: spill at once
 	runs  []string
 	keyAt int // records of the current key start here in recs (-1: some were spilled)
+	// groups are where each key's records start in recs (sortRun sorts key by key first).
+	groups []int
+	order  []bulkRec // scratch of sortRun
 
 	counts map[uint16]*[2]int64 // keys and expiring keys per physical database
 	ranked map[string]uint64    // score prefix -> members, of the sorted sets that need ranks
@@ -246,6 +249,7 @@ func (b *bulkLoad) key(db int, key []byte, typ encoding.Type, expireAt int64) (*
 	im.m = encoding.Meta{Type: typ, Version: b.e.newVersion(), ExpireAt: expireAt}
 	im.prefix = encoding.AppendSubPrefix(nil, p, key, im.m.Version)
 	b.keyAt = len(b.recs)
+	b.groups = append(b.groups, len(b.recs))
 	return im, nil
 }
 
@@ -283,11 +287,35 @@ func (b *bulkLoad) add(k, v []byte) error {
 	return nil
 }
 
+// sortRun sorts the run's records by key, in two steps that keep the comparisons short and
+// local: each key's records (contiguous in recs) are sorted among themselves, then cut into
+// segments of one family (metadata, subkeys, score keys, expiry), and the segments are sorted
+// by their first key. That is a sort of all records because segments never interleave: the
+// element records of one key share a prefix that no other key's records can fall between
+// (it carries the key's length), and a metadata or expiry segment is a single record.
 func (b *bulkLoad) sortRun() {
 	arena := b.arena
-	slices.SortFunc(b.recs, func(x, y bulkRec) int {
-		return bytes.Compare(x.key(arena), y.key(arena))
-	})
+	byKey := func(x, y bulkRec) int { return bytes.Compare(x.key(arena), y.key(arena)) }
+	bounds := append(b.groups, len(b.recs))
+	type segment struct{ start, end int }
+	var segs []segment
+	for i := 0; i+1 < len(bounds); i++ {
+		g := b.recs[bounds[i]:bounds[i+1]]
+		slices.SortFunc(g, byKey)
+		start := bounds[i]
+		for j := 1; j <= len(g); j++ {
+			if j == len(g) || arena[g[j].off] != arena[g[j-1].off] {
+				segs = append(segs, segment{start, bounds[i] + j})
+				start = bounds[i] + j
+			}
+		}
+	}
+	slices.SortFunc(segs, func(x, y segment) int { return byKey(b.recs[x.start], b.recs[y.start]) })
+	out := b.order[:0]
+	for _, sg := range segs {
+		out = append(out, b.recs[sg.start:sg.end]...)
+	}
+	b.order, b.recs = b.recs[:0], out
 }
 
 // spill sorts the records in memory and writes them out as a run.
@@ -318,6 +346,7 @@ func (b *bulkLoad) spill() error {
 	}
 	b.runs = append(b.runs, name)
 	b.arena, b.recs = b.arena[:0], b.recs[:0]
+	b.groups = append(b.groups[:0], 0) // the key being loaded goes on in the next run
 	b.keyAt = -1
 	return nil
 }
