@@ -120,7 +120,9 @@ func ImportToDir(ctx context.Context, src EventSource, o ImportOptions) (*Import
 		dbs = 16
 	}
 	rep.Databases = dbs
+	// Offline, nothing reads: the hot tier and the block cache stay small.
 	e, err := engine.Open(engine.Options{Dir: o.Dir, Databases: dbs, Fsync: engine.FsyncNo,
+		MaxMemory: 16 << 20, Policy: engine.PolicyAllKeysLRU, BlockCacheSize: 16 << 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, err
