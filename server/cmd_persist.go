@@ -36,6 +36,10 @@ import (
 //     engine reports them; Redis counts some commands per element (SADD of 3 new members: 3).
 //   - There is no other child process (no fork, and AOF rewrites are not children), so BGSAVE
 //     SCHEDULE starts at once unless a save runs, and it is "scheduled" only inside MULTI.
+//   - FLUSHALL does not stop a running BGSAVE (Redis kills its child, then saves again when
+//     save points are set): the dump holds the state at the BGSAVE's start.
+//   - Save points are off by default (conf: save ""), as the data directory keeps every write;
+//     SHUTDOWN and SIGTERM save only when asked (SHUTDOWN SAVE), see cmd_shutdown.go.
 //   - RESTORE takes DUMP payloads of RDB versions 1 to 12 and Valkey's, where Redis 7.0 refuses
 //     versions above 10; IDLETIME and FREQ are checked and ignored (the hot tier keeps its own
 //     access record).
