@@ -15,7 +15,8 @@ package conf
 //
 //	name     the directive's name (Redis's where the concept is the same)
 //	default  the default, written as in redis.conf
-//	kind     memory | enum | list | save | percentiles (how the text parses; default: the Go type's)
+//	kind     memory | enum | list | save | percentiles | events | obuf (how the text
+//	         parses; default: the Go type's)
 //	enum     the allowed values of an enum, separated by '|'
 //	min max  bounds of an integer
 //	live     "yes" when CONFIG SET may change it while running
@@ -50,7 +51,7 @@ type Config struct {
 	ProtoMaxBulkLen        int64  `name:"proto-max-bulk-len" default:"512mb" kind:"memory" min:"1048576" max:"9223372036854775807" live:"yes" help:"Largest bulk string a client may send."`
 	ClientQueryBufferLimit int64  `name:"client-query-buffer-limit" default:"1gb" kind:"memory" min:"1048576" max:"9223372036854775807" live:"yes" help:"Largest unparsed input one client may accumulate before it is closed."`
 	MaxArgs                int    `name:"max-command-args" default:"16777216" min:"1024" max:"2147483647" live:"yes" help:"Most arguments one command may carry (Strata's own guard; Redis only bounds the query buffer)."`
-	ClientOutputBufferLim  string `name:"client-output-buffer-limit" default:"normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60" live:"yes" help:"Per-class output limits: class hard soft soft-seconds."`
+	ClientOutputBufferLim  string `name:"client-output-buffer-limit" default:"normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60" kind:"obuf" live:"yes" help:"Per-class output limits: class hard soft soft-seconds; a client past hard, or above soft for soft-seconds, is closed. CONFIG SET changes only the classes it names."`
 
 	// Data and durability
 	Dir            string `name:"dir" default:"./data" help:"Data directory (Pebble's files, dumps)."`
@@ -76,7 +77,8 @@ type Config struct {
 	Hz int `name:"hz" default:"10" min:"0" max:"2147483647" live:"yes" help:"How many times a second background tasks (active expiry) run; values outside 1..500 are clamped, as in Redis."`
 
 	// Events and diagnostics
-	NotifyKeyspaceEvents string `name:"notify-keyspace-events" default:"" live:"yes" help:"Keyspace notification classes (K E g $ l s h z x e t m d n A)."`
+	NotifyKeyspaceEvents string `name:"notify-keyspace-events" default:"" kind:"events" live:"yes" help:"Keyspace notification classes (K E g $ l s h z x e t m d n A)."`
+	TrackingTableMaxKeys int64  `name:"tracking-table-max-keys" default:"1000000" min:"0" max:"9223372036854775807" live:"yes" help:"Most keys the client-side caching table remembers; past it, keys are dropped and their readers told to forget them. 0: no limit."`
 	SlowlogLogSlowerThan int64  `name:"slowlog-log-slower-than" default:"10000" min:"-1" max:"9223372036854775807" live:"yes" help:"Log commands slower than this many microseconds; -1 disables."`
 	SlowlogMaxLen        int64  `name:"slowlog-max-len" default:"128" min:"0" max:"9223372036854775807" live:"yes" help:"Entries kept in the slow log."`
 	LatencyMonitor       int64  `name:"latency-monitor-threshold" default:"0" min:"0" max:"9223372036854775807" live:"yes" help:"Record latency events above this many milliseconds; 0 disables."`

@@ -13,7 +13,7 @@ import (
 type Directive struct {
 	Name     string
 	Default  string
-	Kind     string // int | memory | bool | enum | list | save | percentiles | string
+	Kind     string // int | memory | bool | enum | list | save | percentiles | events | obuf | string
 	Enum     []string
 	Min, Max int64
 	Live     bool
@@ -98,6 +98,9 @@ func (t *Table) Get(c *Config, d *Directive) string {
 		return strconv.FormatInt(v.Int(), 10)
 	case "list":
 		return strings.Join(v.Interface().([]string), " ")
+	case "events":
+		flags, _ := ParseKeyspaceEvents(v.String())
+		return FormatKeyspaceEvents(flags)
 	}
 	return v.String()
 }
@@ -153,6 +156,19 @@ func (t *Table) Set(c *Config, d *Directive, text string) error {
 		v.SetString(norm)
 	case "percentiles":
 		norm, err := parsePercentiles(text)
+		if err != nil {
+			return err
+		}
+		v.SetString(norm)
+	case "events":
+		// Kept as given: Redis keeps the class bits, and "n" beside "A" survives in them
+		// although CONFIG GET does not write it back.
+		if _, err := ParseKeyspaceEvents(text); err != nil {
+			return err
+		}
+		v.SetString(text)
+	case "obuf":
+		norm, err := parseOutputBufferLimits(v.String(), text)
 		if err != nil {
 			return err
 		}

@@ -59,6 +59,11 @@ type Hooks struct {
 	// ExpireCycle reports how long one tick of active expiry worked (LATENCY's expire-cycle
 	// event). It is called outside any lock.
 	ExpireCycle func(elapsed time.Duration)
+	// Committed is called once per successful Commit, after the hooks above and before the
+	// locks are released, with the Txn: its Owner, and EachTouched / EachExpired to walk what
+	// it changed. Work done here (keyspace notifications, client-side caching invalidations)
+	// follows the change and precedes any later change of the same keys.
+	Committed func(t *Txn)
 }
 
 // Engine is the database: key locks, Pebble, expiry and typed operations per Redis type.
@@ -197,7 +202,7 @@ func Open(opts Options) (*Engine, error) {
 // pebbleOptions are the Pebble options every open of a data directory shares (the read-write
 // one above, the read-only one of exports) and that sstables built for ingestion follow.
 func pebbleOptions() *pebble.Options {
-	po := &pebble.Options{Merger: counterMerger, FormatMajorVersion: pebble.FormatNewest}
+	po := &pebble.Options{Merger: newCounterMerger(), FormatMajorVersion: pebble.FormatNewest}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -494,13 +499,16 @@ func decodeCount(b []byte) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(b)), true
 }
 
-// counterMerger sums the 8-byte deltas merged into counter records.
-var counterMerger = &pebble.Merger{
-	Name: "strata.counter.v1",
-	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		n, _ := decodeCount(value)
-		return &counterValue{n: n}, nil
-	},
+// newCounterMerger sums the 8-byte deltas merged into counter records. Its name is recorded
+// in Pebble's OPTIONS file and must not change.
+func newCounterMerger() *pebble.Merger {
+	return &pebble.Merger{
+		Name: "strata.counter.v1",
+		Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+			n, _ := decodeCount(value)
+			return &counterValue{n: n}, nil
+		},
+	}
 }
 
 type counterValue struct{ n int64 }

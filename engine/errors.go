@@ -187,6 +187,17 @@ var (
 	ErrNoSuchFile           = errors.New("ERR No such file or directory")
 	ErrClientEvictionOff    = errors.New("ERR maxmemory-clients is disabled.")
 	ErrClusterDebugOnly     = errors.New("ERR Debug option only available for cluster mode enabled setup!")
+	// Client-side caching (CLIENT TRACKING, CLIENT CACHING).
+	ErrTrackingRedirectTwice = errors.New("ERR A client can only redirect to a single other client")
+	ErrTrackingNoRedirect    = errors.New("ERR The client ID you want redirect to does not exist")
+	ErrTrackingPrefixBcast   = errors.New("ERR PREFIX option requires BCAST mode to be enabled")
+	ErrTrackingBcastSwitch   = errors.New("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.")
+	ErrTrackingOptBcast      = errors.New("ERR OPTIN and OPTOUT are not compatible with BCAST")
+	ErrTrackingOptBoth       = errors.New("ERR You can't specify both OPTIN mode and OPTOUT mode")
+	ErrTrackingOptSwitch     = errors.New("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
+	ErrCachingNotOpt         = errors.New("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+	ErrCachingYesNotOptin    = errors.New("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
+	ErrCachingNoNotOptout    = errors.New("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
 
 	// SHUTDOWN.
 	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
@@ -385,6 +396,23 @@ func ErrUnknownSubcommand(sub, container string) error {
 		strings.ToUpper(container)+" HELP.", 1<<20))
 }
 
+// ErrSubscribedContext is the reply of a RESP2 client in pub/sub mode to a command it may
+// not run there (cmd is the full name, "client|id").
+func ErrSubscribedContext(cmd string) error {
+	return errors.New("ERR Can't execute '" + cmd + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+}
+
+// ErrTrackingPrefixOverlap is CLIENT TRACKING's reply to prefixes that overlap, among the
+// ones given (existing false) or with one the client already has.
+func ErrTrackingPrefixOverlap(prefix, other string, existing bool) error {
+	with := "another provided"
+	if existing {
+		with = "an existing"
+	}
+	return errors.New(sanitize("ERR Prefix '"+prefix+"' overlaps with "+with+" prefix '"+other+
+		"'. Prefixes for a single client must not overlap.", 1<<20))
+}
+
 // ErrConfigSetUnknown is CONFIG SET's reply to a name that is no directive.
 func ErrConfigSetUnknown(name string) error {
 	return errors.New(sanitize("ERR Unknown option or number of arguments for CONFIG SET - '"+name+"'", 1<<20))
@@ -423,13 +451,6 @@ func ErrExecAbortBecause(reason error) error {
 // the transaction's writes were dropped with it and nothing was committed.
 func ErrExecInternal(name string) error {
 	return errors.New("ERR internal error while running '" + name + "' inside EXEC: the transaction was discarded")
-}
-
-// ErrSubcommandArgs is Redis's addReplySubcommandSyntaxError: "ERR unknown subcommand or
-// wrong number of arguments for 'sub'. Try CONTAINER HELP." (sub as the client typed it).
-func ErrSubcommandArgs(sub, container string) error {
-	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+
-		cString(sub, 128)+"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
 }
 
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".

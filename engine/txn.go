@@ -58,6 +58,7 @@ type Txn struct {
 	clearDBs   []uint16 // the physical databases FLUSHDB emptied
 	guards     []uint64 // sweep-queue guards of direct copies, released when the Txn ends
 	reads      int      // Pebble point reads and iterators opened since Begin (tests count them)
+	owner      any      // what the layer above attached (SetOwner)
 
 	// snap, when set, makes this a read-only Txn over a Pebble snapshot (export.go): reads go
 	// to the snapshot and bypass the hot tier.
@@ -77,8 +78,9 @@ type countDelta struct {
 }
 
 type dbKey struct {
-	db  int
-	key []byte
+	db      int
+	key     []byte
+	created bool // the key had no live value before this write
 }
 
 // NewTxn returns a Txn for one connection (or background task) to reuse.
@@ -184,8 +186,34 @@ func (t *Txn) Commit() error {
 		t.batch.Close()
 		t.batch = nil
 	}
+	if h := t.e.opts.Hooks.Committed; h != nil && err == nil {
+		h(t)
+	}
 	t.release()
 	return err
+}
+
+// SetOwner attaches o to the Txn for the Committed hook (the server's client that owns it).
+func (t *Txn) SetOwner(o any) { t.owner = o }
+
+// Owner is what SetOwner attached; nil for the engine's own Txns (active expiry).
+func (t *Txn) Owner() any { return t.owner }
+
+// EachTouched calls fn for every key the Txn wrote or deleted, in order (a key written twice
+// comes twice), with created true when the write gave a key that had no live value one. It
+// is only recorded when Hooks.Touched or Hooks.Committed is set; use it from Committed.
+func (t *Txn) EachTouched(fn func(db int, key []byte, created bool)) {
+	for _, k := range t.touched {
+		fn(k.db, k.key, k.created)
+	}
+}
+
+// EachExpired calls fn for every key the Txn removed because its time had come (active
+// expiry, or a write that found the key expired). Use it from Committed.
+func (t *Txn) EachExpired(fn func(db int, key []byte)) {
+	for _, k := range t.expired {
+		fn(k.db, k.key)
+	}
 }
 
 // Abort drops the Txn's writes and releases its locks.
@@ -450,10 +478,10 @@ func (t *Txn) delta(db uint16, keys, expires int64) {
 	t.deltas = append(t.deltas, countDelta{db: db, keys: keys, expires: expires})
 }
 
-// touch records a changed key for the Touched hook (when one is set).
-func (t *Txn) touch(db int, key []byte) {
-	if t.e.opts.Hooks.Touched != nil {
-		t.touched = append(t.touched, dbKey{db: db, key: t.keep(key)})
+// touch records a changed key for the Touched and Committed hooks (when one is set).
+func (t *Txn) touch(db int, key []byte, created bool) {
+	if h := &t.e.opts.Hooks; h.Touched != nil || h.Committed != nil {
+		t.touched = append(t.touched, dbKey{db: db, key: t.keep(key), created: created})
 	}
 }
 
@@ -474,6 +502,7 @@ func (t *Txn) putMeta(key []byte, old *keyState, m *encoding.Meta) {
 
 func (t *Txn) putMetaIn(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 	db := d.p
+	created := !old.live
 	t.retire(d, key, old, m)
 	t.vbuf = encoding.AppendMeta(t.vbuf[:0], m)
 	t.kbuf = encoding.AppendMetaKey(t.kbuf[:0], db, key)
@@ -495,7 +524,7 @@ func (t *Txn) putMetaIn(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 	if dk != 0 || de != 0 {
 		t.delta(db, dk, de)
 	}
-	t.touch(d.l, key)
+	t.touch(d.l, key, created)
 	*old = keyState{meta: *m, exists: true, live: m.ExpireAt == 0 || m.ExpireAt > t.now}
 }
 
@@ -518,7 +547,7 @@ func (t *Txn) deleteKeyIn(d dbRef, key []byte, old *keyState) {
 		de = -1
 	}
 	t.delta(db, -1, de)
-	t.touch(d.l, key)
+	t.touch(d.l, key, false)
 	*old = keyState{}
 }
 
@@ -529,7 +558,7 @@ func (t *Txn) retire(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 		return
 	}
 	db := d.p
-	if !old.live && t.e.opts.Hooks.Expired != nil {
+	if h := &t.e.opts.Hooks; !old.live && (h.Expired != nil || h.Committed != nil) {
 		t.expired = append(t.expired, dbKey{db: d.l, key: t.keep(key)})
 	}
 	if old.meta.ExpireAt != 0 && (m == nil || m.ExpireAt != old.meta.ExpireAt) {

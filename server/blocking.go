@@ -349,7 +349,7 @@ func (s *Server) UnblockClient(id int64, withError bool) bool {
 // arity is -3) names it.
 func cmdClientUnblock(x *Ctx) {
 	if len(x.Args) > 4 {
-		x.Error(engine.ErrSubcommandArgs(string(x.Args[1]), "client"))
+		x.Error(engine.ErrSubcommandSyntax(string(x.Args[1]), "client"))
 		return
 	}
 	id, ok := engine.ParseInt(x.Args[2])

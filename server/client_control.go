@@ -25,7 +25,6 @@ type introState struct {
 	replySkipNext bool // CLIENT REPLY SKIP ran: the next command's reply is dropped
 	flushes       int  // endBurst calls: a reply mark taken before a flush is 0 after it
 
-	softSince time.Time // when a monitor's pending output passed the soft limit (monitorHub.mu)
 }
 
 // resetIntrospection is RESET's part: the client stops monitoring, is no longer protected
@@ -236,7 +235,7 @@ func (s *Server) waitUnpaused(c *Client, cmd *Command) bool {
 
 func cmdClientPause(x *Ctx) {
 	if len(x.Args) > 4 {
-		x.Error(engine.ErrSubcommandArgs(x.Arg(1), "client"))
+		x.Error(engine.ErrSubcommandSyntax(x.Arg(1), "client"))
 		return
 	}
 	kind := pauseAll
@@ -283,15 +282,4 @@ func clientControlCommands() []*Command {
 			Since:   "6.2.0", Summary: "Resume processing of clients that were paused",
 			Complexity: "O(N) Where N is the number of paused clients"},
 	}
-}
-
-// drainPushes moves a monitor's queued lines into its replies before its next command runs,
-// so that they precede that command's reply as they would in Redis.
-func (c *Client) drainPushes() {
-	c.mu.Lock()
-	if len(c.pending) > 0 {
-		c.out = append(c.out, c.pending...)
-		c.pending = c.pending[:0]
-	}
-	c.mu.Unlock()
 }

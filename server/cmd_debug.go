@@ -216,7 +216,7 @@ var debugSubs = map[string]debugSub{
 func cmdDebug(x *Ctx) {
 	sub, ok := debugSubs[strings.ToLower(x.Arg(1))]
 	if !ok || len(x.Args) < sub.minArgs || (sub.maxArgs >= 0 && len(x.Args) > sub.maxArgs) {
-		x.Error(engine.ErrSubcommandArgs(x.Arg(1), "debug"))
+		x.Error(engine.ErrSubcommandSyntax(x.Arg(1), "debug"))
 		return
 	}
 	sub.run(x)
@@ -287,7 +287,7 @@ func debugReplyBuffer(x *Ctx) {
 		}
 	case "resizing":
 	default:
-		x.Error(engine.ErrSubcommandArgs(x.Arg(1), "debug"))
+		x.Error(engine.ErrSubcommandSyntax(x.Arg(1), "debug"))
 		return
 	}
 	x.OK()
@@ -295,7 +295,7 @@ func debugReplyBuffer(x *Ctx) {
 
 func debugClusterLink(x *Ctx) {
 	if !strings.EqualFold(x.Arg(2), "kill") {
-		x.Error(engine.ErrSubcommandArgs(x.Arg(1), "debug"))
+		x.Error(engine.ErrSubcommandSyntax(x.Arg(1), "debug"))
 		return
 	}
 	x.Error(engine.ErrClusterDebugOnly)

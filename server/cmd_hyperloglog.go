@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -28,15 +29,23 @@ func registerHyperLogLogCommands(t *Table) {
 	)
 }
 
-func cmdPFAdd(x *Ctx) { x.replyBool(x.Txn.PFAdd(x.Args[1], x.Args[2:])) }
+func cmdPFAdd(x *Ctx) {
+	updated, err := x.Txn.PFAdd(x.Args[1], x.Args[2:])
+	if err == nil && updated {
+		x.Notify(conf.NotifyString, "pfadd", x.Args[1])
+	}
+	x.replyBool(updated, err)
+}
 
 func cmdPFCount(x *Ctx) { x.replyInt(x.Txn.PFCount(x.Args[1:])) }
 
 func cmdPFMerge(x *Ctx) {
+	x.NotifyMisses(x.Args[1:]...) // Redis reads the destination too
 	if err := x.Txn.PFMerge(x.Args[1], x.Args[2:]); err != nil {
 		x.Error(err)
 		return
 	}
+	x.Notify(conf.NotifyString, "pfadd", x.Args[1])
 	x.OK()
 }
 

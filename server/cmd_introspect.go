@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -62,8 +61,7 @@ func (s *Server) NoteSave(at time.Time) { s.lastSave.Store(at.Unix()) }
 
 // monitorHub is the server's list of monitors.
 type monitorHub struct {
-	n     atomic.Int32                // len(list): the fast path of every command reads only this
-	limit atomic.Pointer[outputLimit] // the replica class of client-output-buffer-limit
+	n atomic.Int32 // len(list): the fast path of every command reads only this
 
 	mu   sync.Mutex
 	list []*Client
@@ -98,6 +96,7 @@ func cmdMonitor(x *Ctx) {
 		return // a second MONITOR is ignored, without a reply
 	}
 	x.OK()
+	x.pushes = true // monitor lines join its replies before each command, as other pushes do
 	x.intro.monitor.Store(true)
 	x.s.monitors.add(x.Client)
 }
@@ -150,20 +149,14 @@ func (s *Server) showToMonitors(c *Client, cmd *Command, args [][]byte) {
 	}
 	line = append(line, '\r', '\n')
 	h.line = line
-	limit := h.limit.Load()
 	keep := h.list[:0]
 	for _, m := range h.list {
 		if m.intro.muted.Load() {
 			keep = append(keep, m) // CLIENT REPLY OFF or SKIP: the line is dropped
 			continue
 		}
-		if !m.Push(line) {
+		if !m.Push(line) { // gone, or closed by its output buffer limit (replica class)
 			m.intro.monitor.Store(false)
-			continue // gone
-		}
-		if limit != nil && m.intro.overLimit(limit, m.PendingBytes(), now) {
-			s.log.Warn("monitor closed for overcoming of output buffer limits", "id", m.id, "addr", m.addr)
-			m.kill()
 			continue
 		}
 		keep = append(keep, m)
@@ -171,45 +164,6 @@ func (s *Server) showToMonitors(c *Client, cmd *Command, args [][]byte) {
 	clear(h.list[len(keep):])
 	h.list = keep
 	h.n.Store(int32(len(keep)))
-}
-
-// overLimit applies an output buffer limit to pending bytes: past the hard limit, or past
-// the soft one for longer than its seconds. Called with the hub's lock held.
-func (st *introState) overLimit(l *outputLimit, pending int, now time.Time) bool {
-	n := int64(pending)
-	if l.hard > 0 && n >= l.hard {
-		return true
-	}
-	if l.soft == 0 || n < l.soft {
-		st.softSince = time.Time{}
-		return false
-	}
-	if st.softSince.IsZero() {
-		st.softSince = now
-		return false
-	}
-	return now.Sub(st.softSince) > time.Duration(l.softSeconds)*time.Second
-}
-
-// outputLimit is one class of client-output-buffer-limit; zero disables a limit.
-type outputLimit struct {
-	hard, soft, softSeconds int64
-}
-
-// monitorLimit parses the replica class of client-output-buffer-limit (nil when absent).
-func monitorLimit(text string) *outputLimit {
-	f := strings.Fields(text)
-	for i := 0; i+3 < len(f); i += 4 {
-		if c := strings.ToLower(f[i]); c != "replica" && c != "slave" {
-			continue
-		}
-		var l outputLimit
-		l.hard, _ = conf.ParseMemory(f[i+1])
-		l.soft, _ = conf.ParseMemory(f[i+2])
-		l.softSeconds, _ = strconv.ParseInt(f[i+3], 10, 64)
-		return &l
-	}
-	return nil
 }
 
 // appendRepr appends b quoted as Redis's sdscatrepr quotes it.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -85,6 +86,15 @@ func registerZSetCommands(t *Table) {
 		&Command{Name: "zmpop", Arity: -4, Flags: "write", ACL: "@sortedset", Specs: numkeysSpec(1, "RW access delete"),
 			Handler: cmdZMPop,
 			Group:   "sorted-set", Since: "7.0.0", Summary: "Remove and return members with scores in a sorted set", Complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."},
+		&Command{Name: "bzpopmin", Arity: -3, Flags: "write noscript blocking fast", First: 1, Last: -2, Step: 1, ACL: "@sortedset",
+			Handler: func(x *Ctx) { cmdBZPop(x, false) },
+			Group:   "sorted-set", Since: "5.0.0", Summary: "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", Complexity: "O(log(N)) with N being the number of elements in the sorted set."},
+		&Command{Name: "bzpopmax", Arity: -3, Flags: "write noscript blocking fast", First: 1, Last: -2, Step: 1, ACL: "@sortedset",
+			Handler: func(x *Ctx) { cmdBZPop(x, true) },
+			Group:   "sorted-set", Since: "5.0.0", Summary: "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", Complexity: "O(log(N)) with N being the number of elements in the sorted set."},
+		&Command{Name: "bzmpop", Arity: -5, Flags: "write blocking", ACL: "@sortedset", Specs: numkeysSpec(2, "RW access delete"),
+			Handler: cmdBZMPop,
+			Group:   "sorted-set", Since: "7.0.0", Summary: "Remove and return members with scores in a sorted set or block until one is available", Complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."},
 		&Command{Name: "zrandmember", Arity: -2, Flags: "readonly", First: 1, Last: 1, Step: 1, ACL: "@sortedset", Tips: "nondeterministic_output",
 			Handler: cmdZRandMember,
 			Group:   "sorted-set", Since: "6.2.0", Summary: "Get one or multiple random elements from a sorted set", Complexity: "O(N) where N is the number of elements returned"},
@@ -457,73 +467,168 @@ func parseRangeLong(b []byte, lo, hi int64, msg error) (int64, error) {
 	return n, nil
 }
 
+// zmpopArgs are ZMPOP's and BZMPOP's "numkeys key [key ...] MIN|MAX [COUNT count]".
+type zmpopArgs struct {
+	keys  [][]byte
+	max   bool
+	count int64
+}
+
+// parseZMPop parses zmpopArgs with numkeys at Args[at], with Redis's errors in its order.
+func parseZMPop(x *Ctx, at int) (zmpopArgs, error) {
+	var a zmpopArgs
+	numkeys, err := parseRangeLong(x.Args[at], 1, math.MaxInt64, engine.ErrNumKeysZero)
+	if err != nil {
+		return a, err
+	}
+	where := int64(at) + numkeys + 1
+	if numkeys > int64(len(x.Args)) || where >= int64(len(x.Args)) {
+		return a, engine.ErrSyntax
+	}
+	switch {
+	case eqFold(x.Args[where], "min"):
+	case eqFold(x.Args[where], "max"):
+		a.max = true
+	default:
+		return a, engine.ErrSyntax
+	}
+	a.count = -1
+	for j := int(where) + 1; j < len(x.Args); j++ {
+		if a.count == -1 && eqFold(x.Args[j], "count") && j+1 < len(x.Args) {
+			j++
+			if a.count, err = parseRangeLong(x.Args[j], 1, math.MaxInt64, engine.ErrCountPositive); err != nil {
+				return a, err
+			}
+			continue
+		}
+		return a, engine.ErrSyntax
+	}
+	if a.count == -1 {
+		a.count = 1
+	}
+	a.keys = x.Args[at+1 : int64(at)+1+numkeys]
+	return a, nil
+}
+
 func cmdZMPop(x *Ctx) {
-	numkeys, err := parseRangeLong(x.Args[1], 1, math.MaxInt64, engine.ErrNumKeysZero)
+	a, err := parseZMPop(x, 1)
 	if err != nil {
 		x.Error(err)
 		return
 	}
-	where := 1 + numkeys + 1
-	if numkeys > int64(len(x.Args)) || where >= int64(len(x.Args)) {
-		x.Error(engine.ErrSyntax)
-		return
-	}
-	var max bool
-	switch {
-	case eqFold(x.Args[where], "min"):
-	case eqFold(x.Args[where], "max"):
-		max = true
-	default:
-		x.Error(engine.ErrSyntax)
-		return
-	}
-	count := int64(-1)
-	for j := int(where) + 1; j < len(x.Args); j++ {
-		if count == -1 && eqFold(x.Args[j], "count") && j+1 < len(x.Args) {
-			j++
-			if count, err = parseRangeLong(x.Args[j], 1, math.MaxInt64, engine.ErrCountPositive); err != nil {
-				x.Error(err)
-				return
-			}
-			continue
-		}
-		x.Error(engine.ErrSyntax)
-		return
-	}
-	if count == -1 {
-		count = 1
-	}
-	key, ms, found, err := x.Txn.ZMPop(x.Args[2:2+numkeys], max, count)
+	key, ms, found, err := x.Txn.ZMPop(a.keys, a.max, a.count)
 	switch {
 	case err != nil:
 		x.Error(err)
 	case !found:
 		x.NullArray()
 	default:
-		replyZMPop(x, key, ms)
+		replyZMPop(x.Client, key, ms)
 	}
+}
+
+// cmdBZMPop is BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: ZMPOP, or block
+// until one of the keys holds a sorted set.
+func cmdBZMPop(x *Ctx) {
+	deadline, err := parseTimeout(x.Args[1])
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	a, err := parseZMPop(x, 2)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	key, ms, found, err := x.Txn.ZMPop(a.keys, a.max, a.count)
+	switch {
+	case err != nil:
+		x.Error(err)
+		return
+	case found:
+		replyZMPop(x.Client, key, ms)
+		return
+	}
+	x.block(blockSpec{
+		keys: a.keys, typ: encoding.TypeZSet, deadline: deadline, denied: (*Client).NullArray,
+		serve: func(t *engine.Txn, key []byte) replyFunc {
+			ms, err := zpop(t, key, a.max, a.count)
+			if err != nil {
+				return errorReply(err)
+			}
+			k := clone(key)
+			return func(c *Client) { replyZMPop(c, k, ms) }
+		},
+	})
+}
+
+// cmdBZPop is BZPOPMIN and BZPOPMAX key [key ...] timeout: the first non-empty key's lowest
+// (highest) member, or block until one of the keys holds a sorted set.
+func cmdBZPop(x *Ctx, max bool) {
+	deadline, err := parseTimeout(x.Args[len(x.Args)-1])
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	keys := x.Args[1 : len(x.Args)-1]
+	for _, k := range keys {
+		ms, err := zpop(x.Txn, k, max, 1)
+		if err != nil {
+			x.Error(err)
+			return
+		}
+		if len(ms) > 0 {
+			replyBZPop(x.Client, k, ms[0])
+			return
+		}
+	}
+	x.block(blockSpec{
+		keys: keys, typ: encoding.TypeZSet, deadline: deadline, denied: (*Client).NullArray,
+		serve: func(t *engine.Txn, key []byte) replyFunc {
+			ms, err := zpop(t, key, max, 1)
+			if err != nil {
+				return errorReply(err)
+			}
+			k := clone(key)
+			return func(c *Client) { replyBZPop(c, k, ms[0]) }
+		},
+	})
+}
+
+// zpop pops count members from the low (or high) end; the members are copied, so they outlive
+// the Txn (a served waiter's reply is written after the commit).
+func zpop(t *engine.Txn, key []byte, max bool, count int64) ([]engine.ScoredMember, error) {
+	pop := t.ZPopMin
+	if max {
+		pop = t.ZPopMax
+	}
+	ms, err := pop(key, count)
+	for i := range ms {
+		ms[i].Member = clone(ms[i].Member)
+	}
+	return ms, err
 }
 
 // replyZMPop answers ZMPOP (and BZMPOP, for the blocking commands): the key, then the popped
 // members as [member, score] pairs, in RESP2 and RESP3 alike.
-func replyZMPop(x *Ctx, key []byte, ms []engine.ScoredMember) {
-	x.ArrayLen(2)
-	x.Bulk(key)
-	x.ArrayLen(len(ms))
+func replyZMPop(c *Client, key []byte, ms []engine.ScoredMember) {
+	c.ArrayLen(2)
+	c.Bulk(key)
+	c.ArrayLen(len(ms))
 	for _, m := range ms {
-		x.ArrayLen(2)
-		x.Bulk(m.Member)
-		x.Double(m.Score)
+		c.ArrayLen(2)
+		c.Bulk(m.Member)
+		c.Double(m.Score)
 	}
 }
 
 // replyBZPop answers BZPOPMIN and BZPOPMAX (for the blocking commands): key, member, score,
 // one flat array in RESP2 and RESP3 alike.
-func replyBZPop(x *Ctx, key []byte, m engine.ScoredMember) {
-	x.ArrayLen(3)
-	x.Bulk(key)
-	x.Bulk(m.Member)
-	x.Double(m.Score)
+func replyBZPop(c *Client, key []byte, m engine.ScoredMember) {
+	c.ArrayLen(3)
+	c.Bulk(key)
+	c.Bulk(m.Member)
+	c.Double(m.Score)
 }
 
 func cmdZRandMember(x *Ctx) {

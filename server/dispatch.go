@@ -25,10 +25,13 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 		// CLIENT KILL: the socket is closed, nothing more runs. End the burst so that whatever
 		// it holds for the burst (the drain lock) is released.
 		c.inBurst = false
+		c.wakeQueuedWriters()
 		return
 	}
-	if c.intro.monitor.Load() {
-		c.drainPushes() // the lines queued so far precede this command's reply
+	if c.pushes {
+		// Pushes that arrived so far (messages, invalidations, monitor lines) precede this
+		// command's reply.
+		c.drainPending()
 	}
 	mark, flushes := c.markReply()
 	s.execute(c, rcmd.Args)
@@ -101,6 +104,11 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		c.Error(err)
 		return
 	}
+	if c.resp == 2 && c.sub.active() && !allowedWhenSubscribed(cmd) {
+		cmd.stats.rejected.Add(1)
+		c.Error(engine.ErrSubscribedContext(cmd.Name))
+		return
+	}
 	s.call(c, cmd, args)
 }
 
@@ -141,6 +149,8 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
+	c.notes.reset()
+	c.notes.mark = mark
 	var start time.Time
 	if cmd.Lock == LockNone || cmd.Lock == LockScript {
 		start = time.Now()
@@ -156,6 +166,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		cmd.addKeys(t, args)
 		if err := t.Lock(); err != nil {
 			// The engine closed under us: the server is shutting down.
+			c.notes.mark = -1
 			c.closing = true
 			return
 		}
@@ -166,7 +177,12 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		// one key ran.
 		s.feedMonitors(c, cmd, args)
 		if ok {
-			// Clients blocked on the keys this command changed are served before it commits.
+			x.notifyReadMisses(mark)
+			if c.trk.mode.Load() != nil {
+				s.trackRead(c, cmd, args)
+			}
+			// Clients blocked on the keys this command changed are served before it commits;
+			// keyspace notifications and invalidations go out as it commits (Committed hook).
 			if err := s.commitServing(t, mode == engine.LockGlobal); err != nil {
 				s.log.Error("commit failed", "command", cmd.Name, "err", err)
 				c.out = c.out[:mark]
@@ -175,6 +191,8 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = nil
 	}
+	c.notes.mark = -1
+	c.afterCommand(cmd)
 	d := time.Since(start)
 	blocked := c.blocked != nil
 	s.account(c, cmd, args, d, mark, blocked)
@@ -201,10 +219,16 @@ func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte
 		x.Txn = t
 	}
 	mark := len(c.out)
-	deny := c.denyBlocking
-	c.denyBlocking = true
+	deny, nested := c.denyBlocking, c.notes.nested
+	c.denyBlocking, c.notes.nested = true, true
 	ok := s.runHandler(x, mark)
-	c.denyBlocking = deny
+	c.denyBlocking, c.notes.nested = deny, nested
+	if ok && cmd.Lock != LockNone {
+		x.notifyReadMisses(-1)
+		if c.trk.mode.Load() != nil {
+			s.trackRead(c, cmd, args)
+		}
+	}
 	*x = saved
 	s.feedMonitors(c, cmd, args)
 	s.account(c, cmd, args, time.Since(start), mark, false)

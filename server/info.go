@@ -232,7 +232,7 @@ func (s *Server) infoClients(b *infoBuf) {
 	b.int("client_recent_max_output_buffer", int64(maxOut))
 	blocked, timed := s.blockedCounts()
 	b.int("blocked_clients", int64(blocked))
-	b.zeros("tracking_clients")
+	b.int("tracking_clients", s.trk.clients.Load())
 	b.int("clients_in_timeout_table", int64(timed))
 }
 
@@ -420,12 +420,18 @@ func (s *Server) infoStats(b *infoBuf) {
 	b.zeros("evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time")
 	b.int("keyspace_hits", es.KeyspaceHits)
 	b.int("keyspace_misses", es.KeyspaceMisses)
-	b.zeros("pubsub_channels", "pubsub_patterns",
-		"pubsubshard_channels", "latest_fork_usec", "total_forks", "migrate_cached_sockets",
+	b.int("pubsub_channels", s.ps.count[subChannel].Load())
+	b.int("pubsub_patterns", s.ps.count[subPattern].Load())
+	b.int("pubsubshard_channels", s.ps.count[subShard].Load())
+	b.zeros("latest_fork_usec", "total_forks", "migrate_cached_sockets",
 		"slave_expires_tracked_keys", "active_defrag_hits", "active_defrag_misses",
 		"active_defrag_key_hits", "active_defrag_key_misses", "total_active_defrag_time",
-		"current_active_defrag_time", "tracking_total_keys", "tracking_total_items",
-		"tracking_total_prefixes", "unexpected_error_replies")
+		"current_active_defrag_time")
+	keys, items, prefixes := s.trk.stats()
+	b.int("tracking_total_keys", keys)
+	b.int("tracking_total_items", items)
+	b.int("tracking_total_prefixes", prefixes)
+	b.add("unexpected_error_replies", "0")
 	st.errMu.Lock()
 	errs := st.total
 	st.errMu.Unlock()

@@ -79,6 +79,11 @@ type Server struct {
 	clients map[int64]*Client
 	nextID  atomic.Int64
 
+	ps          pubsubRegistry                            // pubsub.go
+	trk         trackingTable                             // tracking.go
+	notifyFlags atomic.Int64                              // notify-keyspace-events' classes
+	obufLimits  atomic.Pointer[[3]conf.OutputBufferLimit] // client-output-buffer-limit
+
 	servers   []*redcon.Server
 	listeners []net.Listener // the servers' own, closed by stopListeners
 	addrs     []net.Addr
@@ -134,6 +139,8 @@ func New(o Options) (*Server, error) {
 	s.stats.errors = map[string]int64{}
 	s.persist.init()
 	s.scripts = newScriptState(s)
+	s.ps.init()
+	s.trk.init()
 	s.applyLive()
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
@@ -142,6 +149,7 @@ func New(o Options) (*Server, error) {
 		Expired:     func(int, []byte) { s.stats.expiredKeys.Add(1) },
 		Touched:     s.keyChanged,
 		ExpireCycle: func(d time.Duration) { s.latency.addIfNeeded("expire-cycle", d) },
+		Committed:   s.committed,
 	}
 	s.watch = newWatchRegistry()
 	s.watch.chain(&hooks)
@@ -183,6 +191,7 @@ func New(o Options) (*Server, error) {
 // configuration; an error in either stops the server from starting, as in Redis.
 func (s *Server) startSecurity() error {
 	s.acl = newACL(s.cmds)
+	s.acl.subscriptions = s.ps.subscriptionsOf
 	s.applyLive()
 	if path := s.cfg.ACLFile; path != "" {
 		if _, err := s.acl.loadFile(path); err != nil {
@@ -228,6 +237,7 @@ var commandGroups = []func(*Table){
 	registerFunctionCommands,
 	registerIntrospectionCommands,
 	registerDebugCommands,
+	registerPubsubCommands,
 }
 
 // keyChanged is told, after each commit and under its key locks, about every key the commit
@@ -256,7 +266,11 @@ func (s *Server) applyLive() {
 	s.slowlog.maxLen.Store(c.SlowlogMaxLen)
 	s.latency.threshold.Store(c.LatencyMonitor)
 	s.latencyTracking.Store(c.LatencyTracking)
-	s.monitors.limit.Store(monitorLimit(c.ClientOutputBufferLim))
+	events, _ := conf.ParseKeyspaceEvents(c.NotifyKeyspaceEvents)
+	s.notifyFlags.Store(int64(events))
+	limits := conf.OutputBufferLimits(c.ClientOutputBufferLim)
+	s.obufLimits.Store(&limits)
+	s.trk.maxKeys.Store(c.TrackingTableMaxKeys)
 	if s.eng != nil {
 		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
 			s.eng.SetFsyncMode(mode)
@@ -423,6 +437,9 @@ func (s *Server) closed(rc redcon.Conn, err error) {
 		return
 	}
 	c.detach()
+	c.wakeQueuedWriters() // a burst cut short by the close pushed to others
+	c.leaveAll()
+	c.trackingOff()
 	s.mu.Lock()
 	delete(s.clients, c.id)
 	s.mu.Unlock()

@@ -165,7 +165,7 @@ func slowlogCommand() *Command {
 
 func cmdSlowlogGet(x *Ctx) {
 	if len(x.Args) > 3 {
-		x.Error(engine.ErrSubcommandArgs(x.Arg(1), "slowlog"))
+		x.Error(engine.ErrSubcommandSyntax(x.Arg(1), "slowlog"))
 		return
 	}
 	count := int64(10)
