@@ -431,9 +431,13 @@ func cmdRestore(x *Ctx) {
 			return
 		}
 		if replace {
-			if _, err := t.Delete(key); err != nil {
+			deleted, err := t.Delete(key)
+			if err != nil {
 				x.Error(err)
 				return
+			}
+			if deleted {
+				x.Notify(conf.NotifyGeneric, "del", key)
 			}
 		}
 		x.OK()
@@ -446,6 +450,10 @@ func cmdRestore(x *Ctx) {
 		x.Error(err)
 		return
 	}
+	if exists {
+		x.NotifyNew(key) // replaced: Redis deletes the old key and adds the new one
+	}
+	x.Notify(conf.NotifyGeneric, "restore", key)
 	x.OK()
 }
 
