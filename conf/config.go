@@ -60,10 +60,11 @@ type Config struct {
 	AppendOnly     bool   `name:"appendonly" default:"no" live:"yes" help:"Accepted for compatibility: Strata's durability is always Pebble's log; this only decides whether BGREWRITEAOF output is kept current."`
 	AppendFilename string `name:"appendfilename" default:"appendonly.aof" help:"Base name of AOF files BGREWRITEAOF writes."`
 	AppendDirname  string `name:"appenddirname" default:"appendonlydir" help:"Directory (under dir) of the multi-part AOF."`
-	Save           string `name:"save" default:"3600 1 300 100 60 10000" kind:"save" live:"yes" help:"RDB snapshot points: pairs of seconds and changes; empty disables."`
+	Save           string `name:"save" default:"" kind:"save" live:"yes" help:"RDB snapshot points (dir/dbfilename): pairs of seconds and changes, e.g. \"3600 1 300 100 60 10000\" as Redis's default; empty (Strata's default) disables them, as the data directory already keeps every write."`
 	DBFilename     string `name:"dbfilename" default:"dump.rdb" live:"yes" help:"File name of RDB snapshots in dir."`
 	RDBCompression bool   `name:"rdbcompression" default:"yes" live:"yes" help:"LZF-compress strings in RDB snapshots."`
 	RDBChecksum    bool   `name:"rdbchecksum" default:"yes" live:"yes" help:"Write a CRC64 at the end of RDB snapshots."`
+	RDBLoadOnEmpty bool   `name:"rdb-load-on-empty" default:"yes" help:"On the first start of an empty data directory, load dir/dbfilename when it exists (a Redis dump), answering -LOADING meanwhile."`
 
 	// Memory and the hot tier
 	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`
