@@ -63,6 +63,7 @@ type Config struct {
 	DBFilename     string `name:"dbfilename" default:"dump.rdb" live:"yes" help:"File name of RDB snapshots in dir."`
 	RDBCompression bool   `name:"rdbcompression" default:"yes" live:"yes" help:"LZF-compress strings in RDB snapshots."`
 	RDBChecksum    bool   `name:"rdbchecksum" default:"yes" live:"yes" help:"Write a CRC64 at the end of RDB snapshots."`
+	RDBLoadOnEmpty bool   `name:"rdb-load-on-empty" default:"yes" help:"On the first start of an empty data directory, load dir/dbfilename when it exists (a Redis dump), answering -LOADING meanwhile."`
 
 	// Memory and the hot tier
 	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`

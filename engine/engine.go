@@ -173,17 +173,8 @@ func Open(opts Options) (*Engine, error) {
 
 	cache := pebble.NewCache(opts.BlockCacheSize)
 	e.cache = cache
-	po := &pebble.Options{
-		FS:                 e.fs,
-		Cache:              cache,
-		MemTableSize:       opts.MemTableSize,
-		Merger:             counterMerger,
-		Logger:             pebbleLogger{opts.Logger},
-		FormatMajorVersion: pebble.FormatNewest,
-	}
-	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
+	po := pebbleOptions()
+	po.FS, po.Cache, po.MemTableSize, po.Logger = e.fs, cache, opts.MemTableSize, pebbleLogger{opts.Logger}
 	pdb, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		cache.Unref()
@@ -201,6 +192,16 @@ func Open(opts Options) (*Engine, error) {
 	go func() { defer e.wg.Done(); e.runExpirer() }()
 	go func() { defer e.wg.Done(); e.runSweeper() }()
 	return e, nil
+}
+
+// pebbleOptions are the Pebble options every open of a data directory shares (the read-write
+// one above, the read-only one of exports) and that sstables built for ingestion follow.
+func pebbleOptions() *pebble.Options {
+	po := &pebble.Options{Merger: counterMerger, FormatMajorVersion: pebble.FormatNewest}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return po
 }
 
 func (e *Engine) logSyncError(err error) {

@@ -87,6 +87,16 @@ var (
 	// Transactions.
 	ErrNotInMulti = errors.New("ERR Command not allowed inside a transaction")
 
+	// Persistence: SAVE, BGSAVE, DUMP, RESTORE, loading a dump.
+	ErrBgsaveInProgress = errors.New("ERR Background save already in progress")
+	ErrSaveFailed       = errors.New("ERR")
+	ErrBusyKey          = errors.New("BUSYKEY Target key name already exists.")
+	ErrInvalidTTL       = errors.New("ERR Invalid TTL value, must be >= 0")
+	ErrInvalidIdleTime  = errors.New("ERR Invalid IDLETIME value, must be >= 0")
+	ErrInvalidFreq      = errors.New("ERR Invalid FREQ value, must be >= 0 and <= 255")
+	ErrBadDataFormat    = errors.New("ERR Bad data format") // ErrDumpPayload is with FUNCTION's errors
+	ErrLoading          = errors.New("LOADING Redis is loading the dataset in memory")
+
 	// CONFIG and CLIENT.
 	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
 	ErrInvalidClientID = errors.New("ERR Invalid client ID")

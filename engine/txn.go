@@ -58,6 +58,10 @@ type Txn struct {
 	clearDBs   []uint16 // the physical databases FLUSHDB emptied
 	guards     []uint64 // sweep-queue guards of direct copies, released when the Txn ends
 	reads      int      // Pebble point reads and iterators opened since Begin (tests count them)
+
+	// snap, when set, makes this a read-only Txn over a Pebble snapshot (export.go): reads go
+	// to the snapshot and bypass the hot tier.
+	snap *pebble.Snapshot
 }
 
 // cacheOp is a metadata change for the hot tier: a new value, or a removal (val == nil).
@@ -296,7 +300,7 @@ func (t *Txn) lookupIn(db uint16, key []byte) (keyState, error) {
 // returned is what the tier must hold.
 func (t *Txn) readMeta(mk []byte) ([]byte, bool, error) {
 	h := t.e.hot
-	if t.clearCache || t.changedInTxn(mk) {
+	if t.clearCache || t.snap != nil || t.changedInTxn(mk) {
 		return t.get(mk)
 	}
 	n := len(t.arena)
@@ -388,9 +392,12 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 		err    error
 	)
 	t.reads++
-	if t.batch != nil {
+	switch {
+	case t.batch != nil:
 		v, closer, err = t.batch.Get(k)
-	} else {
+	case t.snap != nil:
+		v, closer, err = t.snap.Get(k)
+	default:
 		v, closer, err = t.e.pdb.Get(k)
 	}
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -410,6 +417,9 @@ func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
 	o := &pebble.IterOptions{LowerBound: lower, UpperBound: upper}
 	if t.batch != nil {
 		return t.batch.NewIter(o)
+	}
+	if t.snap != nil {
+		return t.snap.NewIter(o)
 	}
 	return t.e.pdb.NewIter(o)
 }

@@ -20,6 +20,7 @@ func (s *Server) cron() {
 				return
 			}
 			s.stats.instOps.Store(ops.sample(s.stats.commands.Load(), now))
+			s.persistCron(now)
 			if n%10 == 0 {
 				s.closeIdleClients(now)
 				s.usedMemory()

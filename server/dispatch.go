@@ -84,6 +84,10 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		s.reject(c, cmd, engine.ErrReplicaKeyspace)
 		return
 	}
+	if s.refuseWhileLoading(cmd) {
+		s.reject(c, cmd, engine.ErrLoading)
+		return
+	}
 	if s.pauseBlocks(c, cmd) && !s.waitUnpaused(c, cmd) {
 		return // the client went away while paused
 	}

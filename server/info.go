@@ -24,7 +24,8 @@ import (
 //     used_memory_rss is the process's resident set, which also holds Pebble's block cache,
 //     memtables and the Go runtime. strata_* fields give the tier, the Go heap and Pebble.
 //   - persistence: Strata's durability is Pebble's write-ahead log, governed by appendfsync;
-//     there is no fork, so no copy-on-write, and no RDB is written unless asked for.
+//     there is no fork, so no copy-on-write. The rdb_* fields report SAVE, BGSAVE and save
+//     points (cmd_persist.go), loading and loading_* the drop-in load of a dump (load.go).
 //     aof_enabled follows the appendonly directive.
 //   - cpu: Go has no main thread, so the *_main_thread fields are absent.
 //   - latencystats: per-command percentiles while latency-tracking is on (latency.go).
@@ -382,15 +383,7 @@ func (s *Server) infoPersistence(b *infoBuf) {
 	s.cfgMu.RLock()
 	aof := s.cfg.AppendOnly
 	s.cfgMu.RUnlock()
-	b.zeros("loading", "async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age")
-	b.add("current_fork_perc", "0.00")
-	b.zeros("current_save_keys_processed", "current_save_keys_total", "rdb_changes_since_last_save",
-		"rdb_bgsave_in_progress")
-	b.int("rdb_last_save_time", s.lastSave.Load())
-	b.add("rdb_last_bgsave_status", "ok")
-	b.add("rdb_last_bgsave_time_sec", "-1")
-	b.add("rdb_current_bgsave_time_sec", "-1")
-	b.zeros("rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired", "rdb_last_load_keys_loaded")
+	s.infoRDB(b)
 	if aof {
 		b.add("aof_enabled", "1")
 	} else {
@@ -403,6 +396,7 @@ func (s *Server) infoPersistence(b *infoBuf) {
 	b.zeros("aof_rewrites", "aof_rewrites_consecutive_failures")
 	b.add("aof_last_write_status", "ok")
 	b.zeros("aof_last_cow_size", "module_fork_in_progress", "module_fork_last_cow_size")
+	s.infoLoading(b)
 }
 
 func (s *Server) infoStats(b *infoBuf) {

@@ -55,6 +55,7 @@ type Server struct {
 	scripts *scriptState // EVAL scripts, function libraries, running scripts (cmd_scripting.go)
 
 	blocking *blockRegistry // clients blocked on keys (blocking.go)
+	persist  persistence    // saves, save points and the drop-in load (cmd_persist.go, load.go)
 
 	// Introspection: MONITOR, SLOWLOG, LATENCY, CLIENT PAUSE, LASTSAVE, DEBUG
 	// (cmd_introspect.go, slowlog.go, latency.go, client_control.go, cmd_debug.go).
@@ -78,10 +79,11 @@ type Server struct {
 	clients map[int64]*Client
 	nextID  atomic.Int64
 
-	servers  []*redcon.Server
-	addrs    []net.Addr
-	tlsAddrs []net.Addr
-	serveWG  sync.WaitGroup
+	servers   []*redcon.Server
+	listeners []net.Listener // the servers' own, closed by stopListeners
+	addrs     []net.Addr
+	tlsAddrs  []net.Addr
+	serveWG   sync.WaitGroup
 
 	stats         serverStats
 	started       time.Time
@@ -130,6 +132,7 @@ func New(o Options) (*Server, error) {
 	s.latency = newLatencyMonitor()
 	s.lastSave.Store(s.started.Unix())
 	s.stats.errors = map[string]int64{}
+	s.persist.init()
 	s.scripts = newScriptState(s)
 	s.applyLive()
 
@@ -142,6 +145,8 @@ func New(o Options) (*Server, error) {
 	}
 	s.watch = newWatchRegistry()
 	s.watch.chain(&hooks)
+	s.persist.chain(&hooks)
+	s.planLoad()
 	eng, err := engine.Open(engine.Options{
 		MaxMemory:            o.Config.MaxMemory,
 		Policy:               policy,
@@ -216,6 +221,7 @@ var commandGroups = []func(*Table){
 	registerTransactionCommands,
 	registerListCommands,
 	registerSortCommands,
+	registerPersistCommands,
 	registerACLCommands,
 	registerStreamCommands,
 	registerScriptingCommands,
@@ -285,6 +291,10 @@ func (s *Server) Start() error {
 	if len(s.servers) == 0 {
 		return errors.New("server: no address could be bound")
 	}
+	if err := s.startLoad(); err != nil {
+		s.stopListeners()
+		return err
+	}
 	go s.cron()
 	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
 		"appendfsync", s.eng.FsyncMode().String())
@@ -331,6 +341,7 @@ func (s *Server) listenAll(binds []string, port int, tlsCfg *tls.Config) error {
 func (s *Server) serve(ln net.Listener, tlsCfg *tls.Config) {
 	rs := redcon.NewServer(ln.Addr().String(), s.serveDraining, s.accept, s.closed)
 	s.servers = append(s.servers, rs)
+	s.listeners = append(s.listeners, ln)
 	inner := ln
 	if tlsCfg != nil {
 		s.tlsAddrs = append(s.tlsAddrs, ln.Addr())
@@ -432,6 +443,11 @@ func (s *Server) stopListeners() {
 	for _, rs := range s.servers {
 		rs.Close()
 	}
+	// redcon's Close does nothing before its Serve goroutine has started: closing the
+	// listener itself makes that Serve return at once.
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
 }
 
 // serveDraining is redcon's handler: it admits each read burst of commands unless the server
@@ -490,6 +506,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-waited:
 		case <-ctx.Done():
 		}
+		s.stopPersistence()
 		s.closeErr = s.eng.Close()
 		if s.closeErr == nil {
 			s.log.Info("shutdown complete; data is on disk")

@@ -18,6 +18,8 @@ func main() {
 	root.AddCommand(serverCommand())
 	root.AddCommand(inspectCommand())
 	root.AddCommand(checkCommand())
+	root.AddCommand(importCommand())
+	root.AddCommand(exportCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "strata:", err)
 		os.Exit(1)
