@@ -14,8 +14,9 @@ import (
 	"github.com/stratadb/strata/aof"
 )
 
-// A small pipelined RESP2 client for the tools that send commands to a server: AOF replay
-// (aof.go) and migrate (migrate.go), which also uses it for its side connection to the source.
+// A small pipelined RESP2 client for the tools that send commands to a server: the online
+// import (online.go), AOF replay (aof.go) and migrate (migrate.go), which also uses it for its
+// side connection to the source.
 // Commands are queued with send and their replies read in batches by sync, so a long run of
 // commands costs one round trip per batch, not per command; every error reply is counted and
 // the first few are kept with what they answered (the AOF file and offset, or the command).
@@ -138,58 +139,49 @@ type respClient struct {
 	window  int
 	pending []sentCommand
 	buf     []byte
+	// lastErr is the last error reply the last sync read ("" when none).
+	lastErr string
 	// Sent counts the commands sent; Errors the error replies read by sync.
 	Sent   int64
 	Errors ReplyErrors
 }
 
-// Endpoint is a server the tools talk to: host:port, or the path of a unix socket (any
-// address with a '/'), with credentials for AUTH.
-type Endpoint struct {
-	Addr               string
-	Username, Password string
-	// Timeout bounds the dial and every wait for replies (0: one minute).
-	Timeout time.Duration
-}
-
-func (e Endpoint) network() string {
-	if strings.Contains(e.Addr, "/") {
+func (t ServerTarget) network() string {
+	if strings.Contains(t.Addr, "/") {
 		return "unix"
 	}
 	return "tcp"
 }
 
-func (e Endpoint) timeout() time.Duration {
-	if e.Timeout <= 0 {
+func (t ServerTarget) timeout() time.Duration {
+	if t.Timeout <= 0 {
 		return time.Minute
 	}
-	return e.Timeout
+	return t.Timeout
 }
 
-// dial connects and authenticates; window is how many commands may await their replies.
-func (e Endpoint) dial(ctx context.Context, window int) (*respClient, error) {
-	d := net.Dialer{Timeout: e.timeout()}
-	nc, err := d.DialContext(ctx, e.network(), e.Addr)
+// dial connects and authenticates (AUTH when Password is set). Up to t.Pipeline commands
+// (default 256) may await their replies.
+func (t ServerTarget) dial(ctx context.Context) (*respClient, error) {
+	d := net.Dialer{Timeout: t.timeout()}
+	nc, err := d.DialContext(ctx, t.network(), t.Addr)
 	if err != nil {
 		return nil, err
 	}
+	window := t.Pipeline
 	if window <= 0 {
-		window = 512
+		window = 256
 	}
-	c := &respClient{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 256<<10),
-		timeout: e.timeout(), window: window}
-	if e.Password != "" {
-		args := []string{"AUTH", e.Password}
-		if e.Username != "" {
-			args = []string{"AUTH", e.Username, e.Password}
+	c := &respClient{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriterSize(nc, 1<<20),
+		timeout: t.timeout(), window: window}
+	if t.Password != "" {
+		args := []string{"AUTH", t.Password}
+		if t.Username != "" {
+			args = []string{"AUTH", t.Username, t.Password}
 		}
-		rep, err := c.do(args...)
-		if err == nil && rep.Type == '-' {
-			err = errors.New(rep.Text())
-		}
-		if err != nil {
+		if err := c.doOK(args...); err != nil {
 			nc.Close()
-			return nil, fmt.Errorf("%s: AUTH: %w", e.Addr, err)
+			return nil, fmt.Errorf("%s: %w", t.Addr, err)
 		}
 	}
 	return c, nil
@@ -227,6 +219,7 @@ func (c *respClient) sync() error {
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
+	c.lastErr = ""
 	for _, what := range c.pending {
 		rep, err := readReply(c.r)
 		if err != nil {
@@ -242,6 +235,7 @@ func (c *respClient) sync() error {
 func (c *respClient) countErrors(what sentCommand, rep *Reply) {
 	switch {
 	case rep.Type == '-':
+		c.lastErr = rep.Text()
 		c.Errors.add(what, rep.Text())
 	case rep.Type == '*' && what.name == "EXEC":
 		for i := range rep.Elems {
