@@ -122,12 +122,22 @@ func (e *ReplyErrors) add(what sentCommand, msg string) {
 	}
 }
 
-// Err is nil without errors, else one that counts them and quotes the first.
+// Err is nil without errors, else a *RefusedError.
 func (e *ReplyErrors) Err() error {
 	if e.Count == 0 {
 		return nil
 	}
-	return fmt.Errorf("the server refused %d commands; first: %s", e.Count, e.First[0])
+	return &RefusedError{Count: e.Count, First: e.First[0]}
+}
+
+// RefusedError says that a server answered some commands with errors (the run went on).
+type RefusedError struct {
+	Count int64
+	First string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("the server refused %d commands; first: %s", e.Count, e.First)
 }
 
 // respClient is a pipelined RESP2 connection.
