@@ -82,8 +82,8 @@ type AOFCheckReport struct {
 // OK reports whether the AOF is sound (or was made so).
 func (r *AOFCheckReport) OK() bool { return r.Err == nil }
 
-// errAOFCheck marks the verdicts of CheckAOF (the account in Out says more).
-var errAOFCheck = errors.New("aof check")
+// ErrUnsound marks CheckAOF's verdict that an AOF is not sound (the account in Out says why).
+var ErrUnsound = errors.New("aof check")
 
 // IsAOFPath tells `strata check` and `strata import` an AOF from an RDB file: a directory
 // (appendonlydir), a manifest, a file named *.aof, or a file that starts like a command stream
@@ -161,7 +161,7 @@ func (c *aofChecker) printf(format string, args ...any) {
 func (c *aofChecker) fail(format string, args ...any) *AOFCheckReport {
 	msg := fmt.Sprintf(format, args...)
 	c.printf("%s", msg)
-	c.rep.Err = fmt.Errorf("%w: %s", errAOFCheck, msg)
+	c.rep.Err = fmt.Errorf("%w: %s", ErrUnsound, msg)
 	return c.rep
 }
 

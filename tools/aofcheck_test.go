@@ -57,7 +57,7 @@ func runCheck(path string, o AOFCheckOptions) (*AOFCheckReport, string) {
 func redisAOFDir(t *testing.T, preamble bool) string {
 	t.Helper()
 	yes := map[bool]string{true: "yes", false: "no"}
-	r := servertest.StartRedis(t, "--appendonly", "yes", "--aof-use-rdb-preamble", yes[preamble])
+	r := servertest.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always", "--aof-use-rdb-preamble", yes[preamble])
 	c := r.Dial(t)
 	for _, cmd := range [][]string{
 		{"SET", "a", "1"}, {"RPUSH", "l", "x", "y", "z"}, {"HSET", "h", "f", "v"},
