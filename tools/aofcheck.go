@@ -445,6 +445,9 @@ func (c *aofChecker) scan(sc *aofScanner, fc *AOFFileCheck, last bool) scanResul
 			at := sc.off
 			name, msg := sc.command()
 			if msg != "" {
+				if sc.ended {
+					msg += fmt.Sprintf(" (the file ends inside the command at offset %d)", at)
+				}
 				problem(sc.problemAt, "%s", msg)
 				break
 			}
@@ -482,6 +485,7 @@ type aofScanner struct {
 	off       int64
 	line      *int64
 	problemAt int64
+	ended     bool // the file ended inside the command
 	name      []byte
 }
 
@@ -511,6 +515,7 @@ func (s *aofScanner) annotation() (ts int64, isTS bool, problem string) {
 // command reads one command and returns its name (first argument, up to 16 bytes), or what is
 // wrong with it (problemAt says where).
 func (s *aofScanner) command() (string, string) {
+	s.ended = false
 	argc, msg := s.readLong('*')
 	if msg != "" {
 		return "", msg
@@ -534,6 +539,7 @@ func (s *aofScanner) command() (string, string) {
 			if err != nil {
 				got, _ := s.br.Discard(len(b))
 				s.off += int64(got)
+				s.ended = true
 				return "", fmt.Sprintf("Expected to read %d bytes, got %d bytes", n+2, got)
 			}
 			name = string(s.name)
@@ -541,10 +547,12 @@ func (s *aofScanner) command() (string, string) {
 		got, _ := s.br.Discard(int(min(n, 1<<62)))
 		s.off += int64(got)
 		if int64(got) < n {
+			s.ended = true
 			return "", fmt.Sprintf("Expected to read %d bytes, got %d bytes", n+2, got)
 		}
 		crlf, _ := s.br.Peek(2)
 		if len(crlf) < 2 {
+			s.ended = true
 			s.br.Discard(len(crlf))
 			s.off += int64(len(crlf))
 			return "", fmt.Sprintf("Expected to read %d bytes, got %d bytes", n+2, n+int64(len(crlf)))
@@ -578,6 +586,9 @@ func (s *aofScanner) readLong(prefix byte) (int64, string) {
 	}
 	s.off += int64(n)
 	line := buf[:n]
+	if n == 0 || line[n-1] != '\n' && n < len(buf) {
+		s.ended = true
+	}
 	if n == 0 {
 		return 0, "unexpected end of file"
 	}

@@ -3,6 +3,7 @@ package tools
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -319,4 +320,82 @@ func mustInt(t *testing.T, s string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestCheckAOFGolden: the account `strata check` gives of crafted AOFs, one of each problem
+// (testdata/golden/aofcheck.txt; -rewrite regenerates it).
+func TestCheckAOFGolden(t *testing.T) {
+	set := func(k string) string { return "*3\r\n$3\r\nSET\r\n$1\r\n" + k + "\r\n$1\r\nv\r\n" }
+	multi, exec := "*1\r\n$5\r\nMULTI\r\n", "*1\r\n$4\r\nEXEC\r\n"
+	manifest := "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+	cases := []struct {
+		name  string
+		files map[string]string // a file "appendonly.aof.manifest" makes it multi-part
+		o     AOFCheckOptions
+	}{
+		{"sound single file", map[string]string{"a.aof": set("a") + "#TS:100\r\n" + multi + set("b") + exec}, AOFCheckOptions{}},
+		{"truncated last command", map[string]string{"a.aof": set("a") + set("b")[:20]}, AOFCheckOptions{}},
+		{"truncated, fixed", map[string]string{"a.aof": set("a") + set("b")[:20]}, AOFCheckOptions{Fix: true}},
+		{"fix refused", map[string]string{"a.aof": set("a") + set("b")[:20]}, AOFCheckOptions{Fix: true, Confirm: func(string) bool { return false }}},
+		{"unfinished multi", map[string]string{"a.aof": set("a") + multi + set("b")}, AOFCheckOptions{}},
+		{"nested multi", map[string]string{"a.aof": multi + multi + exec}, AOFCheckOptions{}},
+		{"exec without multi", map[string]string{"a.aof": set("a") + exec}, AOFCheckOptions{}},
+		{"garbage", map[string]string{"a.aof": set("a") + "hello\r\n" + set("b")}, AOFCheckOptions{}},
+		{"bad length", map[string]string{"a.aof": "*2\r\n$x\r\n"}, AOFCheckOptions{}},
+		{"no CRLF after an argument", map[string]string{"a.aof": "*1\r\n$4\r\nPINGxx"}, AOFCheckOptions{}},
+		{"empty", map[string]string{"a.aof": ""}, AOFCheckOptions{}},
+		{"multi-part", map[string]string{"appendonly.aof.manifest": manifest,
+			"appendonly.aof.1.base.aof": set("a"), "appendonly.aof.1.incr.aof": set("b")}, AOFCheckOptions{}},
+		{"multi-part, base truncated", map[string]string{"appendonly.aof.manifest": manifest,
+			"appendonly.aof.1.base.aof": set("a")[:10], "appendonly.aof.1.incr.aof": set("b")}, AOFCheckOptions{Fix: true}},
+		{"multi-part, missing file", map[string]string{"appendonly.aof.manifest": manifest,
+			"appendonly.aof.1.base.aof": set("a")}, AOFCheckOptions{}},
+		{"bad manifest", map[string]string{"appendonly.aof.manifest": "file x seq 1\n"}, AOFCheckOptions{}},
+		{"truncate to timestamp", map[string]string{"a.aof": "#TS:10\r\n" + set("a") + "#TS:20\r\n" + set("b")},
+			AOFCheckOptions{TruncateToTimestamp: 15}},
+		{"nothing before the timestamp", map[string]string{"a.aof": "#TS:10\r\n" + set("a")},
+			AOFCheckOptions{TruncateToTimestamp: 5}},
+		{"bad timestamp", map[string]string{"a.aof": "#TS:1x\r\n" + set("a")}, AOFCheckOptions{TruncateToTimestamp: 5}},
+		{"zero arguments", map[string]string{"a.aof": set("a") + "*0\r\n"}, AOFCheckOptions{}},
+	}
+	var all bytes.Buffer
+	for _, c := range cases {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "a.aof")
+		for name, data := range c.files {
+			writeFile(t, filepath.Join(dir, name), []byte(data))
+			if name == "appendonly.aof.manifest" {
+				path = dir
+			}
+		}
+		rep, out := runCheck(path, c.o)
+		fmt.Fprintf(&all, "=== %s (ok=%v)\n%s", c.name, rep.OK(), strings.ReplaceAll(out, dir, "DIR"))
+		for _, f := range listFiles(t, dir) {
+			b := readFile(t, filepath.Join(dir, f))
+			fmt.Fprintf(&all, "  %s: %q\n", f, b)
+		}
+	}
+	checkGolden(t, filepath.Join("testdata", "golden", "aofcheck.txt"), all.Bytes())
+}
+
+// FuzzCheckAOF: no input makes the check panic, and a file --fix truncated checks sound.
+func FuzzCheckAOF(f *testing.F) {
+	for _, seed := range []string{"*1\r\n$4\r\nPING\r\n", "#TS:1\r\n*1\r\n$5\r\nMULTI\r\n*1\r\n$4\r\nEXEC\r\n",
+		"*2\r\n$3\r\nGET\r\n$1\r\nk", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$-1\r\n", "*1\r\n$5\r\nMULTI\r\n*1\r\n$4\r\nPING\r\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 0 && data[0] == 'R' {
+			return // an RDB preamble is the rdb package's to fuzz
+		}
+		path := filepath.Join(t.TempDir(), "f.aof")
+		writeFile(t, path, data)
+		rep, _ := runCheck(path, AOFCheckOptions{Fix: true})
+		if !rep.OK() {
+			return
+		}
+		if again, out := runCheck(path, AOFCheckOptions{}); !again.OK() {
+			t.Fatalf("%q fixed to %q, which does not check sound:\n%s", data, readFile(t, path), out)
+		}
+	})
 }
