@@ -57,7 +57,7 @@ type Config struct {
 	Dir            string `name:"dir" default:"./data" help:"Data directory (Pebble's files, dumps)."`
 	Databases      int    `name:"databases" default:"16" min:"1" max:"65536" help:"Number of logical databases (SELECT 0..n-1)."`
 	AppendFsync    string `name:"appendfsync" default:"everysec" kind:"enum" enum:"everysec|always|no" live:"yes" help:"always: reply after fsync (group commit); everysec: a crash of the process loses nothing, a power loss at most ~1s; no: the OS decides."`
-	AppendOnly     bool   `name:"appendonly" default:"no" live:"yes" help:"Accepted for compatibility: Strata's durability is always Pebble's log; this only decides whether BGREWRITEAOF output is kept current."`
+	AppendOnly     bool   `name:"appendonly" default:"no" live:"yes" help:"Accepted for compatibility, shown in INFO (aof_enabled): durability is always Pebble's write-ahead log, and no AOF is kept current; BGREWRITEAOF writes a copy of one instant in dir/appenddirname."`
 	AppendFilename string `name:"appendfilename" default:"appendonly.aof" help:"Base name of AOF files BGREWRITEAOF writes."`
 	AppendDirname  string `name:"appenddirname" default:"appendonlydir" help:"Directory (under dir) of the multi-part AOF."`
 	Save           string `name:"save" default:"" kind:"save" live:"yes" help:"RDB snapshot points (dir/dbfilename): pairs of seconds and changes, e.g. \"3600 1 300 100 60 10000\" as Redis's default; empty (Strata's default) disables them, as the data directory already keeps every write."`
@@ -65,6 +65,10 @@ type Config struct {
 	RDBCompression bool   `name:"rdbcompression" default:"yes" live:"yes" help:"LZF-compress strings in RDB snapshots."`
 	RDBChecksum    bool   `name:"rdbchecksum" default:"yes" live:"yes" help:"Write a CRC64 at the end of RDB snapshots."`
 	RDBLoadOnEmpty bool   `name:"rdb-load-on-empty" default:"yes" help:"On the first start of an empty data directory, load dir/dbfilename when it exists (a Redis dump), answering -LOADING meanwhile."`
+
+	// AOF rewrites (BGREWRITEAOF)
+	AOFUseRDBPreamble   bool `name:"aof-use-rdb-preamble" default:"yes" live:"yes" help:"BGREWRITEAOF writes the data as an RDB base file (.base.rdb); no: as commands (.base.aof)."`
+	AOFTimestampEnabled bool `name:"aof-timestamp-enabled" default:"no" live:"yes" help:"BGREWRITEAOF starts a command base file (.base.aof) with a #TS: annotation."`
 
 	// Memory and the hot tier
 	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`

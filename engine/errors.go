@@ -97,6 +97,10 @@ var (
 	ErrBadDataFormat    = errors.New("ERR Bad data format") // ErrDumpPayload is with FUNCTION's errors
 	ErrLoading          = errors.New("LOADING Redis is loading the dataset in memory")
 
+	// BGREWRITEAOF.
+	ErrAOFRewriteInProgress = errors.New("ERR Background append only file rewriting already in progress")
+	ErrAOFRewriteFailed     = errors.New("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
+
 	// CONFIG and CLIENT.
 	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
 	ErrInvalidClientID = errors.New("ERR Invalid client ID")

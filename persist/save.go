@@ -2,7 +2,6 @@ package persist
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,8 +12,9 @@ import (
 	"github.com/stratadb/strata/rdb"
 )
 
-// eventSink is what exported keys are pushed into: an *rdb.Writer or an *rdb.DumpEncoder.
-type eventSink interface {
+// EventSink is what exported keys are pushed into: an *rdb.Writer, an *rdb.DumpEncoder, or
+// an AOF rewrite (package aof's Rewriter, behind an adapter).
+type EventSink interface {
 	Write(ev *rdb.Event) error
 }
 
@@ -26,7 +26,7 @@ var typeToRDB = [...]rdb.ValueType{
 
 // exporter turns the engine's exported keys into rdb events, reusing one Event.
 type exporter struct {
-	sink     eventSink
+	sink     EventSink
 	ev       rdb.Event
 	keys     int64
 	selected func(db int, key []byte, typ rdb.ValueType) bool
@@ -143,9 +143,31 @@ func WriteRDB(ctx context.Context, snap *engine.Snapshot, w io.Writer, o SaveOpt
 	if err != nil {
 		return st, err
 	}
-	x := &exporter{sink: rw, selected: o.Select}
+	progress := o.Progress
+	if progress != nil {
+		o.Progress = func(keys, _ int64) { progress(keys, cw.n) }
+	}
+	if st.Keys, err = WriteEvents(ctx, snap, rw, o); err != nil {
+		return st, err
+	}
+	if err := rw.Close(); err != nil {
+		return st, err
+	}
+	st.Bytes = cw.n
+	if progress != nil {
+		progress(st.Keys, st.Bytes)
+	}
+	return st, nil
+}
+
+// WriteEvents pushes every database of snap into sink as rdb events: for each database that
+// has keys, KindResizeDB (the key counts as the snapshot saw them), then its keys, each as
+// KindKey, its elements and KindEndKey. It returns the number of keys; o.Writer is not used,
+// and o.Progress is told the keys so far (bytes 0).
+func WriteEvents(ctx context.Context, snap *engine.Snapshot, sink EventSink, o SaveOptions) (int64, error) {
+	x := &exporter{sink: sink, selected: o.Select}
 	if o.Progress != nil {
-		x.progress = func(keys int64) { o.Progress(keys, cw.n) }
+		x.progress = func(keys int64) { o.Progress(keys, 0) }
 	}
 	for db := 0; db < snap.Databases(); db++ {
 		keys, expires := snap.KeyCounts(db)
@@ -153,21 +175,14 @@ func WriteRDB(ctx context.Context, snap *engine.Snapshot, w io.Writer, o SaveOpt
 			continue
 		}
 		x.ev = rdb.Event{Kind: rdb.KindResizeDB, DB: db, DBSize: uint64(keys), ExpiresSize: uint64(expires)}
-		if err := rw.Write(&x.ev); err != nil {
-			return st, err
+		if err := sink.Write(&x.ev); err != nil {
+			return x.keys, err
 		}
 		if err := snap.Walk(ctx, db, x); err != nil {
-			return st, err
+			return x.keys, err
 		}
 	}
-	if err := rw.Close(); err != nil {
-		return st, err
-	}
-	st.Keys, st.Bytes = x.keys, cw.n
-	if o.Progress != nil {
-		o.Progress(st.Keys, st.Bytes)
-	}
-	return st, nil
+	return x.keys, nil
 }
 
 const progressEvery = 1024
@@ -188,26 +203,16 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // directory fsynced. A failed or cancelled save leaves path as it was.
 func SaveFile(ctx context.Context, snap *engine.Snapshot, path string, o SaveOptions) (SaveStats, error) {
 	dir := filepath.Dir(path)
-	tmp := filepath.Join(dir, "temp-"+strconv.Itoa(os.Getpid())+".rdb")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return SaveStats{}, fmt.Errorf("failed opening the temp RDB file %s (in server root dir %s) for saving: %w", filepath.Base(tmp), dir, err)
-	}
 	if o.Writer.TempDir == "" {
 		o.Writer.TempDir = dir
 	}
-	st, err := WriteRDB(ctx, snap, f, o)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
+	var st SaveStats
+	err := writeFileAtomic(dir, "temp-"+strconv.Itoa(os.Getpid())+".rdb", path, func(f *os.File) error {
+		var err error
+		st, err = WriteRDB(ctx, snap, f, o)
+		return err
+	})
 	if err != nil {
-		os.Remove(tmp)
 		return st, err
 	}
 	return st, syncDir(dir)

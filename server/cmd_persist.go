@@ -227,9 +227,11 @@ func (s *Server) stopSave() {
 	<-finished
 }
 
-// stopPersistence ends what runs in the background before the engine closes: a save, a load.
+// stopPersistence ends what runs in the background before the engine closes: a save, an AOF
+// rewrite, a load.
 func (s *Server) stopPersistence() {
 	s.stopSave()
+	s.stopAOFRewrite()
 	s.stopLoad()
 }
 

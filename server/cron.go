@@ -21,6 +21,7 @@ func (s *Server) cron() {
 			}
 			s.stats.instOps.Store(ops.sample(s.stats.commands.Load(), now))
 			s.persistCron(now)
+			s.aofCron(now)
 			if n%10 == 0 {
 				s.closeIdleClients(now)
 				s.usedMemory()

@@ -26,7 +26,7 @@ import (
 //   - persistence: Strata's durability is Pebble's write-ahead log, governed by appendfsync;
 //     there is no fork, so no copy-on-write. The rdb_* fields report SAVE, BGSAVE and save
 //     points (cmd_persist.go), loading and loading_* the drop-in load of a dump (load.go).
-//     aof_enabled follows the appendonly directive.
+//     aof_enabled follows the appendonly directive; aof_* report BGREWRITEAOF (cmd_aof.go).
 //   - cpu: Go has no main thread, so the *_main_thread fields are absent.
 //   - latencystats: per-command percentiles while latency-tracking is on (latency.go).
 
@@ -380,22 +380,8 @@ func (s *Server) infoMemory(b *infoBuf) {
 }
 
 func (s *Server) infoPersistence(b *infoBuf) {
-	s.cfgMu.RLock()
-	aof := s.cfg.AppendOnly
-	s.cfgMu.RUnlock()
 	s.infoRDB(b)
-	if aof {
-		b.add("aof_enabled", "1")
-	} else {
-		b.add("aof_enabled", "0")
-	}
-	b.zeros("aof_rewrite_in_progress", "aof_rewrite_scheduled")
-	b.add("aof_last_rewrite_time_sec", "-1")
-	b.add("aof_current_rewrite_time_sec", "-1")
-	b.add("aof_last_bgrewrite_status", "ok")
-	b.zeros("aof_rewrites", "aof_rewrites_consecutive_failures")
-	b.add("aof_last_write_status", "ok")
-	b.zeros("aof_last_cow_size", "module_fork_in_progress", "module_fork_last_cow_size")
+	s.infoAOF(b)
 	s.infoLoading(b)
 }
 

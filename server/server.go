@@ -56,6 +56,7 @@ type Server struct {
 
 	blocking *blockRegistry // clients blocked on keys (blocking.go)
 	persist  persistence    // saves, save points and the drop-in load (cmd_persist.go, load.go)
+	aofrw    aofRewriter    // BGREWRITEAOF (cmd_aof.go)
 
 	// Introspection: MONITOR, SLOWLOG, LATENCY, CLIENT PAUSE, LASTSAVE, DEBUG
 	// (cmd_introspect.go, slowlog.go, latency.go, client_control.go, cmd_debug.go).
@@ -138,6 +139,7 @@ func New(o Options) (*Server, error) {
 	s.lastSave.Store(s.started.Unix())
 	s.stats.errors = map[string]int64{}
 	s.persist.init()
+	s.aofrw.init()
 	s.scripts = newScriptState(s)
 	s.ps.init()
 	s.trk.init()
@@ -231,6 +233,7 @@ var commandGroups = []func(*Table){
 	registerListCommands,
 	registerSortCommands,
 	registerPersistCommands,
+	registerAOFCommands,
 	registerACLCommands,
 	registerStreamCommands,
 	registerScriptingCommands,

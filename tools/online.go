@@ -1,14 +1,11 @@
 package tools
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/stratadb/strata/rdb"
@@ -26,7 +23,8 @@ import (
 // atomically (a client may see it grow), which the report counts (Chunked). Strings and
 // streams always go whole.
 
-// ServerTarget is where an online import goes.
+// ServerTarget is a running server the tools talk to (resp.go): where an online import, an
+// AOF replay or a migration goes, and migrate's source.
 type ServerTarget struct {
 	// Addr is host:port, or the path of a unix socket.
 	Addr string
@@ -46,124 +44,7 @@ const (
 	defaultMaxPayload = 32 << 20
 	chunkArgs         = 1000    // elements per command once a key goes in batches
 	chunkBytes        = 1 << 20 // bytes per command once a key goes in batches
-	maxErrorsKept     = 10
 )
-
-// respConn is a pipelined RESP2 client.
-type respConn struct {
-	nc      net.Conn
-	w       *bufio.Writer
-	r       *bufio.Reader
-	timeout time.Duration
-	pending []string // what each reply in flight answers, for error messages
-	window  int
-	rep     *ImportReport
-	lastErr string // the last error reply read by sync
-}
-
-func dialTarget(t ServerTarget) (*respConn, error) {
-	network := "tcp"
-	if strings.Contains(t.Addr, "/") {
-		network = "unix"
-	}
-	timeout := t.Timeout
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	nc, err := net.DialTimeout(network, t.Addr, timeout)
-	if err != nil {
-		return nil, err
-	}
-	c := &respConn{nc: nc, w: bufio.NewWriterSize(nc, 1<<20), r: bufio.NewReaderSize(nc, 64<<10),
-		timeout: timeout, window: t.Pipeline}
-	if c.window <= 0 {
-		c.window = 256
-	}
-	return c, nil
-}
-
-// send queues a command; label names it in error messages.
-func (c *respConn) send(label string, args ...[]byte) error {
-	c.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
-	for _, a := range args {
-		c.w.WriteString("$" + strconv.Itoa(len(a)) + "\r\n")
-		c.w.Write(a)
-		c.w.WriteString("\r\n")
-	}
-	c.pending = append(c.pending, label)
-	if c.rep != nil {
-		c.rep.Commands++
-	}
-	if len(c.pending) >= c.window || c.w.Buffered() >= 8<<20 {
-		return c.sync()
-	}
-	return nil
-}
-
-// sync flushes the commands and reads every pending reply, counting error replies.
-func (c *respConn) sync() error {
-	c.nc.SetDeadline(time.Now().Add(c.timeout))
-	if err := c.w.Flush(); err != nil {
-		return err
-	}
-	c.lastErr = ""
-	for _, label := range c.pending {
-		msg, err := c.readReply()
-		if err != nil {
-			return err
-		}
-		if msg != "" {
-			c.lastErr = msg
-			if c.rep != nil {
-				c.rep.ErrCount++
-				if len(c.rep.Errors) < maxErrorsKept {
-					c.rep.Errors = append(c.rep.Errors, label+": "+msg)
-				}
-			}
-		}
-	}
-	c.pending = c.pending[:0]
-	return nil
-}
-
-// readReply reads one reply and returns its text when it is an error.
-func (c *respConn) readReply() (string, error) {
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return "", errors.New("empty reply line")
-	}
-	switch line[0] {
-	case '+', ':':
-		return "", nil
-	case '-':
-		return line[1:], nil
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return "", fmt.Errorf("bad bulk length %q", line)
-		}
-		if n >= 0 {
-			_, err = c.r.Discard(n + 2)
-		}
-		return "", err
-	case '*':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil {
-			return "", fmt.Errorf("bad array length %q", line)
-		}
-		for range max(n, 0) {
-			if _, err := c.readReply(); err != nil {
-				return "", err
-			}
-		}
-		return "", nil
-	}
-	return "", fmt.Errorf("unexpected reply %q", line)
-}
 
 // onlineKey is the key being sent.
 type onlineKey struct {
@@ -190,22 +71,12 @@ func ImportToServer(ctx context.Context, src EventSource, o ImportOptions) (*Imp
 	if maxPayload <= 0 {
 		maxPayload = defaultMaxPayload
 	}
-	c, err := dialTarget(t)
+	c, err := t.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.nc.Close()
-	if t.Password != "" {
-		args := [][]byte{[]byte("AUTH"), []byte(t.Password)}
-		if t.Username != "" {
-			args = [][]byte{[]byte("AUTH"), []byte(t.Username), []byte(t.Password)}
-		}
-		c.send("AUTH", args...)
-		if err := c.sync(); err != nil || c.lastErr != "" {
-			return nil, fmt.Errorf("AUTH: %v%s", err, c.lastErr)
-		}
-	}
-	c.rep = rep
+	defer c.Close()
+	defer func() { rep.Commands, rep.ErrCount, rep.Errors = c.Sent, c.Errors.Count, c.Errors.First }()
 	enc, err := rdb.NewDumpEncoder(&rdb.WriterOptions{SpillThreshold: maxPayload + maxPayload/4, AllowLoss: true})
 	if err != nil {
 		return nil, err
@@ -230,7 +101,7 @@ func ImportToServer(ctx context.Context, src EventSource, o ImportOptions) (*Imp
 		if t.Replace {
 			args = append(args, []byte("REPLACE"))
 		}
-		return c.send(fmt.Sprintf("RESTORE %q", k.name), args...)
+		return c.send(sentCommand{name: fmt.Sprintf("RESTORE %q", k.name)}, args...)
 	}
 	for events := 1; ; events++ {
 		ev, err := src.Next()
@@ -263,7 +134,7 @@ func ImportToServer(ctx context.Context, src EventSource, o ImportOptions) (*Imp
 			}
 			if ev.DB != db {
 				db = ev.DB
-				if err := c.send("SELECT", []byte("SELECT"), []byte(strconv.Itoa(db))); err != nil {
+				if err := c.send(sentCommand{}, []byte("SELECT"), []byte(strconv.Itoa(db))); err != nil {
 					return rep, err
 				}
 			}
@@ -314,15 +185,12 @@ func ImportToServer(ctx context.Context, src EventSource, o ImportOptions) (*Imp
 	p.Update(rep.Bytes, rep.Keys)
 	p.Finish()
 	rep.Elapsed = time.Since(start)
-	if rep.ErrCount > 0 {
-		return rep, fmt.Errorf("the server refused %d commands; first: %s", rep.ErrCount, rep.Errors[0])
-	}
-	return rep, nil
+	return rep, c.Errors.Err()
 }
 
 // onlineElement passes one element of k on: into the payload, or, once k goes in batches,
 // into the next command.
-func onlineElement(c *respConn, enc *rdb.DumpEncoder, k *onlineKey, ev *rdb.Event, maxPayload int, restore func(int64) error) error {
+func onlineElement(c *respClient, enc *rdb.DumpEncoder, k *onlineKey, ev *rdb.Event, maxPayload int, restore func(int64) error) error {
 	if k.failed {
 		return nil
 	}
@@ -369,18 +237,18 @@ var chunkCommand = map[rdb.ValueType]string{
 	rdb.TypeList: "RPUSH", rdb.TypeSet: "SADD", rdb.TypeHash: "HSET", rdb.TypeZSet: "ZADD",
 }
 
-func flushChunk(c *respConn, k *onlineKey) error {
+func flushChunk(c *respClient, k *onlineKey) error {
 	if len(k.args) == 0 {
 		return nil
 	}
 	name := chunkCommand[k.typ]
 	args := append([][]byte{[]byte(name), k.name}, k.args...)
 	k.args, k.argBytes = k.args[:0], 0
-	return c.send(fmt.Sprintf("%s %q", name, k.name), args...)
+	return c.send(sentCommand{name: fmt.Sprintf("%s %q", name, k.name)}, args...)
 }
 
 // finishOnline sends the end of k: its RESTORE, or its last batch and its expiry.
-func finishOnline(c *respConn, enc *rdb.DumpEncoder, k *onlineKey, restore func(int64) error) error {
+func finishOnline(c *respClient, enc *rdb.DumpEncoder, k *onlineKey, restore func(int64) error) error {
 	if !k.chunked {
 		end := rdb.Event{Kind: rdb.KindEndKey}
 		if err := enc.Write(&end); err != nil {
@@ -395,7 +263,7 @@ func finishOnline(c *respConn, enc *rdb.DumpEncoder, k *onlineKey, restore func(
 		return err
 	}
 	if k.expireAt != 0 {
-		return c.send(fmt.Sprintf("PEXPIREAT %q", k.name), []byte("PEXPIREAT"), k.name,
+		return c.send(sentCommand{name: fmt.Sprintf("PEXPIREAT %q", k.name)}, []byte("PEXPIREAT"), k.name,
 			[]byte(strconv.FormatInt(k.expireAt, 10)))
 	}
 	return nil

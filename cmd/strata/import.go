@@ -24,8 +24,8 @@ func importCommand() *cobra.Command {
 		verbose    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "import (--dir DIR | --to HOST:PORT) FILE.rdb",
-		Short: "Import a Redis dump into a Strata data directory or a running server",
+		Use:   "import (--dir DIR | --to HOST:PORT) FILE.rdb|FILE.aof|appendonlydir",
+		Short: "Import a Redis dump or AOF into a Strata data directory or a running server",
 		Long: `Import reads an RDB file (any Redis version 2.x to 7.4, or Valkey) and writes its keys:
 
   --dir DIR        offline, into the Strata data directory DIR (created when missing; it must not
@@ -38,7 +38,14 @@ func importCommand() *cobra.Command {
 As Redis does when it loads a dump, keys already expired and empty collections are skipped
 (--keep-expired keeps the former). Module values and function libraries cannot be imported
 and are counted. --db, --match and --type select keys. A progress bar is drawn on a terminal;
-the summary is printed there too, or with --verbose.`,
+the summary is printed there too, or with --verbose.
+
+An AOF (a file named *.aof or starting with a command, a manifest, or a Redis 7 appendonlydir)
+is imported by running its commands in order, transactions as MULTI/EXEC, its RDB preamble
+through the RDB path: on the running server given by --to, or with --dir on Strata started
+on DIR inside this process (on a loopback port, for the length of the import). Commands the
+server refuses are counted and reported; a truncated last command is dropped, as Redis drops
+it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (o.Dir == "") == (o.Target.Addr == "") {
@@ -52,6 +59,13 @@ the summary is printed there too, or with --verbose.`,
 			o.MemoryLimit = int(n)
 			if o.Target.Password == "" {
 				o.Target.Password = os.Getenv("REDISCLI_AUTH")
+			}
+			if isAOF, err := tools.IsAOFPath(args[0]); err != nil {
+				return err
+			} else if isAOF {
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return importAOF(ctx, args[0], o, noProgress, verbose)
 			}
 			src, err := tools.OpenRDB(args[0], &rdb.ReaderOptions{SkipEmptyKeys: true})
 			if err != nil {
