@@ -676,6 +676,9 @@ func cmdXRead(x *Ctx, xreadgroup bool) {
 		var lastID engine.StreamID
 		if xreadgroup {
 			streamOK, groupOK, err := x.Txn.StreamGroupExists(key, r.group)
+			if err == nil && !streamOK {
+				x.NotifyMisses(key) // a write command: dispatch reports no "keymiss" for it
+			}
 			if err == nil && (!streamOK || !groupOK) {
 				err = engine.ErrNoGroupXReadGroup(key, r.group)
 			}
@@ -858,6 +861,11 @@ func (r *xreadRequest) serve(x *Ctx) (bool, error) {
 		}
 		if !ok {
 			x.out = x.out[:sub]
+			if r.group == nil {
+				// Redis's XREAD looks each stream up twice, once to check it and once to
+				// serve it: dispatch reports the first "keymiss", this the second.
+				x.NotifyMisses(key)
+			}
 			continue
 		}
 		entries.endArray(x, n)
@@ -1028,7 +1036,11 @@ func cmdXGroup(x *Ctx) {
 
 // ---- XACK, XPENDING, XCLAIM, XAUTOCLAIM ----
 
+// XACK, XCLAIM and XAUTOCLAIM read their stream first, before anything else (the "keymiss"
+// of write commands is the handler's to report).
+
 func cmdXAck(x *Ctx) {
+	x.NotifyMisses(x.Args[1])
 	streamOK, groupOK, err := x.Txn.StreamGroupExists(x.Args[1], x.Args[2])
 	if err != nil {
 		x.Error(err)
@@ -1130,6 +1142,7 @@ func cmdXPending(x *Ctx) {
 
 func cmdXClaim(x *Ctx) {
 	args := x.Args
+	x.NotifyMisses(args[1])
 	key, group := args[1], args[2]
 	streamOK, groupOK, err := x.Txn.StreamGroupExists(key, group)
 	if err == nil && (!streamOK || !groupOK) {
@@ -1220,6 +1233,7 @@ func cmdXClaim(x *Ctx) {
 
 func cmdXAutoClaim(x *Ctx) {
 	args := x.Args
+	x.NotifyMisses(args[1])
 	minIdle, ok := engine.ParseInt(args[4])
 	if !ok {
 		x.Error(engine.ErrXAutoClaimMinIdle)

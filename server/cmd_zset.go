@@ -234,21 +234,12 @@ func zaddGeneric(x *Ctx, incr bool) {
 func zaddReply(x *Ctx, f engine.ZAddFlags, ch bool, scores []float64, members [][]byte) {
 	key := x.Args[1]
 	r, err := x.Txn.ZAdd(key, f, scores, members)
-	if err == nil {
-		x.NotifyCreated(key)
-		defer func() {
-			if r.Added+r.Updated > 0 {
-				event := "zadd"
-				if f.Incr {
-					event = "zincr"
-				}
-				x.Notify(conf.NotifyZSet, event, key)
-			}
-		}()
-	}
-	switch {
-	case err != nil:
+	if err != nil {
 		x.Error(err)
+		return
+	}
+	x.NotifyCreated(key)
+	switch {
 	case f.Incr && r.Processed > 0:
 		x.Double(r.Score)
 	case f.Incr:
@@ -257,6 +248,13 @@ func zaddReply(x *Ctx, f engine.ZAddFlags, ch bool, scores []float64, members []
 		x.Int(r.Added + r.Updated)
 	default:
 		x.Int(r.Added)
+	}
+	if r.Added+r.Updated > 0 {
+		event := "zadd"
+		if f.Incr {
+			event = "zincr"
+		}
+		x.Notify(conf.NotifyZSet, event, key)
 	}
 }
 

@@ -72,6 +72,33 @@ SELECT 2
 RPUSH l2 a
 LPOP l2
 SELECT 0
+# errors and wrong types: no events
+SET str2 v
+LPUSH str2 a
+LPUSHX str2 a
+LPOP str2
+LPOP str2 2
+LPOP l -1
+LMPOP 2 str2 l LEFT
+LMPOP 0 l LEFT
+LINSERT str2 BEFORE a b
+LINSERT l MIDDLE a b
+LSET str2 0 a
+LSET l x a
+LTRIM str2 0 1
+LTRIM l x 1
+LREM str2 0 a
+LREM l x a
+LMOVE str2 dst LEFT LEFT
+LMOVE l dst UP LEFT
+BLPOP str2 0
+BLPOP l -1
+BLMPOP 0 1 str2 LEFT
+LPUSH l
+RPUSH l a b c
+LMOVE l str2 LEFT LEFT
+LPOP l 0
+LPOP l 100
 `
 
 const notifySortScript = `
@@ -91,6 +118,17 @@ MSET w_1 1 w_2 2 w_3 3
 SORT sl BY w_* STORE so4
 SET str v
 SORT str STORE so5
+SORT sl STORE str
+SORT sl LIMIT 0 0 STORE str
+SORT sl LIMIT 0 0 STORE str
+SORT sl BADOPT STORE so6
+SORT nosuch
+SORT sl LIMIT 1 1
+SORT_RO nosuch
+LRANGE nosuch 0 -1
+LPOS nosuch a
+LLEN nosuch
+LINDEX nosuch 0
 `
 
 const notifyZSetScript = `
@@ -160,6 +198,35 @@ BZPOPMAX bz 0
 BZMPOP 0 1 bz MIN COUNT 5
 ZADD z1 1 z
 ZRANGE z1 0 -1
+# errors and wrong types: no events
+SET str v
+ZADD str 1 a
+ZADD z1 x a
+ZADD z1 NX XX 1 a
+ZADD z1 INCR 1 a 2 b
+ZADD z1 INCR +inf a
+ZADD z1 INCR -inf a
+ZINCRBY z1 x a
+ZINCRBY str 1 a
+ZREM str a
+ZREMRANGEBYSCORE z1 x y
+ZREMRANGEBYLEX z1 a b
+ZREMRANGEBYRANK str 0 1
+ZPOPMIN str
+ZPOPMIN z1 -1
+ZMPOP 1 str MIN
+BZPOPMIN str 0
+ZUNIONSTORE zu 2 z1 str
+ZUNIONSTORE zu 0 z1
+ZINTERSTORE zu 1 z1 WEIGHTS x
+ZRANGESTORE zr str 0 -1
+ZRANGESTORE zr z1 0 -1 BYLEX
+ZUNIONSTORE str 1 z1
+ZRANGESTORE str z1 0 -1
+ZADD z1 GT 0 z
+ZADD z1 LT 0 z
+ZADD z1 GT CH 5 z
+ZADD z1 XX CH 5 z
 `
 
 const notifyGeoScript = `
@@ -182,6 +249,31 @@ GEORADIUS nosuch 0 0 1 km STORE gr
 GEORADIUS g 15 37 200 km
 GEOSEARCH g FROMLONLAT 15 37 BYRADIUS 200 km
 ZREM g Palermo Catania Other
+GEOADD g 200 100 bad
+GEOADD g 13 38
+GEOADD g NX XX 13 38 m
+SET gstr v
+GEOADD gstr 13 38 m
+GEOADD g 13.361389 38.115556 Palermo
+GEORADIUS gstr 15 37 200 km STORE gr
+GEORADIUS g 15 37 200 km STORE gstr
+GEORADIUS g 15 37 200 km WITHDIST STORE gr
+GEOSEARCHSTORE gs g FROMLONLAT 15 37 BYRADIUS 200 km WITHCOORD
+GEOSEARCHSTORE gs g FROMMEMBER nosuch BYRADIUS 200 km
+GEOSEARCHSTORE gstr g FROMLONLAT 0 0 BYRADIUS 1 km
+# reads: "keymiss" (m)
+GEOSEARCH nosuch FROMLONLAT 0 0 BYRADIUS 1 km
+GEORADIUS_RO nosuch 0 0 1 km
+GEORADIUS nosuch 0 0 1 km
+GEORADIUSBYMEMBER nosuch m 1 km
+GEORADIUSBYMEMBER nosuch m 1 km STORE gr
+GEODIST nosuch a b
+GEOPOS nosuch a
+ZUNION 2 nosuch g
+ZINTERCARD 2 nosuch g
+ZRANGE nosuch 0 -1
+ZSCORE nosuch a
+ZRANDMEMBER nosuch
 `
 
 const notifyStreamScript = `
@@ -220,6 +312,10 @@ XREADGROUP GROUP g c2 STREAMS x >
 XREADGROUP GROUP g c4 NOACK STREAMS x 0
 XREADGROUP GROUP g2 c1 STREAMS x nx > >
 XREAD STREAMS x 0
+XREAD STREAMS nosuch x nosuch2 0 0 0
+XREAD COUNT 1 STREAMS x nosuch 0 0
+XREAD STREAMS str 0
+XREADGROUP GROUP g c4 STREAMS x nosuch > >
 XCLAIM x g c4 0 6-1
 XCLAIM x g c4 0 6-1 JUSTID
 XCLAIM x g c5 0 99-1
@@ -241,6 +337,51 @@ XSETID x 1-1
 XTRIM x MAXLEN 0
 XLEN x
 DEL x nx
+# errors and wrong types: no events
+SET str v
+XADD str 1-1 f v
+XADD y 1-1 f
+XADD y 0-0 f v
+XADD y 5-1 f v
+XADD y 4-1 f v
+XADD y NOMKSTREAM 6-1 f v
+XADD y MINID 6 7-1 f v
+XADD y MAXLEN ~ 1 8-1 f v
+XADD y MAXLEN 1 LIMIT 10 9-1 f v
+XTRIM y MAXLEN ~ 0
+XTRIM y MAXLEN 0 LIMIT 5
+XTRIM str MAXLEN 0
+XDEL y x
+XDEL str 1-1
+XSETID y 1-1
+XSETID str 1-1
+XSETID nosuch 1-1
+XGROUP CREATE str g 0
+XGROUP CREATE y g x
+XGROUP CREATE y g 0 MKSTREAM
+XGROUP SETID y nog 0
+XGROUP DESTROY y nog
+XGROUP CREATECONSUMER y nog c
+XGROUP DELCONSUMER y nog c
+XREADGROUP GROUP nog c STREAMS y >
+XREADGROUP GROUP g c STREAMS nosuch >
+XCLAIM y nog c 0 1-1
+XAUTOCLAIM y nog c 0 0
+XCLAIM y g c 0 1-1
+XAUTOCLAIM y g c 0 0
+XCLAIM nosuch g c 0 1-1
+XAUTOCLAIM nosuch g c 0 0
+XACK nosuch g 1-1
+XACK y nog 1-1
+XPENDING nosuch g
+XINFO STREAM nosuch
+XGROUP CREATECONSUMER nosuch g c
+XGROUP SETID nosuch g 0
+XDEL nosuch 1-1
+XTRIM nosuch MAXLEN 0
+XSETID nosuch 1-1
+XLEN nosuch
+XRANGE nosuch - +
 `
 
 const notifyBlockingScript = `
