@@ -77,10 +77,12 @@ type blockSpec struct {
 	// also names the keys serve writes besides the ready key (BLMOVE's destination): the round
 	// serving it must hold their locks too.
 	also [][]byte
-	// serve runs the command for the ready key (holding typ) in t, which holds the key's lock
-	// (and also's) and works in the client's database. It returns the reply. It must not
-	// block.
-	serve func(t *engine.Txn, key []byte) replyFunc
+	// serve runs the command for the ready key (holding typ) in x.Txn, which holds the key's
+	// lock (and also's) and works in the client's database, and returns the waiter's reply.
+	// x is the serving context (servingCtx), not the waiter's: serve writes no reply to it,
+	// and reports the keyspace events Redis fires when it serves the command with x.Notify
+	// and x.NotifyDeleted. It must not block.
+	serve func(x *Ctx, key []byte) replyFunc
 	// denied writes the reply when blocking is not allowed (MULTI/EXEC, scripts): the
 	// non-blocking form's null. A timeout (and CLIENT UNBLOCK ... TIMEOUT) is always answered
 	// with the null array, as Redis answers every client blocked on keys.
@@ -474,6 +476,7 @@ func (s *Server) serveKey(t *engine.Txn, r *serveRound, db int, key []byte) {
 		return
 	}
 	t.SelectDB(db)
+	sx := s.servingCtx(t)
 	for {
 		typ, err := t.TypeOf(key)
 		if err != nil {
@@ -489,21 +492,36 @@ func (s *Server) serveKey(t *engine.Txn, r *serveRound, db int, key []byte) {
 		if w == nil {
 			return
 		}
-		w.reply = s.runServe(w, t, key)
+		w.reply = s.runServe(w, sx, key)
 		r.served = append(r.served, w)
 	}
 }
 
 // runServe runs a waiter's command; a panic (a bug) answers that waiter with an error instead
 // of taking the server down, as runHandler does for a command.
-func (s *Server) runServe(w *waiter, t *engine.Txn, key []byte) (reply replyFunc) {
+func (s *Server) runServe(w *waiter, sx *Ctx, key []byte) (reply replyFunc) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("serving a blocked client panicked", "panic", p, "stack", string(debug.Stack()))
 			reply = errorReply(errors.New("ERR internal error while serving a blocked client"))
 		}
 	}()
-	return w.spec.serve(t, key)
+	return w.spec.serve(sx, key)
+}
+
+// servingCtx is the context waiters' commands run in when t serves them: t, and the client
+// that owns t (whose command, EXEC or script made the keys ready), so that the served
+// commands' keyspace events join that client's and are published with t's commit, after its
+// own, as Redis fires them when it serves the waiters right after the command. Placed at the
+// end of the owner's replies, as Redis serves after the command has replied. A Txn owned by
+// no client (a follow-up round) gets a pseudo-client to hold the events.
+func (s *Server) servingCtx(t *engine.Txn) *Ctx {
+	c, _ := t.Owner().(*Client)
+	if c == nil {
+		c = newPseudoClient(s)
+		t.SetOwner(c)
+	}
+	return &Ctx{Client: c, Txn: t}
 }
 
 // deliver answers the waiters a round served, once its commit is done (with the commit's error

@@ -5,11 +5,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
 // GEO commands: points in sorted sets under Redis's 52-bit geohash scores (engine/geo.go does
-// the geometry), parsed and answered as Redis 7.0's geo.c does.
+// the geometry), parsed and answered as Redis 7.0's geo.c does. Their keyspace events are
+// ZADD's for GEOADD (which runs ZADD in Redis), and georadiusstore/geosearchstore (class z) or
+// "del" for the STORE forms.
 
 func registerGeoCommands(t *Table) {
 	t.add(
@@ -278,6 +281,11 @@ func geoMemberPos(x *Ctx, key, member []byte, s *engine.GeoShape) error {
 // GEOSEARCH and GEOSEARCHSTORE.
 func cmdGeoSearchGeneric(x *Ctx, srcIdx int, flags int) {
 	key := x.Args[srcIdx]
+	if x.Cmd.Has(FlagWrite) {
+		// GEORADIUS, GEORADIUSBYMEMBER and GEOSEARCHSTORE read their key first, whatever
+		// follows; the read-only forms get their "keymiss" from dispatch.
+		x.NotifyMisses(key)
+	}
 	found, err := x.Txn.ZSetExists(key)
 	if err != nil {
 		x.Error(err)
@@ -389,10 +397,12 @@ func cmdGeoSearchGeneric(x *Ctx, srcIdx int, flags int) {
 	}
 	if !found {
 		if storeKey != nil {
+			dst := x.watchDel(storeKey)
 			if _, err := x.Txn.ZStore(storeKey, nil); err != nil {
 				x.Error(err)
 				return
 			}
+			x.reportDel(dst)
 			x.Int(0)
 		} else {
 			x.ArrayLen(0)
@@ -432,9 +442,21 @@ func cmdGeoSearchGeneric(x *Ctx, srcIdx int, flags int) {
 				ms[i].Score = engine.GeoDistanceExact(shape.Lon, shape.Lat, p.Lon, p.Lat) / shape.Conversion
 			}
 		}
+		dst := x.watchDel(storeKey)
 		if _, err := x.Txn.ZStore(storeKey, ms); err != nil {
 			x.Error(err)
 			return
+		}
+		// Before the reply, as in Redis: the store's event (class z), or "del" when nothing
+		// was found and the destination went away.
+		if returned > 0 {
+			event := "georadiusstore"
+			if flags&geoSearchStore != 0 {
+				event = "geosearchstore"
+			}
+			x.Notify(conf.NotifyZSet, event, storeKey)
+		} else {
+			x.reportDel(dst)
 		}
 		x.Int(int64(returned))
 		return

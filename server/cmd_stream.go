@@ -5,12 +5,21 @@ import (
 	"math"
 	"time"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
 )
 
 // The stream commands. Handlers check their arguments in the order Redis 7.0 does (t_stream.c),
 // so that a call with several faults gets the error Redis gives first; data lives in the engine.
+//
+// Keyspace events (class t) as t_stream.c fires them, placed around the reply as it does: XADD
+// creates the key ("new") before its reply and reports xadd (then xtrim, if it trimmed) after
+// it; XTRIM, XDEL, XGROUP CREATECONSUMER and DELCONSUMER report before their reply; XSETID and
+// XGROUP CREATE, SETID and DESTROY after it. XREADGROUP, XCLAIM and XAUTOCLAIM report
+// "xgroup-createconsumer" when they create their consumer (Redis 7.0 does so for a stream it
+// serves, at the first entry claimed), before their reply (Redis writes it inside the array,
+// which a RESP3 client cannot parse). Streams are never deleted for being empty.
 
 func registerStreamCommands(t *Table) {
 	rw := func(flags string) []KeySpec {
@@ -424,14 +433,27 @@ func cmdXAdd(x *Ctx) {
 		x.Error(engine.ErrStreamIDZero)
 		return
 	}
-	id, ok, err := x.Txn.XAdd(x.Args[1], &a, fv)
+	key := x.Args[1]
+	trimming := a.Trim.Strategy != engine.TrimNone && x.notifying(conf.NotifyStream)
+	var before int64
+	if trimming {
+		before, _ = x.Txn.XLen(key)
+	}
+	id, ok, err := x.Txn.XAdd(key, &a, fv)
 	switch {
 	case err != nil:
 		x.Error(err)
 	case !ok:
 		x.Null()
 	default:
+		x.NotifyCreated(key)
 		replyStreamID(x, id) // the commit then serves the clients blocked on the key (blocking.go)
+		x.Notify(conf.NotifyStream, "xadd", key)
+		if trimming {
+			if after, err := x.Txn.XLen(key); err == nil && after <= before {
+				x.Notify(conf.NotifyStream, "xtrim", key)
+			}
+		}
 	}
 }
 
@@ -442,6 +464,9 @@ func cmdXTrim(x *Ctx) {
 		return
 	}
 	n, err := x.Txn.XTrim(x.Args[1], &a.Trim)
+	if err == nil && n > 0 {
+		x.Notify(conf.NotifyStream, "xtrim", x.Args[1])
+	}
 	replyInt(x, n, err)
 }
 
@@ -460,6 +485,9 @@ func cmdXDel(x *Ctx) {
 		return
 	}
 	n, err := x.Txn.XDel(x.Args[1], ids)
+	if err == nil && n > 0 {
+		x.Notify(conf.NotifyStream, "xdel", x.Args[1])
+	}
 	replyInt(x, n, err)
 }
 
@@ -553,6 +581,7 @@ func cmdXSetID(x *Ctx) {
 		return
 	}
 	x.OK()
+	x.Notify(conf.NotifyStream, "xsetid", x.Args[1])
 }
 
 // ---- XREAD and XREADGROUP ----
@@ -647,6 +676,9 @@ func cmdXRead(x *Ctx, xreadgroup bool) {
 		var lastID engine.StreamID
 		if xreadgroup {
 			streamOK, groupOK, err := x.Txn.StreamGroupExists(key, r.group)
+			if err == nil && !streamOK {
+				x.NotifyMisses(key) // a write command: dispatch reports no "keymiss" for it
+			}
 			if err == nil && (!streamOK || !groupOK) {
 				err = engine.ErrNoGroupXReadGroup(key, r.group)
 			}
@@ -742,7 +774,8 @@ func (r *xreadRequest) ready(t *engine.Txn, key []byte) bool {
 // serveWaiter answers a waiter from key: the entries past its ID (or the group's), or the
 // error of a vanished stream or group. The entries are copied: the reply is written after the
 // serving Txn has ended.
-func (r *xreadRequest) serveWaiter(t *engine.Txn, key []byte) replyFunc {
+func (r *xreadRequest) serveWaiter(sx *Ctx, key []byte) replyFunc {
+	t := sx.Txn
 	var entries []engine.StreamEntry
 	collect := func(id engine.StreamID, fv [][]byte) error {
 		e := engine.StreamEntry{ID: id, Fields: make([][]byte, len(fv))}
@@ -763,8 +796,13 @@ func (r *xreadRequest) serveWaiter(t *engine.Txn, key []byte) replyFunc {
 		case noGroup:
 			return errorReply(engine.ErrStreamGroupGone)
 		}
-		_, err = t.XReadGroup(key, &engine.XReadGroupArgs{Group: r.group, Consumer: r.consumer,
+		cw := watchConsumer(sx, key, r.group, r.consumer)
+		var served bool
+		served, err = t.XReadGroup(key, &engine.XReadGroupArgs{Group: r.group, Consumer: r.consumer,
 			NoAck: r.noack, Count: r.count}, collect)
+		if err == nil && served {
+			cw.report(sx, -1)
+		}
 	} else if i := r.index(key); i >= 0 {
 		_, err = t.XRead(key, r.ids[i], r.count, collect)
 	}
@@ -808,8 +846,12 @@ func (r *xreadRequest) serve(x *Ctx) (bool, error) {
 		var ok bool
 		var err error
 		if r.group != nil {
+			cw := watchConsumer(x, key, r.group, r.consumer)
 			ok, err = x.Txn.XReadGroup(key, &engine.XReadGroupArgs{Group: r.group, Consumer: r.consumer,
 				After: r.ids[i], History: !r.newOnly[i], NoAck: r.noack, Count: r.count}, emit)
+			if err == nil && ok {
+				cw.report(x, int(mark))
+			}
 		} else {
 			ok, err = x.Txn.XRead(key, r.ids[i], r.count, emit)
 		}
@@ -819,6 +861,11 @@ func (r *xreadRequest) serve(x *Ctx) (bool, error) {
 		}
 		if !ok {
 			x.out = x.out[:sub]
+			if r.group == nil {
+				// Redis's XREAD looks each stream up twice, once to check it and once to
+				// serve it: dispatch reports the first "keymiss", this the second.
+				x.NotifyMisses(key)
+			}
 			continue
 		}
 		entries.endArray(x, n)
@@ -942,27 +989,41 @@ func cmdXGroup(x *Ctx) {
 				return
 			}
 		}
+		event := "xgroup-setid"
 		if create {
+			event = "xgroup-create"
 			err = x.Txn.XGroupCreate(key, group, id, useLast, mkstream, entriesRead)
+			x.NotifyCreated(key) // MKSTREAM: the stream is added before the group (and the reply)
 		} else {
 			err = x.Txn.XGroupSetID(key, group, id, useLast, entriesRead)
 		}
 		if err == nil {
 			x.OK()
+			x.Notify(conf.NotifyStream, event, key)
 		}
 	case optIs(subName, "DESTROY") && len(args) == 4:
 		var ok bool
 		if ok, err = x.Txn.XGroupDestroy(key, group); err == nil {
 			x.Int(boolInt(ok)) // the commit answers the XREADGROUP clients blocked on the group
+			if ok {
+				x.Notify(conf.NotifyStream, "xgroup-destroy", key)
+			}
 		}
 	case optIs(subName, "CREATECONSUMER") && len(args) == 5:
 		var ok bool
 		if ok, err = x.Txn.XGroupCreateConsumer(key, group, args[4]); err == nil {
+			if ok {
+				x.Notify(conf.NotifyStream, "xgroup-createconsumer", key)
+			}
 			x.Int(boolInt(ok))
 		}
 	case optIs(subName, "DELCONSUMER") && len(args) == 5:
+		existed := x.notifying(conf.NotifyStream) && consumerExists(x.Txn, key, group, args[4])
 		var n int64
 		if n, err = x.Txn.XGroupDelConsumer(key, group, args[4]); err == nil {
+			if existed {
+				x.Notify(conf.NotifyStream, "xgroup-delconsumer", key)
+			}
 			x.Int(n)
 		}
 	default:
@@ -975,7 +1036,11 @@ func cmdXGroup(x *Ctx) {
 
 // ---- XACK, XPENDING, XCLAIM, XAUTOCLAIM ----
 
+// XACK, XCLAIM and XAUTOCLAIM read their stream first, before anything else (the "keymiss"
+// of write commands is the handler's to report).
+
 func cmdXAck(x *Ctx) {
+	x.NotifyMisses(x.Args[1])
 	streamOK, groupOK, err := x.Txn.StreamGroupExists(x.Args[1], x.Args[2])
 	if err != nil {
 		x.Error(err)
@@ -1077,6 +1142,7 @@ func cmdXPending(x *Ctx) {
 
 func cmdXClaim(x *Ctx) {
 	args := x.Args
+	x.NotifyMisses(args[1])
 	key, group := args[1], args[2]
 	streamOK, groupOK, err := x.Txn.StreamGroupExists(key, group)
 	if err == nil && (!streamOK || !groupOK) {
@@ -1147,6 +1213,7 @@ func cmdXClaim(x *Ctx) {
 	}
 	mark := beginDeferred(x)
 	n := 0
+	cw := watchConsumer(x, key, group, args[3])
 	err = x.Txn.XClaim(key, group, args[3], &a, func(id engine.StreamID, fv [][]byte) error {
 		if a.JustID {
 			replyStreamID(x, id)
@@ -1161,10 +1228,12 @@ func cmdXClaim(x *Ctx) {
 		return
 	}
 	mark.endArray(x, n)
+	cw.report(x, int(mark))
 }
 
 func cmdXAutoClaim(x *Ctx) {
 	args := x.Args
+	x.NotifyMisses(args[1])
 	minIdle, ok := engine.ParseInt(args[4])
 	if !ok {
 		x.Error(engine.ErrXAutoClaimMinIdle)
@@ -1203,6 +1272,7 @@ func cmdXAutoClaim(x *Ctx) {
 	}
 	mark := beginDeferred(x)
 	n := 0
+	cw := watchConsumer(x, args[1], args[2], args[3])
 	next, deleted, err := x.Txn.XAutoClaim(args[1], args[2], args[3], minIdle, start, count, justID,
 		func(id engine.StreamID, fv [][]byte) error {
 			if justID {
@@ -1228,6 +1298,53 @@ func cmdXAutoClaim(x *Ctx) {
 	for _, id := range deleted {
 		replyStreamID(x, id)
 	}
+	cw.report(x, int(mark))
+}
+
+// consumerWatch notes, when stream events are on, whether a consumer is missing before a
+// command that creates it as it serves or claims entries (XREADGROUP, XCLAIM, XAUTOCLAIM), so
+// that the command reports "xgroup-createconsumer" as Redis's streamCreateConsumer does.
+type consumerWatch struct {
+	key, group, consumer []byte
+	missing              bool
+}
+
+func watchConsumer(x *Ctx, key, group, consumer []byte) consumerWatch {
+	w := consumerWatch{key: key, group: group, consumer: consumer}
+	if x.notifying(conf.NotifyStream) {
+		w.missing = !consumerExists(x.Txn, key, group, consumer)
+	}
+	return w
+}
+
+// report reports the consumer's creation if the command created it, placed at the replies'
+// length at (the start of the command's reply; -1: where the event is reported).
+func (w consumerWatch) report(x *Ctx, at int) {
+	if !w.missing || !consumerExists(x.Txn, w.key, w.group, w.consumer) {
+		return
+	}
+	from := len(x.notes.events)
+	x.Notify(conf.NotifyStream, "xgroup-createconsumer", w.key)
+	for i := from; i < len(x.notes.events) && at >= 0; i++ {
+		if x.notes.events[i].at >= 0 {
+			x.notes.events[i].at = at
+		}
+	}
+}
+
+// consumerExists says whether group of the stream at key has consumer (false when the stream
+// or the group is missing). It reads the group's consumers: only for notifications.
+func consumerExists(t *engine.Txn, key, group, consumer []byte) bool {
+	cs, err := t.XInfoConsumers(key, group)
+	if err != nil {
+		return false
+	}
+	for _, c := range cs {
+		if bytes.Equal(c.Name, consumer) {
+			return true
+		}
+	}
+	return false
 }
 
 // ---- XINFO ----

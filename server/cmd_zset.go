@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
 )
@@ -14,6 +15,13 @@ import (
 // order of checks (so the same error wins), the same replies in RESP2 and RESP3. Blocking pops
 // (BZPOPMIN, BZPOPMAX, BZMPOP) belong to the blocking framework, which calls engine.ZPopMin,
 // engine.ZPopMax and engine.ZMPop.
+//
+// Keyspace events (class z) as t_zset.c fires them, placed around the reply as it does: ZADD
+// and ZINCRBY add the key ("new") before their reply and report zadd/zincr after it; ZREM and
+// ZREMRANGEBY* report before; the STORE commands read their sources ("keymiss"), then either
+// store (reply, then zunionstore ...) or delete the destination (reply, then "del"). The pops
+// report zpopmin/zpopmax before their reply (Redis 7.0 writes it inside the array, which a
+// RESP3 client cannot parse) and "del" after it.
 
 func registerZSetCommands(t *Table) {
 	t.add(
@@ -224,10 +232,14 @@ func zaddGeneric(x *Ctx, incr bool) {
 
 // zaddReply runs ZADD and answers as Redis does (GEOADD shares it).
 func zaddReply(x *Ctx, f engine.ZAddFlags, ch bool, scores []float64, members [][]byte) {
-	r, err := x.Txn.ZAdd(x.Args[1], f, scores, members)
-	switch {
-	case err != nil:
+	key := x.Args[1]
+	r, err := x.Txn.ZAdd(key, f, scores, members)
+	if err != nil {
 		x.Error(err)
+		return
+	}
+	x.NotifyCreated(key)
+	switch {
 	case f.Incr && r.Processed > 0:
 		x.Double(r.Score)
 	case f.Incr:
@@ -237,10 +249,21 @@ func zaddReply(x *Ctx, f engine.ZAddFlags, ch bool, scores []float64, members []
 	default:
 		x.Int(r.Added)
 	}
+	if r.Added+r.Updated > 0 {
+		event := "zadd"
+		if f.Incr {
+			event = "zincr"
+		}
+		x.Notify(conf.NotifyZSet, event, key)
+	}
 }
 
 func cmdZRem(x *Ctx) {
 	n, err := x.Txn.ZRem(x.Args[1], x.Args[2:])
+	if err == nil && n > 0 {
+		x.Notify(conf.NotifyZSet, "zrem", x.Args[1])
+		x.NotifyDeleted(x.Args[1])
+	}
 	replyInt(x, n, err)
 }
 
@@ -387,8 +410,10 @@ func cmdZRangeGeneric(x *Ctx, start int, store bool, by engine.ZRangeBy, dir int
 		return
 	}
 	if store {
+		x.NotifyMisses(x.Args[2])
+		dst := x.watchDel(x.Args[1])
 		n, err := x.Txn.ZRangeStore(x.Args[1], x.Args[2], spec)
-		replyInt(x, n, err)
+		storeReply(x, dst, n, err)
 		return
 	}
 	ms, err := x.Txn.ZRange(x.Args[start], spec)
@@ -417,7 +442,28 @@ func cmdZRemRange(x *Ctx, by engine.ZRangeBy) {
 		return
 	}
 	n, err := x.Txn.ZRemRange(x.Args[1], spec)
+	if err == nil && n > 0 {
+		x.Notify(conf.NotifyZSet, x.Cmd.Name, x.Args[1]) // "zremrangebyscore" ...
+		x.NotifyDeleted(x.Args[1])
+	}
 	replyInt(x, n, err)
+}
+
+// storeReply answers a command that stored n members at dst (ZUNIONSTORE, ZRANGESTORE ...)
+// and reports it as Redis does: a stored result ("new" before the reply, the command's event
+// after), or an empty one, which deleted dst ("del" after the reply).
+func storeReply(x *Ctx, dst delWatch, n int64, err error) {
+	switch {
+	case err != nil:
+		x.Error(err)
+	case n > 0:
+		x.NotifyCreated(dst.key)
+		x.Int(n)
+		x.Notify(conf.NotifyZSet, x.Cmd.Name, dst.key)
+	default:
+		x.Int(0)
+		x.reportDel(dst)
+	}
 }
 
 func cmdZPop(x *Ctx, max bool) {
@@ -446,14 +492,34 @@ func cmdZPop(x *Ctx, max bool) {
 		x.Error(err)
 		return
 	}
-	if nested {
-		replyScored(x, ms, true)
-		return
+	notifyZPopped(x, x.Args[1], max, len(ms), func() {
+		if nested {
+			replyScored(x, ms, true)
+			return
+		}
+		x.ArrayLen(2 * len(ms))
+		for _, m := range ms {
+			x.Bulk(m.Member)
+			x.Double(m.Score)
+		}
+	})
+}
+
+// notifyZPopped reports n members popped from the sorted set at key around its reply (which
+// reply writes, if set): zpopmin or zpopmax before it, "del" after it if the set emptied.
+func notifyZPopped(x *Ctx, key []byte, max bool, n int, reply func()) {
+	if n > 0 {
+		event := "zpopmin"
+		if max {
+			event = "zpopmax"
+		}
+		x.Notify(conf.NotifyZSet, event, key)
 	}
-	x.ArrayLen(2 * len(ms))
-	for _, m := range ms {
-		x.Bulk(m.Member)
-		x.Double(m.Score)
+	if reply != nil {
+		reply()
+	}
+	if n > 0 {
+		x.NotifyDeleted(key)
 	}
 }
 
@@ -523,7 +589,7 @@ func cmdZMPop(x *Ctx) {
 	case !found:
 		x.NullArray()
 	default:
-		replyZMPop(x.Client, key, ms)
+		notifyZPopped(x, key, a.max, len(ms), func() { replyZMPop(x.Client, key, ms) })
 	}
 }
 
@@ -546,16 +612,17 @@ func cmdBZMPop(x *Ctx) {
 		x.Error(err)
 		return
 	case found:
-		replyZMPop(x.Client, key, ms)
+		notifyZPopped(x, key, a.max, len(ms), func() { replyZMPop(x.Client, key, ms) })
 		return
 	}
 	x.block(blockSpec{
 		keys: a.keys, typ: encoding.TypeZSet, deadline: deadline, denied: (*Client).NullArray,
-		serve: func(t *engine.Txn, key []byte) replyFunc {
-			ms, err := zpop(t, key, a.max, a.count)
+		serve: func(sx *Ctx, key []byte) replyFunc {
+			ms, err := zpop(sx.Txn, key, a.max, a.count)
 			if err != nil {
 				return errorReply(err)
 			}
+			notifyZPopped(sx, key, a.max, len(ms), nil)
 			k := clone(key)
 			return func(c *Client) { replyZMPop(c, k, ms) }
 		},
@@ -578,17 +645,18 @@ func cmdBZPop(x *Ctx, max bool) {
 			return
 		}
 		if len(ms) > 0 {
-			replyBZPop(x.Client, k, ms[0])
+			notifyZPopped(x, k, max, 1, func() { replyBZPop(x.Client, k, ms[0]) })
 			return
 		}
 	}
 	x.block(blockSpec{
 		keys: keys, typ: encoding.TypeZSet, deadline: deadline, denied: (*Client).NullArray,
-		serve: func(t *engine.Txn, key []byte) replyFunc {
-			ms, err := zpop(t, key, max, 1)
+		serve: func(sx *Ctx, key []byte) replyFunc {
+			ms, err := zpop(sx.Txn, key, max, 1)
 			if err != nil {
 				return errorReply(err)
 			}
+			notifyZPopped(sx, key, max, len(ms), nil)
 			k := clone(key)
 			return func(c *Client) { replyBZPop(c, k, ms[0]) }
 		},
@@ -799,6 +867,9 @@ func cmdZSetOp(x *Ctx, op engine.ZSetOp, store, card bool) {
 		x.Error(err)
 		return
 	}
+	if store {
+		x.NotifyMisses(x.Args[numIdx+1 : j]...) // read-only forms get theirs from dispatch
+	}
 	var weights []float64
 	agg := engine.ZAggSum
 	var withScores bool
@@ -856,8 +927,9 @@ func cmdZSetOp(x *Ctx, op engine.ZSetOp, store, card bool) {
 		return
 	}
 	if store {
+		dst := x.watchDel(x.Args[1])
 		n, err := x.Txn.ZStore(x.Args[1], ms)
-		replyInt(x, n, err)
+		storeReply(x, dst, n, err)
 		return
 	}
 	replyScored(x, ms, withScores)

@@ -10,16 +10,20 @@ import (
 	"github.com/stratadb/strata/server/servertest"
 )
 
-// eventSide is one server of a notification comparison: a connection that runs commands and
-// a subscriber to every keyspace and keyevent channel.
+// eventSide is one server of a notification comparison: a connection that runs commands, a
+// subscriber to every keyspace and keyevent channel, one that publishes the marker ending a
+// command's messages (the actor may be inside MULTI), and the connections of clients blocked
+// by "@block" lines, oldest first, until "@reply" reads their answer.
 type eventSide struct {
-	name       string
-	actor, sub *servertest.Conn
+	name            string
+	dial            func(testing.TB) *servertest.Conn
+	actor, sub, ctl *servertest.Conn
+	blocked         []*servertest.Conn
 }
 
 func newEventSide(t *testing.T, name string, dial func(testing.TB) *servertest.Conn, classes string) *eventSide {
 	t.Helper()
-	e := &eventSide{name: name, actor: dial(t), sub: dial(t)}
+	e := &eventSide{name: name, dial: dial, actor: dial(t), sub: dial(t), ctl: dial(t)}
 	if got := e.actor.Do("CONFIG", "SET", "notify-keyspace-events", classes); got != "+OK\r\n" {
 		t.Fatalf("%s: CONFIG SET notify-keyspace-events %s: %q", name, classes, got)
 	}
@@ -33,7 +37,13 @@ func newEventSide(t *testing.T, name string, dial func(testing.TB) *servertest.C
 func (e *eventSide) run(t *testing.T, args []string) (string, []string) {
 	t.Helper()
 	reply := e.actor.Do(args...)
-	e.actor.Do("PUBLISH", "sync", "done")
+	return reply, e.syncEvents(t)
+}
+
+// syncEvents publishes a marker and returns the notifications received before it.
+func (e *eventSide) syncEvents(t *testing.T) []string {
+	t.Helper()
+	e.ctl.Do("PUBLISH", "sync", "done")
 	var events []string
 	for {
 		r, err := servertest.ParseReply(e.sub.Read())
@@ -43,7 +53,7 @@ func (e *eventSide) run(t *testing.T, args []string) (string, []string) {
 		s := r.Strings()
 		switch {
 		case len(s) == 3 && s[0] == "message" && s[1] == "sync":
-			return reply, events
+			return events
 		case len(s) == 4 && s[0] == "pmessage":
 			events = append(events, s[2]+" "+s[3])
 		default:
@@ -52,10 +62,39 @@ func (e *eventSide) run(t *testing.T, args []string) (string, []string) {
 	}
 }
 
+// block sends args on a new connection and waits until the server counts it blocked.
+func (e *eventSide) block(t *testing.T, args []string) {
+	t.Helper()
+	c := e.dial(t)
+	c.Send(args...)
+	e.blocked = append(e.blocked, c)
+	want := "blocked_clients:" + strconv.Itoa(len(e.blocked)) + "\r\n"
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(e.ctl.Do("INFO", "clients"), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %q did not block", e.name, args)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// answer reads the reply of the oldest blocked connection.
+func (e *eventSide) answer() string {
+	c := e.blocked[0]
+	e.blocked = e.blocked[1:]
+	return c.Read()
+}
+
 // compareEvents runs script (one command a line, as in diff scripts; # comments) on Strata
 // and Redis with notify-keyspace-events set to classes, and fails at every command whose
-// reply or notifications differ. A line starting "@events " compares only the notifications
-// (replies whose order is Redis's hash order).
+// reply or notifications differ. Lines:
+//
+//	CMD ...           compare the reply and the notifications
+//	@events CMD ...   compare only the notifications (replies in Redis's hash order)
+//	@block CMD ...    send CMD on a new connection and wait until it is blocked; compare
+//	                  the notifications it caused (none, or a consumer XREADGROUP created)
+//	@reply            compare the answer of the oldest client still blocked (served by a
+//	                  command above, whose notifications include what serving it caused)
 func compareEvents(t *testing.T, classes, script string) {
 	t.Helper()
 	r := servertest.StartRedis(t)
@@ -67,14 +106,35 @@ func compareEvents(t *testing.T, classes, script string) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		eventsOnly := strings.HasPrefix(line, "@events ")
-		args, err := servertest.SplitArgs(strings.TrimPrefix(line, "@events "))
+		if line == "@reply" {
+			if got, want := strata.answer(), redis.answer(); got != want {
+				t.Errorf("line %d: blocked client's reply\n  redis:  %q\n  strata: %q", n+1, want, got)
+			}
+			continue
+		}
+		mode := ""
+		if strings.HasPrefix(line, "@") {
+			mode, line, _ = strings.Cut(line, " ")
+		}
+		args, err := servertest.SplitArgs(line)
 		if err != nil {
 			t.Fatalf("line %d: %v", n+1, err)
 		}
-		gotReply, got := strata.run(t, args)
-		wantReply, want := redis.run(t, args)
-		if gotReply != wantReply && !eventsOnly {
+		var gotReply, wantReply string
+		var got, want []string
+		switch mode {
+		case "@block":
+			strata.block(t, args)
+			got = strata.syncEvents(t)
+			redis.block(t, args)
+			want = redis.syncEvents(t)
+		case "", "@events":
+			gotReply, got = strata.run(t, args)
+			wantReply, want = redis.run(t, args)
+		default:
+			t.Fatalf("line %d: unknown directive %s", n+1, mode)
+		}
+		if gotReply != wantReply && mode == "" {
 			t.Errorf("line %d: %s: reply\n  redis:  %q\n  strata: %q", n+1, line, wantReply, gotReply)
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -130,12 +130,14 @@ type scriptRunner struct {
 	vm     *lua.VM
 }
 
-// newScriptClient is the pseudo-client a script's commands run as: no connection, its own
-// output buffer, database and protocol.
-func newScriptClient(s *Server) *Client {
+// newPseudoClient is a client without a connection: the one a script's commands run as (its
+// own output buffer, database and protocol), or the owner of a Txn that serves blocked
+// clients on no client's behalf.
+func newPseudoClient(s *Server) *Client {
 	c := &Client{s: s, resp: 2, authed: true, created: time.Now(), fd: -1}
 	c.pubResp.Store(2)
 	c.x.Client = c
+	c.notes.mark, c.notes.selfAt = -1, -1
 	return c
 }
 
@@ -156,7 +158,7 @@ func (st *scriptState) acquire(kind lua.Kind, name string, args [][]byte) *scrip
 		r = st.idle[n-1]
 		st.idle = st.idle[:n-1]
 	} else {
-		r = &scriptRunner{st: st, pc: newScriptClient(st.s)}
+		r = &scriptRunner{st: st, pc: newPseudoClient(st.s)}
 		r.timer = time.AfterFunc(time.Hour, func() { st.timerFired(r) })
 		r.timer.Stop()
 	}
@@ -415,7 +417,22 @@ func (h *scriptHost) Command(args [][]byte, resp int) ([]byte, string) {
 		h.restart()
 		return nullReply, ""
 	}
+	h.caller.notes.adopt(&pc.notes)
 	return pc.out, ""
+}
+
+// adopt moves the keyspace events o holds to n, placed where n's nested events go (before
+// the reply of the command that runs them): a script's commands report into its pseudo-
+// client's notes, and their events belong to the caller, whose Txn publishes them once it
+// commits, as Redis's subscribers get them after the script's reply.
+func (n *notifyState) adopt(o *notifyState) {
+	for _, e := range o.events {
+		start := len(n.keys)
+		n.keys = append(n.keys, o.keys[e.start:e.end]...)
+		e.start, e.end, e.at = start, len(n.keys), -1
+		n.events = append(n.events, e)
+	}
+	o.reset()
 }
 
 // restart interrupts the run: it will run again under the global latch.
@@ -544,8 +561,13 @@ func (s *Server) runScript(x *Ctx, kind lua.Kind, name string, keys, argv [][]by
 		return
 	}
 	h.t = t
+	events := len(c.notes.events)
 	out := run(vm, inv)
 	if h.retry {
+		// The first attempt's events are dropped with its writes: the run under the latch
+		// reports its own.
+		c.notes.events = c.notes.events[:events]
+		r.pc.notes.reset()
 		t.Abort()
 		vm.RewindRandom()
 		r.dirty.Store(false)
@@ -565,7 +587,9 @@ func (s *Server) runScript(x *Ctx, kind lua.Kind, name string, keys, argv [][]by
 	}
 	mark := len(c.out)
 	s.writeScriptReply(c, vm, &out)
-	if err := t.Commit(); err != nil {
+	// Clients blocked on keys the script made ready are served as it commits, as Redis serves
+	// them once the script has run.
+	if err := s.commitServing(t, h.global); err != nil {
 		s.log.Error("commit failed", "script", name, "err", err)
 		c.out = c.out[:mark]
 		c.Error(errors.New("MISCONF Errors writing to the data directory: " + err.Error()))
