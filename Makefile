@@ -41,9 +41,11 @@ fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
 		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
 			echo "fuzz $$(dirname $$f) $$fn ($(FUZZ_TIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) ./$$(dirname $$f) >/dev/null; \
+			if ! $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) ./$$(dirname $$f) >fuzz.log 2>&1; then \
+				tail -n 40 fuzz.log; find $$(dirname $$f)/testdata/fuzz/$$fn -newer Makefile -type f -exec sh -c 'echo "== $$1"; cat "$$1"' _ {} \; 2>/dev/null; exit 1; \
+			fi; \
 		done; \
-	done
+	done; rm -f fuzz.log
 
 bench:
 	$(GO) run ./benchmarks compare

@@ -76,6 +76,13 @@ func workloads(dataScale float64) []workload {
 			dist: "zipf", clients: 50, requests: 500_000, keys: tenTimes.preloadKeys, size: tenTimes.preloadSize}},
 		{name: "10x maxmemory", config: tenTimes, load: keyGetLoad{
 			dist: "uniform", clients: 50, requests: 300_000, keys: tenTimes.preloadKeys, size: tenTimes.preloadSize}},
+		// EVALSHA of rate limiters (scripting.go), one key of 100k per call.
+		{name: "evalsha -P 1", config: inRAM, load: scriptBenchmark{label: "EVALSHA ratelimit", keyPrefix: "rl:",
+			script: rateLimitScript, args: []string{"60", "100"}, clients: 50, pipeline: 1, requests: 200_000, keyspace: 100_000}},
+		{name: "evalsha -P 1", config: inRAM, load: scriptBenchmark{label: "EVALSHA tokenbucket", keyPrefix: "tb:",
+			script: tokenBucketScript, args: []string{"1", "10", "1700000000"}, clients: 50, pipeline: 1, requests: 200_000, keyspace: 100_000}},
+		{name: "evalsha -P 16", config: inRAM, load: scriptBenchmark{label: "EVALSHA ratelimit", keyPrefix: "rl:",
+			script: rateLimitScript, args: []string{"60", "100"}, clients: 50, pipeline: 16, requests: 500_000, keyspace: 100_000}},
 	}
 }
 

@@ -15,10 +15,12 @@ package conf
 //
 //	name     the directive's name (Redis's where the concept is the same)
 //	default  the default, written as in redis.conf
-//	kind     memory | enum | list | save (how the text parses; default: the Go type's)
+//	kind     memory | enum | list | save | percentiles | events | obuf (how the text
+//	         parses; default: the Go type's)
 //	enum     the allowed values of an enum, separated by '|'
 //	min max  bounds of an integer
 //	live     "yes" when CONFIG SET may change it while running
+//	alias    another name the directive answers to (Redis's old name)
 //	help     one line for strata.yaml and CONFIG docs
 type Config struct {
 	// Network
@@ -49,32 +51,44 @@ type Config struct {
 	ProtoMaxBulkLen        int64  `name:"proto-max-bulk-len" default:"512mb" kind:"memory" min:"1048576" max:"9223372036854775807" live:"yes" help:"Largest bulk string a client may send."`
 	ClientQueryBufferLimit int64  `name:"client-query-buffer-limit" default:"1gb" kind:"memory" min:"1048576" max:"9223372036854775807" live:"yes" help:"Largest unparsed input one client may accumulate before it is closed."`
 	MaxArgs                int    `name:"max-command-args" default:"16777216" min:"1024" max:"2147483647" live:"yes" help:"Most arguments one command may carry (Strata's own guard; Redis only bounds the query buffer)."`
-	ClientOutputBufferLim  string `name:"client-output-buffer-limit" default:"normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60" live:"yes" help:"Per-class output limits: class hard soft soft-seconds."`
+	ClientOutputBufferLim  string `name:"client-output-buffer-limit" default:"normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60" kind:"obuf" live:"yes" help:"Per-class output limits: class hard soft soft-seconds; a client past hard, or above soft for soft-seconds, is closed. CONFIG SET changes only the classes it names."`
 
 	// Data and durability
 	Dir            string `name:"dir" default:"./data" help:"Data directory (Pebble's files, dumps)."`
 	Databases      int    `name:"databases" default:"16" min:"1" max:"65536" help:"Number of logical databases (SELECT 0..n-1)."`
 	AppendFsync    string `name:"appendfsync" default:"everysec" kind:"enum" enum:"everysec|always|no" live:"yes" help:"always: reply after fsync (group commit); everysec: a crash of the process loses nothing, a power loss at most ~1s; no: the OS decides."`
-	AppendOnly     bool   `name:"appendonly" default:"no" live:"yes" help:"Accepted for compatibility: Strata's durability is always Pebble's log; this only decides whether BGREWRITEAOF output is kept current."`
+	AppendOnly     bool   `name:"appendonly" default:"no" live:"yes" help:"Accepted for compatibility, shown in INFO (aof_enabled): durability is always Pebble's write-ahead log, and no AOF is kept current; BGREWRITEAOF writes a copy of one instant in dir/appenddirname."`
 	AppendFilename string `name:"appendfilename" default:"appendonly.aof" help:"Base name of AOF files BGREWRITEAOF writes."`
 	AppendDirname  string `name:"appenddirname" default:"appendonlydir" help:"Directory (under dir) of the multi-part AOF."`
-	Save           string `name:"save" default:"3600 1 300 100 60 10000" kind:"save" live:"yes" help:"RDB snapshot points: pairs of seconds and changes; empty disables."`
+	Save           string `name:"save" default:"" kind:"save" live:"yes" help:"RDB snapshot points (dir/dbfilename): pairs of seconds and changes, e.g. \"3600 1 300 100 60 10000\" as Redis's default; empty (Strata's default) disables them, as the data directory already keeps every write."`
 	DBFilename     string `name:"dbfilename" default:"dump.rdb" live:"yes" help:"File name of RDB snapshots in dir."`
 	RDBCompression bool   `name:"rdbcompression" default:"yes" live:"yes" help:"LZF-compress strings in RDB snapshots."`
 	RDBChecksum    bool   `name:"rdbchecksum" default:"yes" live:"yes" help:"Write a CRC64 at the end of RDB snapshots."`
+	RDBLoadOnEmpty bool   `name:"rdb-load-on-empty" default:"yes" help:"On the first start of an empty data directory, load dir/dbfilename when it exists (a Redis dump), answering -LOADING meanwhile."`
+
+	// AOF rewrites (BGREWRITEAOF)
+	AOFUseRDBPreamble   bool `name:"aof-use-rdb-preamble" default:"yes" live:"yes" help:"BGREWRITEAOF writes the data as an RDB base file (.base.rdb); no: as commands (.base.aof)."`
+	AOFTimestampEnabled bool `name:"aof-timestamp-enabled" default:"no" live:"yes" help:"BGREWRITEAOF starts a command base file (.base.aof) with a #TS: annotation."`
 
 	// Memory and the hot tier
 	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`
 	MaxMemoryPolicy string `name:"maxmemory-policy" default:"noeviction" kind:"enum" enum:"volatile-lru|volatile-lfu|volatile-random|volatile-ttl|allkeys-lru|allkeys-lfu|allkeys-random|noeviction" live:"yes" help:"What leaves the hot tier when it is full (Pebble keeps the data)."`
 
+	// Scripting
+	BusyReplyThreshold int64 `name:"busy-reply-threshold" alias:"lua-time-limit" default:"5000" min:"0" max:"9223372036854775807" live:"yes" help:"Milliseconds a script (EVAL, FCALL) may run before other clients get -BUSY and SCRIPT KILL / FUNCTION KILL may stop it; 0 never."`
+
 	// Background work
 	Hz int `name:"hz" default:"10" min:"0" max:"2147483647" live:"yes" help:"How many times a second background tasks (active expiry) run; values outside 1..500 are clamped, as in Redis."`
 
 	// Events and diagnostics
-	NotifyKeyspaceEvents string `name:"notify-keyspace-events" default:"" live:"yes" help:"Keyspace notification classes (K E g $ l s h z x e t m d n A)."`
+	NotifyKeyspaceEvents string `name:"notify-keyspace-events" default:"" kind:"events" live:"yes" help:"Keyspace notification classes (K E g $ l s h z x e t m d n A)."`
+	TrackingTableMaxKeys int64  `name:"tracking-table-max-keys" default:"1000000" min:"0" max:"9223372036854775807" live:"yes" help:"Most keys the client-side caching table remembers; past it, keys are dropped and their readers told to forget them. 0: no limit."`
 	SlowlogLogSlowerThan int64  `name:"slowlog-log-slower-than" default:"10000" min:"-1" max:"9223372036854775807" live:"yes" help:"Log commands slower than this many microseconds; -1 disables."`
 	SlowlogMaxLen        int64  `name:"slowlog-max-len" default:"128" min:"0" max:"9223372036854775807" live:"yes" help:"Entries kept in the slow log."`
 	LatencyMonitor       int64  `name:"latency-monitor-threshold" default:"0" min:"0" max:"9223372036854775807" live:"yes" help:"Record latency events above this many milliseconds; 0 disables."`
+	LatencyTracking      bool   `name:"latency-tracking" default:"yes" live:"yes" help:"Keep a latency histogram per command (INFO latencystats, LATENCY HISTOGRAM)."`
+	LatencyPercentiles   string `name:"latency-tracking-info-percentiles" default:"50 99 99.9" kind:"percentiles" live:"yes" help:"Percentiles INFO latencystats reports, each between 0 and 100."`
+	EnableDebugCommand   string `name:"enable-debug-command" default:"no" kind:"enum" enum:"no|yes|local" help:"Allow DEBUG: no, yes, or local (loopback and unix socket clients only)."`
 	LogLevel             string `name:"loglevel" default:"notice" kind:"enum" enum:"debug|verbose|notice|warning|nothing" live:"yes" help:"Log verbosity."`
 	LogFile              string `name:"logfile" default:"" help:"Empty logs to stderr (the journal under systemd)."`
 	PIDFile              string `name:"pidfile" default:"" help:"Write the process id here when set."`

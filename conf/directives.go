@@ -3,6 +3,7 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -12,7 +13,7 @@ import (
 type Directive struct {
 	Name     string
 	Default  string
-	Kind     string // int | memory | bool | enum | list | save | string
+	Kind     string // int | memory | bool | enum | list | save | percentiles | events | obuf | string
 	Enum     []string
 	Min, Max int64
 	Live     bool
@@ -53,6 +54,9 @@ func NewTable() *Table {
 		d.Min, _ = strconv.ParseInt(f.Tag.Get("min"), 10, 64)
 		d.Max, _ = strconv.ParseInt(f.Tag.Get("max"), 10, 64)
 		t.byName[d.Name] = len(t.list)
+		if alias := f.Tag.Get("alias"); alias != "" {
+			t.byName[alias] = len(t.list)
+		}
 		t.list = append(t.list, d)
 	}
 	return t
@@ -94,6 +98,9 @@ func (t *Table) Get(c *Config, d *Directive) string {
 		return strconv.FormatInt(v.Int(), 10)
 	case "list":
 		return strings.Join(v.Interface().([]string), " ")
+	case "events":
+		flags, _ := ParseKeyspaceEvents(v.String())
+		return FormatKeyspaceEvents(flags)
 	}
 	return v.String()
 }
@@ -143,6 +150,25 @@ func (t *Table) Set(c *Config, d *Directive, text string) error {
 		v.Set(reflect.ValueOf(strings.Fields(text)))
 	case "save":
 		norm, err := parseSave(text)
+		if err != nil {
+			return err
+		}
+		v.SetString(norm)
+	case "percentiles":
+		norm, err := parsePercentiles(text)
+		if err != nil {
+			return err
+		}
+		v.SetString(norm)
+	case "events":
+		// Kept as given: Redis keeps the class bits, and "n" beside "A" survives in them
+		// although CONFIG GET does not write it back.
+		if _, err := ParseKeyspaceEvents(text); err != nil {
+			return err
+		}
+		v.SetString(text)
+	case "obuf":
+		norm, err := parseOutputBufferLimits(v.String(), text)
 		if err != nil {
 			return err
 		}
@@ -208,4 +234,52 @@ func parseSave(s string) (string, error) {
 		}
 	}
 	return strings.Join(f, " "), nil
+}
+
+// parsePercentiles parses latency-tracking-info-percentiles: numbers between 0 and 100
+// separated by spaces (C's strtod syntax, hexadecimal included), or nothing. The result is
+// written as CONFIG GET answers it: each number as "%f" with its trailing zeros removed.
+func parsePercentiles(s string) (string, error) {
+	f := strings.Fields(s)
+	out := make([]string, len(f))
+	for i, x := range f {
+		p, ok := ParsePercentile(x)
+		if !ok {
+			return "", errors.New("Invalid latency-tracking-info-percentiles parameters")
+		}
+		if p > 100 || p < 0 {
+			return "", errors.New("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+		}
+		out[i] = FormatPercentile(p)
+	}
+	return strings.Join(out, " "), nil
+}
+
+// ParsePercentile reads one number as Redis's string2d does (strtod, the whole text, no NaN).
+func ParsePercentile(s string) (float64, bool) {
+	p, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		low := strings.ToLower(strings.TrimLeft(s, "+-"))
+		if !strings.HasPrefix(low, "0x") || strings.Contains(low, "p") || strings.Contains(s, "_") {
+			return 0, false
+		}
+		p, err = strconv.ParseFloat(s+"p0", 64) // C's strtod takes hexadecimal without an exponent
+		if err != nil {
+			return 0, false
+		}
+	}
+	if math.IsNaN(p) || strings.Contains(s, "_") {
+		return 0, false
+	}
+	return p, true
+}
+
+// FormatPercentile writes a percentile as Redis does: "%f" without trailing zeros (and
+// without a trailing '.').
+func FormatPercentile(p float64) string {
+	s := strconv.FormatFloat(p, 'f', 6, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }

@@ -58,11 +58,86 @@
 // writes fresh chunks without it). Each chunk is compressed on its own, so SETRANGE and SETBIT
 // still rewrite one chunk.
 //
+// # Streams
+//
+// A stream's metadata count is the number of subkeys it owns (not XLEN); its type fields
+// (StreamFields, 160 bytes) are:
+//
+//	length (8) | last-generated ID (16) | recorded-first ID (16) | max-deleted ID (16)
+//	| entries-added (8) | groups (8) | nodes (8) | head node master ID (16)
+//	| tail node master ID (16) | tail live (8) | tail deleted (8) | tail bytes (8)
+//	| tail last ID (16) | next gid (8)
+//
+// The tail node's counters are kept here, not in its record, so that XADD writes one entry and
+// the metadata (which it writes anyway) rather than rewriting a node record per entry; the
+// record catches up when another node becomes the tail. Scans start at the recorded-first ID
+// and trims at the head node, so that what trimming deleted is never walked over.
+//
+// IDs are 16 bytes, ms (8) then seq (8), big-endian, so byte order is ID order. Every other part
+// of a stream is a subkey of its version whose member starts with a kind byte; each kind is one
+// contiguous ordered range:
+//
+//	member                                   value
+//	'e' | ms | seq                           entry: uvarint n, then n strings (field, value,
+//	                                         field, value ...), each uvarint length | bytes
+//	'n' | master ms | master seq             node: uvarint live | uvarint deleted | uvarint
+//	                                         bytes | last ID (16) | master fields (as an entry)
+//	'g' | group name                         group: gid (8) | last-delivered ID (16) |
+//	                                         entries-read (8, -1 unknown) | pending (8) |
+//	                                         consumers (8) | pending floor ID (16) |
+//	                                         pending ceiling ID (16)
+//	'p' | gid (8) | ms | seq                 pending entry: delivery time ms (8) |
+//	                                         delivery count (8) | consumer name
+//	'c' | gid (8) | consumer name            consumer: seen-time ms (8) | active-time ms (8,
+//	                                         -1 never) | pending (8)
+//	'q' | gid (8) | nlen (4) | name | ms | seq   "" (the consumer's pending list)
+//
+// XRANGE and XREAD are scans of 'e'; XPENDING, XACK, XCLAIM and XAUTOCLAIM read 'p' records or
+// scan 'p' or one consumer's 'q' range. Node records mirror the listpacks of Redis's radix tree
+// (at most 100 entries or 4096 bytes of listpack each, counted as Redis's listpack encodes
+// them), so that MAXLEN ~ and MINID ~ remove exactly the entries Redis removes and XINFO STREAM
+// reports Redis's radix-tree-keys; whole nodes are trimmed with one range deletion of their
+// entries and one of their node records. The gid, unique within the stream's version, keeps a
+// destroyed group's ranges from ever meeting a new group of the same name, and lets XGROUP
+// DESTROY drop a group of any size with three range deletions.
+//
 // # Scores
 //
 // A sorted-set score is stored as 8 bytes that sort like the doubles they encode: for a
 // non-negative double the sign bit is set; for a negative one every bit is flipped. So one
 // ordered scan of the score family answers ZRANGEBYSCORE.
+//
+// A sorted set keeps each member twice, in one batch: subkey member -> score (8 bytes, the
+// IEEE-754 bits big-endian; ZSCORE is one point read) and score key score | member -> "" (ranges
+// are one bounded scan). -0 and 0 share a position; a set that Redis would hold in a skiplist
+// keeps -0 (the score key's value is then NegZeroMark), one it would hold in a listpack stores 0,
+// as Redis does.
+//
+//	zset type fields   flags (1: skiplist, ranked) | generation (8, when ranked)   (absent: none)
+//
+// # Rank buckets (sorted sets)
+//
+// ZRANK and ZRANGE by index need the number of members before a position. A set bigger than a
+// few dozen members cuts its positions into buckets of at most 64 members and keeps each
+// bucket's count inside the score range itself, after every real score (see rank.go):
+//
+//	score   0x04 | db | slot | klen | user key | version | score (8) | member -> ""
+//	bucket  0x04 | db | slot | klen | user key | version | ff ff | boundary  -> count (8)
+//
+// "ff ff" in the score position would be a NaN with a payload no stored score has, so buckets
+// sort after +inf and never among members; because they share the version's score range,
+// RENAME/COPY/MOVE copy them and the sweeper drops them with the members. A bucket holds the
+// members from its boundary (a position: score (8) | member; the first boundary is empty) up
+// to the next bucket's boundary. Each ZADD/ZREM updates one bucket in its own batch; a bucket
+// past 64 members splits at its middle and one below 16 merges with a neighbour, so a bucket
+// key is rewritten a bounded number of times (Pebble keeps every version of a key in the
+// memtable until a flush; a key rewritten by every write would make reading it slower and
+// slower).
+//
+// The sums over buckets come from an index the engine keeps in memory (the buckets in blocks,
+// a Fenwick tree over the blocks' counts), built from one scan of the buckets. The metadata's type fields carry a
+// generation that changes with every change to the buckets, so the engine can tell whether
+// an index in memory is current.
 //
 // # Format version
 //

@@ -48,6 +48,23 @@ func TestLayouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			b = AppendScoreKey(nil, uint16(num("db")), key, num("version"), f, []byte(arg("member")))
+		case "rank-key":
+			// The boundary is a position: score=S member=M, or none for the first range.
+			var boundary []byte
+			if arg("score") != "" {
+				f, err := strconv.ParseFloat(arg("score"), 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				boundary = append(AppendScore(nil, f), arg("member")...)
+			}
+			b = AppendRankKey(nil, uint16(num("db")), key, num("version"), boundary)
+		case "rank-value":
+			return describeRankValue(AppendRankValue(nil, num("count")))
+		case "zset-fields":
+			f := ZSetFields{Skiplist: arg("skiplist") == "true", Ranked: num("gen") != 0, Gen: num("gen")}
+			return describeMeta(AppendMeta(nil, &Meta{Type: TypeZSet, Version: num("version"),
+				Count: num("count"), Rest: AppendZSetFields(nil, f)}))
 		case "expiry-key":
 			b = AppendExpiryKey(nil, int64(num("at")), uint16(num("db")), key)
 		case "meta":
@@ -55,6 +72,17 @@ func TestLayouts(t *testing.T) {
 				ExpireAt: int64(num("expire")), Version: num("version"), Count: num("count"), Rest: key}
 			b = AppendMeta(nil, &m)
 			return describeMeta(b)
+		case "stream-key":
+			return describeStreamKey(t, key, num("version"), arg("kind"), arg("id"), arg("name"), num("gid"))
+		case "stream-meta":
+			f := StreamFields{Length: num("length"), LastID: parseStreamID(t, arg("last")),
+				FirstID: parseStreamID(t, arg("first")), MaxDeletedID: parseStreamID(t, arg("maxdel")),
+				EntriesAdded: num("added"), Groups: num("groups"), Nodes: num("nodes"),
+				HeadNode: parseStreamID(t, arg("head")), TailNode: parseStreamID(t, arg("tail")),
+				TailLive: num("tail-live"), TailDeleted: num("tail-deleted"), TailBytes: num("tail-bytes"),
+				TailLastID: parseStreamID(t, arg("tail-last")), NextGroupID: num("nextgid")}
+			m := Meta{Type: TypeStream, Version: num("version"), Count: num("count"), Rest: AppendStreamFields(nil, &f)}
+			return describeStreamMeta(AppendMeta(nil, &m))
 		case "decode-meta":
 			raw, err := hex.DecodeString(strings.ReplaceAll(d.Input, " ", ""))
 			if err != nil {
@@ -116,6 +144,12 @@ func describeKey(k []byte) string {
 		row(&out, k[5:9], fmt.Sprintf("key length %d", len(key)))
 		row(&out, key, fmt.Sprintf("key %q", key))
 		row(&out, k[9+len(key):17+len(key)], fmt.Sprintf("version %d", version))
+		if tag == TagScore && IsRankPosition(rest) {
+			boundary, _ := DecodeRankPosition(rest)
+			row(&out, rest[:2], "rank marker")
+			row(&out, boundary, fmt.Sprintf("boundary %q", boundary))
+			break
+		}
 		if tag == TagScore {
 			f, _ := DecodeScore(rest)
 			row(&out, rest[:8], fmt.Sprintf("score %v", f))
@@ -135,6 +169,16 @@ func describeKey(k []byte) string {
 	return out.String()
 }
 
+func describeRankValue(b []byte) string {
+	count, err := DecodeRankValue(b)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	var out strings.Builder
+	row(&out, b, fmt.Sprintf("count %d", count))
+	return out.String()
+}
+
 func describeMeta(b []byte) string {
 	var m Meta
 	if err := DecodeMeta(b, &m); err != nil {
@@ -147,8 +191,118 @@ func describeMeta(b []byte) string {
 	row(&out, b[3:11], fmt.Sprintf("expire-at %d", m.ExpireAt))
 	row(&out, b[11:19], fmt.Sprintf("version %d", m.Version))
 	row(&out, b[19:27], fmt.Sprintf("count %d", m.Count))
-	if len(m.Rest) > 0 {
+	if f, err := DecodeZSetFields(m.Rest); m.Type == TypeZSet && err == nil && len(m.Rest) > 0 {
+		row(&out, m.Rest[:1], fmt.Sprintf("flags skiplist=%v ranked=%v", f.Skiplist, f.Ranked))
+		if f.Ranked {
+			row(&out, m.Rest[1:], fmt.Sprintf("rank generation %d", f.Gen))
+		}
+	} else if len(m.Rest) > 0 {
 		row(&out, m.Rest, fmt.Sprintf("rest %q", m.Rest))
+	}
+	return out.String()
+}
+
+func parseStreamID(t *testing.T, s string) StreamID {
+	if s == "" {
+		return StreamID{}
+	}
+	ms, seq, _ := strings.Cut(s, "-")
+	a, err1 := strconv.ParseUint(ms, 10, 64)
+	b, err2 := strconv.ParseUint(seq, 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("bad stream ID %q", s)
+	}
+	return StreamID{a, b}
+}
+
+// describeStreamKey builds a stream subkey of the given kind and annotates its member.
+func describeStreamKey(t *testing.T, key []byte, version uint64, kind, id, name string, gid uint64) string {
+	var member []byte
+	switch kind {
+	case "entry", "node":
+		k := StreamEntryKind
+		if kind == "node" {
+			k = StreamNodeKind
+		}
+		member = AppendStreamMember(nil, k, parseStreamID(t, id))
+	case "group":
+		member = AppendStreamGroupMember(nil, []byte(name))
+	case "pending":
+		member = AppendStreamID(AppendStreamGroupPrefix(nil, StreamPELKind, gid), parseStreamID(t, id))
+	case "consumer":
+		member = AppendStreamConsumerMember(nil, gid, []byte(name))
+	case "consumer-pending":
+		member = AppendStreamID(AppendStreamCPELPrefix(nil, gid, []byte(name)), parseStreamID(t, id))
+	default:
+		t.Fatalf("unknown stream kind %s", kind)
+	}
+	k := AppendSubKey(nil, 0, key, version, member)
+	var out strings.Builder
+	head := describeKey(k)
+	out.WriteString(dropLastLine(head)) // the generic member row
+	m := k[ElemPrefixLen(len(key)):]
+	row(&out, m[:1], fmt.Sprintf("kind %q (%s)", m[0], kind))
+	m = m[1:]
+	if kind != "entry" && kind != "node" && kind != "group" {
+		row(&out, m[:8], fmt.Sprintf("gid %d", gid))
+		m = m[8:]
+	}
+	if kind == "consumer-pending" {
+		row(&out, m[:4], fmt.Sprintf("name length %d", len(name)))
+		row(&out, m[4:4+len(name)], fmt.Sprintf("consumer %q", name))
+		m = m[4+len(name):]
+	}
+	switch kind {
+	case "group":
+		row(&out, m, fmt.Sprintf("group %q", name))
+	case "consumer":
+		row(&out, m, fmt.Sprintf("consumer %q", name))
+	default:
+		sid, _ := DecodeStreamID(m)
+		row(&out, m[:8], fmt.Sprintf("ms %d", sid.Ms))
+		row(&out, m[8:16], fmt.Sprintf("seq %d", sid.Seq))
+	}
+	return out.String()
+}
+
+func dropLastLine(s string) string {
+	return s[:strings.LastIndex(strings.TrimSuffix(s, "\n"), "\n")+1]
+}
+
+func describeStreamMeta(b []byte) string {
+	var m Meta
+	var f StreamFields
+	if err := DecodeMeta(b, &m); err != nil {
+		return err.Error() + "\n"
+	}
+	if err := DecodeStreamFields(m.Rest, &f); err != nil {
+		return err.Error() + "\n"
+	}
+	var out strings.Builder
+	head := describeMeta(b)
+	out.WriteString(dropLastLine(head)) // the generic rest row
+	r := m.Rest
+	for _, fld := range []struct {
+		n    int
+		note string
+	}{
+		{8, fmt.Sprintf("length %d", f.Length)},
+		{16, "last-generated ID " + f.LastID.String()},
+		{16, "recorded-first ID " + f.FirstID.String()},
+		{16, "max-deleted ID " + f.MaxDeletedID.String()},
+		{8, fmt.Sprintf("entries-added %d", f.EntriesAdded)},
+		{8, fmt.Sprintf("groups %d", f.Groups)},
+		{8, fmt.Sprintf("nodes %d", f.Nodes)},
+		{16, "head node " + f.HeadNode.String()},
+		{16, "tail node " + f.TailNode.String()},
+		{8, fmt.Sprintf("tail live %d", f.TailLive)},
+		{8, fmt.Sprintf("tail deleted %d", f.TailDeleted)},
+		{8, fmt.Sprintf("tail bytes %d", f.TailBytes)},
+		{16, "tail last ID " + f.TailLastID.String()},
+		{8, fmt.Sprintf("next gid %d", f.NextGroupID)},
+	} {
+		row(&out, r[:fld.n], fld.note)
+		r = r[fld.n:]
 	}
 	return out.String()
 }
@@ -230,5 +384,8 @@ func FuzzDecoders(f *testing.F) {
 		}
 		DecodeScore(b)
 		DecodeListFields(b)
+		DecodeRankPosition(b)
+		DecodeRankValue(b)
+		DecodeZSetFields(b)
 	})
 }

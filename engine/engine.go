@@ -68,6 +68,14 @@ type Hooks struct {
 	Flushed func(db int)
 	// Swapped reports that databases a and b exchanged their contents.
 	Swapped func(a, b int)
+	// ExpireCycle reports how long one tick of active expiry worked (LATENCY's expire-cycle
+	// event). It is called outside any lock.
+	ExpireCycle func(elapsed time.Duration)
+	// Committed is called once per successful Commit, after the hooks above and before the
+	// locks are released, with the Txn: its Owner, and EachTouched / EachExpired to walk what
+	// it changed. Work done here (keyspace notifications, client-side caching invalidations)
+	// follows the change and precedes any later change of the same keys.
+	Committed func(t *Txn)
 }
 
 // Engine is the database: key locks, Pebble, expiry and typed operations per Redis type.
@@ -89,10 +97,16 @@ type Engine struct {
 
 	lastVersion atomic.Uint64
 	cursors     *cursorTable
+	ranks       rankCache // sorted sets' rank indexes (zrank.go)
 	hot         *hotTier
 	values      valueCodec
 	keyHits     atomic.Int64
 	keyMisses   atomic.Int64
+
+	// Active expiry runs while neither is set: DEBUG SET-ACTIVE-EXPIRE 0 sets expireOff,
+	// CLIENT PAUSE sets expirePaused (a paused server changes no key by itself).
+	expireOff    atomic.Bool
+	expirePaused atomic.Bool
 
 	guardMu sync.Mutex
 	guards  map[uint64]struct{} // sweep records of copies still in progress
@@ -190,22 +204,15 @@ func Open(opts Options) (*Engine, error) {
 	// that much bigger: BlockCacheSize is what blocks get.
 	cache := pebble.NewCache(opts.BlockCacheSize + 2*int64(opts.MemTableSize))
 	e.cache = cache
-	po := &pebble.Options{
-		FS:                         e.fs,
-		Cache:                      cache,
-		MemTableSize:               opts.MemTableSize,
-		Merger:                     counterMerger,
-		CompactionConcurrencyRange: func() (int, int) { return 1, max(opts.CompactionConcurrency, 1) },
-		Logger:                     pebbleLogger{opts.Logger},
-		FormatMajorVersion:         pebble.FormatNewest,
-	}
+	po := pebbleOptions()
+	po.FS, po.Cache, po.MemTableSize, po.Logger = e.fs, cache, opts.MemTableSize, pebbleLogger{opts.Logger}
+	po.CompactionConcurrencyRange = func() (int, int) { return 1, max(opts.CompactionConcurrency, 1) }
 	blockCompression, ok := blockCompressions[opts.BlockCompression]
 	if !ok {
 		cache.Unref()
 		return nil, fmt.Errorf("engine: unknown block compression %q", opts.BlockCompression)
 	}
 	for i := range po.Levels {
-		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return blockCompression }
 	}
 	pdb, err := pebble.Open(opts.Dir, po)
@@ -225,6 +232,16 @@ func Open(opts Options) (*Engine, error) {
 	go func() { defer e.wg.Done(); e.runExpirer() }()
 	go func() { defer e.wg.Done(); e.runSweeper() }()
 	return e, nil
+}
+
+// pebbleOptions are the Pebble options every open of a data directory shares (the read-write
+// one above, the read-only one of exports) and that sstables built for ingestion follow.
+func pebbleOptions() *pebble.Options {
+	po := &pebble.Options{Merger: newCounterMerger(), FormatMajorVersion: pebble.FormatNewest}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return po
 }
 
 func (e *Engine) logSyncError(err error) {
@@ -549,13 +566,16 @@ func decodeCount(b []byte) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(b)), true
 }
 
-// counterMerger sums the 8-byte deltas merged into counter records.
-var counterMerger = &pebble.Merger{
-	Name: "strata.counter.v1",
-	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		n, _ := decodeCount(value)
-		return &counterValue{n: n}, nil
-	},
+// newCounterMerger sums the 8-byte deltas merged into counter records. Its name is recorded
+// in Pebble's OPTIONS file and must not change.
+func newCounterMerger() *pebble.Merger {
+	return &pebble.Merger{
+		Name: "strata.counter.v1",
+		Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+			n, _ := decodeCount(value)
+			return &counterValue{n: n}, nil
+		},
+	}
 }
 
 type counterValue struct{ n int64 }

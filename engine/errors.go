@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -65,14 +67,44 @@ var (
 	ErrClientName     = errors.New("ERR Client names cannot contain spaces, newlines or special characters.")
 	ErrUnsupported    = errors.New("ERR unsupported")
 
+	// Sorted sets and GEO.
+	ErrScoreNaN          = errors.New("ERR resulting score is not a number (NaN)")
+	ErrXXNX              = errors.New("ERR XX and NX options at the same time are not compatible")
+	ErrIncrPair          = errors.New("ERR INCR option supports a single increment-element pair")
+	ErrRangeLimit        = errors.New("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+	ErrLexWithScores     = errors.New("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+	ErrWeightFloat       = errors.New("ERR weight value is not a float")
+	ErrGeoMember         = errors.New("ERR could not decode requested zset member")
+	ErrGeoRadius         = errors.New("ERR need numeric radius")
+	ErrGeoRadiusNegative = errors.New("ERR radius cannot be negative")
+	ErrGeoUnit           = errors.New("ERR unsupported unit provided. please use M, KM, FT, MI")
+	ErrGeoWidth          = errors.New("ERR need numeric width")
+	ErrGeoHeight         = errors.New("ERR need numeric height")
+	ErrGeoBoxNegative    = errors.New("ERR height or width cannot be negative")
+	ErrGeoCount          = errors.New("ERR COUNT must be > 0")
+	ErrGeoAny            = errors.New("ERR the ANY argument requires COUNT argument")
+
 	// Transactions.
 	ErrNotInMulti = errors.New("ERR Command not allowed inside a transaction")
+
+	// Persistence: SAVE, BGSAVE, DUMP, RESTORE, loading a dump.
+	ErrBgsaveInProgress = errors.New("ERR Background save already in progress")
+	ErrSaveFailed       = errors.New("ERR")
+	ErrBusyKey          = errors.New("BUSYKEY Target key name already exists.")
+	ErrInvalidTTL       = errors.New("ERR Invalid TTL value, must be >= 0")
+	ErrInvalidIdleTime  = errors.New("ERR Invalid IDLETIME value, must be >= 0")
+	ErrInvalidFreq      = errors.New("ERR Invalid FREQ value, must be >= 0 and <= 255")
+	ErrBadDataFormat    = errors.New("ERR Bad data format") // ErrDumpPayload is with FUNCTION's errors
+	ErrLoading          = errors.New("LOADING Redis is loading the dataset in memory")
+
+	// BGREWRITEAOF.
+	ErrAOFRewriteInProgress = errors.New("ERR Background append only file rewriting already in progress")
+	ErrAOFRewriteFailed     = errors.New("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
 
 	// CONFIG and CLIENT.
 	ErrNoConfigFile    = errors.New("ERR The server is running without a config file")
 	ErrInvalidClientID = errors.New("ERR Invalid client ID")
 	ErrClientIDRange   = errors.New("ERR client-id should be greater than 0")
-	ErrMaxAgeRange     = errors.New("ERR maxage should be greater than 0")
 	// The keyspace: DB indexes (MOVE, COPY, SWAPDB), EXPIRE's options, OBJECT's policies.
 	ErrIntRange        = errors.New("ERR value is out of range, value must between -2147483648 and 2147483647")
 	ErrInvalidFirstDB  = errors.New("ERR invalid first DB index")
@@ -119,9 +151,100 @@ var (
 		"the above things in order for the server to start accepting connections from the " +
 		"outside.")
 
+	// Scripting and functions (EVAL, SCRIPT, FUNCTION, FCALL).
+	ErrNoScript          = errors.New("NOSCRIPT No matching script. Please use EVAL.")
+	ErrNumKeysNegative   = errors.New("ERR Number of keys can't be negative")
+	ErrBadNumKeys        = errors.New("ERR Bad number of keys provided")
+	ErrBusyScript        = errors.New("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+	ErrBusyFunction      = errors.New("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+	ErrNotBusy           = errors.New("NOTBUSY No scripts in execution right now.")
+	ErrUnkillable        = errors.New("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.")
+	ErrScriptWriteFlagRO = errors.New("ERR Can not execute a script with write flag using *_ro command.")
+	ErrScriptFlushOption = errors.New("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+	ErrScriptDebugOption = errors.New("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+	ErrScriptDebugUnsupp = errors.New("ERR SCRIPT DEBUG YES and SYNC need the Lua debugger, which Strata does not have; SCRIPT DEBUG NO is supported")
+	ErrFunctionNotFound  = errors.New("ERR Function not found")
+	ErrLibraryNotFound   = errors.New("ERR Library not found")
+	ErrFunctionFlush     = errors.New("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+	ErrLibraryNameArg    = errors.New("ERR library name argument was not given")
+	ErrRestorePolicy     = errors.New("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+	ErrDumpPayload       = errors.New("ERR DUMP payload version or checksum are wrong")
+	ErrPayloadNotFunc    = errors.New("ERR given type is not a function")
+	ErrNoFunctionsLoaded = errors.New("ERR No functions registered")
+	// Introspection: MONITOR, SLOWLOG, CLIENT PAUSE, DEBUG, MEMORY.
+	ErrReplicaKeyspace     = errors.New("ERR Replica can't interact with the keyspace")
+	ErrMonitorDenyBlocking = errors.New("ERR MONITOR isn't allowed for DENY BLOCKING client")
+	ErrSlowlogCount        = errors.New("ERR count should be greater than or equal to -1")
+	ErrPauseMode           = errors.New("ERR CLIENT PAUSE mode must be WRITE or ALL")
+	ErrTimeoutInteger      = errors.New("ERR timeout is not an integer or out of range")
+	ErrDebugNotAllowed     = errors.New("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", " +
+		"you can run it from a local connection, otherwise you need to set this option in the configuration file, " +
+		"and then restart the server.")
+	ErrDebugProtocolType = errors.New("ERR Wrong protocol type name. Please use one of the following: " +
+		"string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+	ErrDebugRESP2           = errors.New("ERR RESP2 is not supported by this command")
+	ErrDebugReloadOption    = errors.New("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+	ErrDebugPackedThreshold = errors.New("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
+	ErrNotListpack          = errors.New("ERR Not a listpack encoded object.")
+	ErrNotQuicklist         = errors.New("ERR Not a quicklist encoded object.")
+	ErrNotSDS               = errors.New("ERR Not an sds encoded string.")
+	ErrNoSuchFile           = errors.New("ERR No such file or directory")
+	ErrClientEvictionOff    = errors.New("ERR maxmemory-clients is disabled.")
+	ErrClusterDebugOnly     = errors.New("ERR Debug option only available for cluster mode enabled setup!")
+	// Client-side caching (CLIENT TRACKING, CLIENT CACHING).
+	ErrTrackingRedirectTwice = errors.New("ERR A client can only redirect to a single other client")
+	ErrTrackingNoRedirect    = errors.New("ERR The client ID you want redirect to does not exist")
+	ErrTrackingPrefixBcast   = errors.New("ERR PREFIX option requires BCAST mode to be enabled")
+	ErrTrackingBcastSwitch   = errors.New("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.")
+	ErrTrackingOptBcast      = errors.New("ERR OPTIN and OPTOUT are not compatible with BCAST")
+	ErrTrackingOptBoth       = errors.New("ERR You can't specify both OPTIN mode and OPTOUT mode")
+	ErrTrackingOptSwitch     = errors.New("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
+	ErrCachingNotOpt         = errors.New("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled")
+	ErrCachingYesNotOptin    = errors.New("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.")
+	ErrCachingNoNotOptout    = errors.New("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.")
+
 	// SHUTDOWN.
 	ErrNoShutdownInProgress = errors.New("ERR No shutdown in progress.")
 	ErrShutdownFailed       = errors.New("ERR Errors trying to SHUTDOWN. Check logs.")
+
+	// Streams.
+	ErrStreamID              = errors.New("ERR Invalid stream ID specified as stream command argument")
+	ErrStreamIDSmall         = errors.New("ERR The ID specified in XADD is equal or smaller than the target stream top item")
+	ErrStreamIDZero          = errors.New("ERR The ID specified in XADD must be greater than 0-0")
+	ErrStreamExhausted       = errors.New("ERR The stream has exhausted the last possible ID, unable to add more items")
+	ErrStreamTooLarge        = errors.New("ERR Elements are too large to be stored")
+	ErrStreamTrimBoth        = errors.New("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")
+	ErrStreamMaxLenNeg       = errors.New("ERR The MAXLEN argument must be >= 0.")
+	ErrStreamLimitNeg        = errors.New("ERR The LIMIT argument must be >= 0.")
+	ErrStreamLimitNoTrim     = errors.New("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
+	ErrStreamXTrimNoTrim     = errors.New("ERR syntax error, XTRIM must be called with a trimming strategy")
+	ErrStreamLimitNoApprox   = errors.New("ERR syntax error, LIMIT cannot be used without the special ~ option")
+	ErrStreamStartID         = errors.New("ERR invalid start ID for the interval")
+	ErrStreamEndID           = errors.New("ERR invalid end ID for the interval")
+	ErrXReadUnbalanced       = errors.New("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
+	ErrXReadGroupOption      = errors.New("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")
+	ErrXReadNoAckOption      = errors.New("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
+	ErrXReadGroupMissing     = errors.New("ERR Missing GROUP option for XREADGROUP")
+	ErrXReadGroupDollar      = errors.New("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")
+	ErrXReadGreater          = errors.New("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
+	ErrTimeoutNotInteger     = errors.New("ERR timeout is not an integer or out of range")
+	ErrXGroupNoKey           = errors.New("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+	ErrBusyGroup             = errors.New("BUSYGROUP Consumer Group name already exists")
+	ErrEntriesRead           = errors.New("ERR value for ENTRIESREAD must be positive or -1")
+	ErrXSetIDSmall           = errors.New("ERR The ID specified in XSETID is smaller than the target stream top item")
+	ErrXSetIDGivenMaxDeleted = errors.New("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
+	ErrXSetIDEntriesAdded    = errors.New("ERR The entries_added specified in XSETID is smaller than the target stream length")
+	ErrEntriesAddedNeg       = errors.New("ERR entries_added must be positive")
+	ErrXClaimMinIdle         = errors.New("ERR Invalid min-idle-time argument for XCLAIM")
+	ErrXClaimIdle            = errors.New("ERR Invalid IDLE option argument for XCLAIM")
+	ErrXClaimTime            = errors.New("ERR Invalid TIME option argument for XCLAIM")
+	ErrXClaimRetryCount      = errors.New("ERR Invalid RETRYCOUNT option argument for XCLAIM")
+	ErrXAutoClaimMinIdle     = errors.New("ERR Invalid min-idle-time argument for XAUTOCLAIM")
+	ErrXAutoClaimCount       = errors.New("ERR COUNT must be > 0")
+	ErrXAutoClaimMemory      = errors.New("ERR Insufficient memory, failed allocating transient memory, COUNT too high.")
+	// Clients blocked in XREADGROUP whose stream or group went away.
+	ErrStreamKeyGone   = errors.New("UNBLOCKED the stream key no longer exists")
+	ErrStreamGroupGone = errors.New("NOGROUP the consumer group this client was blocked on no longer exists")
 
 	// Protocol errors; the connection is closed after them.
 	ErrProtoInvalidMultibulk = errors.New("ERR Protocol error: invalid multibulk length")
@@ -277,6 +400,23 @@ func ErrUnknownSubcommand(sub, container string) error {
 		strings.ToUpper(container)+" HELP.", 1<<20))
 }
 
+// ErrSubscribedContext is the reply of a RESP2 client in pub/sub mode to a command it may
+// not run there (cmd is the full name, "client|id").
+func ErrSubscribedContext(cmd string) error {
+	return errors.New("ERR Can't execute '" + cmd + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+}
+
+// ErrTrackingPrefixOverlap is CLIENT TRACKING's reply to prefixes that overlap, among the
+// ones given (existing false) or with one the client already has.
+func ErrTrackingPrefixOverlap(prefix, other string, existing bool) error {
+	with := "another provided"
+	if existing {
+		with = "an existing"
+	}
+	return errors.New(sanitize("ERR Prefix '"+prefix+"' overlaps with "+with+" prefix '"+other+
+		"'. Prefixes for a single client must not overlap.", 1<<20))
+}
+
 // ErrConfigSetUnknown is CONFIG SET's reply to a name that is no directive.
 func ErrConfigSetUnknown(name string) error {
 	return errors.New(sanitize("ERR Unknown option or number of arguments for CONFIG SET - '"+name+"'", 1<<20))
@@ -317,16 +457,29 @@ func ErrExecInternal(name string) error {
 	return errors.New("ERR internal error while running '" + name + "' inside EXEC: the transaction was discarded")
 }
 
-// ErrSubcommandArgs is Redis's addReplySubcommandSyntaxError: "ERR unknown subcommand or
-// wrong number of arguments for 'sub'. Try CONTAINER HELP." (sub as the client typed it).
-func ErrSubcommandArgs(sub, container string) error {
-	return errors.New(sanitize("ERR unknown subcommand or wrong number of arguments for '"+
-		cString(sub, 128)+"'. Try "+strings.ToUpper(container)+" HELP.", 1<<20))
-}
-
 // ErrInvalidExpire is "ERR invalid expire time in 'cmd' command".
 func ErrInvalidExpire(cmd string) error {
 	return errors.New("ERR invalid expire time in '" + cmd + "' command")
+}
+
+// ErrLibraryExists is FUNCTION LOAD's reply to a library name in use (without REPLACE).
+func ErrLibraryExists(name string) error {
+	return errors.New("ERR Library '" + name + "' already exists")
+}
+
+// ErrFunctionExists is FUNCTION LOAD's reply to a function name another library holds.
+func ErrFunctionExists(name string) error {
+	return errors.New("ERR Function " + name + " already exists")
+}
+
+// ErrFunctionListArg is FUNCTION LIST's reply to an unknown argument.
+func ErrFunctionListArg(arg string) error {
+	return errors.New(sanitize("ERR Unknown argument "+arg, 1<<20))
+}
+
+// ErrFunctionLoadOption is FUNCTION LOAD's reply to an unknown option.
+func ErrFunctionLoadOption(arg string) error {
+	return errors.New(sanitize("ERR Unknown option given: "+arg, 1<<20))
 }
 
 // ErrUnsupportedOption is what EXPIRE and friends answer to an unknown flag (newlines in it
@@ -356,4 +509,78 @@ func sanitize(s string, n int) string {
 		}
 		return r
 	}, s)
+}
+
+// ErrNoLatencySamples is LATENCY GRAPH's reply for an event with no samples.
+func ErrNoLatencySamples(event string) error {
+	return errors.New(sanitize("ERR No samples available for event '"+event+"'", 1<<20))
+}
+
+// ErrDebugError is DEBUG ERROR's reply: the text given, newlines made spaces, as an error
+// (its code is whatever the text starts with).
+func ErrDebugError(text string) error { return errors.New(sanitize(text, len(text))) }
+
+// Stream errors that name a key, a group or a consumer. Redis formats them with %s, which stops
+// at a NUL byte, and replaces newlines with spaces.
+
+// ErrNoGroupForKey is "NOGROUP No such consumer group 'g' for key name 'k'" (XGROUP, XINFO).
+func ErrNoGroupForKey(group, key []byte) error {
+	return errors.New(sanitize("NOGROUP No such consumer group '"+cString(string(group), 1<<20)+
+		"' for key name '"+cString(string(key), 1<<20)+"'", 1<<20))
+}
+
+// ErrNoKeyOrGroup is "NOGROUP No such key 'k' or consumer group 'g'" (XPENDING, XCLAIM ...).
+func ErrNoKeyOrGroup(key, group []byte) error {
+	return errors.New(sanitize("NOGROUP No such key '"+cString(string(key), 1<<20)+
+		"' or consumer group '"+cString(string(group), 1<<20)+"'", 1<<20))
+}
+
+// ErrNoGroupXReadGroup is XREADGROUP's NOGROUP error.
+func ErrNoGroupXReadGroup(key, group []byte) error {
+	return errors.New(sanitize("NOGROUP No such key '"+cString(string(key), 1<<20)+
+		"' or consumer group '"+cString(string(group), 1<<20)+"' in XREADGROUP with GROUP option", 1<<20))
+}
+
+// ErrXClaimOption is XCLAIM's error for an option it does not know.
+func ErrXClaimOption(opt []byte) error {
+	return errors.New(sanitize("ERR Unrecognized XCLAIM option '"+cString(string(opt), 1<<20)+"'", 1<<20))
+}
+
+// ErrNeedOneKey is "ERR at least 1 input key is needed for 'cmd' command" (ZUNION and friends).
+func ErrNeedOneKey(cmd string) error {
+	return errors.New("ERR at least 1 input key is needed for '" + cmd + "' command")
+}
+
+// ErrInvalidLonLat is GEO's "ERR invalid longitude,latitude pair lon,lat" with C's "%f".
+func ErrInvalidLonLat(lon, lat float64) error {
+	return fmt.Errorf("ERR invalid longitude,latitude pair %s,%s", cFixed6(lon), cFixed6(lat))
+}
+
+// cFixed6 is C's printf "%f": six decimals, inf and nan spelled as glibc spells them.
+func cFixed6(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	return strconv.FormatFloat(f, 'f', 6, 64)
+}
+
+// ErrGeoStoreOptions is "ERR <what> is not compatible with WITHDIST, WITHHASH and WITHCOORD
+// options".
+func ErrGeoStoreOptions(what string) error {
+	return errors.New("ERR " + what + " is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
+}
+
+// ErrGeoFrom is "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for <cmd>".
+func ErrGeoFrom(cmd string) error {
+	return errors.New("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for " + cmd)
+}
+
+// ErrGeoBy is "ERR exactly one of BYRADIUS and BYBOX can be specified for <cmd>".
+func ErrGeoBy(cmd string) error {
+	return errors.New("ERR exactly one of BYRADIUS and BYBOX can be specified for " + cmd)
 }

@@ -26,8 +26,12 @@ func (e *Engine) runExpirer() {
 		case <-tick.C:
 		}
 		e.hot.tick()
+		if e.expireOff.Load() || e.expirePaused.Load() {
+			continue
+		}
 		// Work at most a quarter of the interval per tick, as Redis bounds its cycle.
-		deadline := time.Now().Add(e.opts.ActiveExpireInterval / 4)
+		start := time.Now()
+		deadline := start.Add(e.opts.ActiveExpireInterval / 4)
 		for time.Now().Before(deadline) {
 			n, err := e.expireRound(t)
 			if err != nil {
@@ -38,8 +42,19 @@ func (e *Engine) runExpirer() {
 				break
 			}
 		}
+		if h := e.opts.Hooks.ExpireCycle; h != nil {
+			h(time.Since(start))
+		}
 	}
 }
+
+// SetActiveExpire turns active expiry on or off (DEBUG SET-ACTIVE-EXPIRE). With it off,
+// expired keys stay on disk, invisible, until a write replaces them or it is turned on.
+func (e *Engine) SetActiveExpire(on bool) { e.expireOff.Store(!on) }
+
+// PauseActiveExpire suspends active expiry while clients are paused (CLIENT PAUSE), as
+// Redis expires nothing during a pause.
+func (e *Engine) PauseActiveExpire(paused bool) { e.expirePaused.Store(paused) }
 
 type dueKey struct {
 	at  int64

@@ -118,6 +118,9 @@ func FuzzHLLValue(f *testing.F) {
 		if !hllValid(v) {
 			return
 		}
+		// The fuzzer may hand out v and ele from one buffer: appending to ele in place would
+		// overwrite v, so ele gets a capacity of its own length.
+		ele = ele[:len(ele):len(ele)]
 		var h [64]int
 		hllHisto(v, &h)
 		hllEstimate(&h)

@@ -60,6 +60,11 @@ type Txn struct {
 	clearDBs   []uint16 // the physical databases FLUSHDB emptied
 	guards     []uint64 // sweep-queue guards of direct copies, released when the Txn ends
 	reads      int      // Pebble point reads and iterators opened since Begin (tests count them)
+	owner      any      // what the layer above attached (SetOwner)
+
+	// snap, when set, makes this a read-only Txn over a Pebble snapshot (export.go): reads go
+	// to the snapshot and bypass the hot tier.
+	snap *pebble.Snapshot
 
 	// With deferred durability (DeferDurability), Commit returns once the batch is applied and
 	// visible; its log write (and fsync under appendfsync always) is awaited by WaitDurable,
@@ -86,8 +91,9 @@ type countDelta struct {
 }
 
 type dbKey struct {
-	db  int
-	key []byte
+	db      int
+	key     []byte
+	created bool // the key had no live value before this write
 }
 
 // NewTxn returns a Txn for one connection (or background task) to reuse.
@@ -207,6 +213,9 @@ func (t *Txn) Commit() error {
 			t.batch = nil
 		}
 	}
+	if h := t.e.opts.Hooks.Committed; h != nil && err == nil {
+		h(t)
+	}
 	t.release()
 	if len(t.unsynced) >= maxUnsynced {
 		err = errors.Join(err, t.WaitDurable())
@@ -248,6 +257,29 @@ func (t *Txn) WaitDurable() error {
 
 // Unsynced reports whether commits are waiting for WaitDurable.
 func (t *Txn) Unsynced() bool { return len(t.unsynced) > 0 }
+
+// SetOwner attaches o to the Txn for the Committed hook (the server's client that owns it).
+func (t *Txn) SetOwner(o any) { t.owner = o }
+
+// Owner is what SetOwner attached; nil for the engine's own Txns (active expiry).
+func (t *Txn) Owner() any { return t.owner }
+
+// EachTouched calls fn for every key the Txn wrote or deleted, in order (a key written twice
+// comes twice), with created true when the write gave a key that had no live value one. It
+// is only recorded when Hooks.Touched or Hooks.Committed is set; use it from Committed.
+func (t *Txn) EachTouched(fn func(db int, key []byte, created bool)) {
+	for _, k := range t.touched {
+		fn(k.db, k.key, k.created)
+	}
+}
+
+// EachExpired calls fn for every key the Txn removed because its time had come (active
+// expiry, or a write that found the key expired). Use it from Committed.
+func (t *Txn) EachExpired(fn func(db int, key []byte)) {
+	for _, k := range t.expired {
+		fn(k.db, k.key)
+	}
+}
 
 // Abort drops the Txn's writes and releases its locks.
 func (t *Txn) Abort() {
@@ -361,7 +393,7 @@ func (t *Txn) lookupIn(db uint16, key []byte) (keyState, error) {
 // returned is what the tier must hold.
 func (t *Txn) readMeta(mk []byte) ([]byte, bool, error) {
 	h := t.e.hot
-	if t.clearCache || t.changedInTxn(mk) {
+	if t.clearCache || t.snap != nil || t.changedInTxn(mk) {
 		return t.getMeta(mk)
 	}
 	n := len(t.arena)
@@ -467,9 +499,12 @@ func (t *Txn) get(k []byte) ([]byte, bool, error) {
 		err    error
 	)
 	t.reads++
-	if t.batch != nil {
+	switch {
+	case t.batch != nil:
 		v, closer, err = t.batch.Get(k)
-	} else {
+	case t.snap != nil:
+		v, closer, err = t.snap.Get(k)
+	default:
 		v, closer, err = t.e.pdb.Get(k)
 	}
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -489,6 +524,9 @@ func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
 	o := &pebble.IterOptions{LowerBound: lower, UpperBound: upper}
 	if t.batch != nil {
 		return t.batch.NewIter(o)
+	}
+	if t.snap != nil {
+		return t.snap.NewIter(o)
 	}
 	return t.e.pdb.NewIter(o)
 }
@@ -519,10 +557,10 @@ func (t *Txn) delta(db uint16, keys, expires int64) {
 	t.deltas = append(t.deltas, countDelta{db: db, keys: keys, expires: expires})
 }
 
-// touch records a changed key for the Touched hook (when one is set).
-func (t *Txn) touch(db int, key []byte) {
-	if t.e.opts.Hooks.Touched != nil {
-		t.touched = append(t.touched, dbKey{db: db, key: t.keep(key)})
+// touch records a changed key for the Touched and Committed hooks (when one is set).
+func (t *Txn) touch(db int, key []byte, created bool) {
+	if h := &t.e.opts.Hooks; h.Touched != nil || h.Committed != nil {
+		t.touched = append(t.touched, dbKey{db: db, key: t.keep(key), created: created})
 	}
 }
 
@@ -543,6 +581,7 @@ func (t *Txn) putMeta(key []byte, old *keyState, m *encoding.Meta) {
 
 func (t *Txn) putMetaIn(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 	db := d.p
+	created := !old.live
 	t.retire(d, key, old, m)
 	if m.Type == encoding.TypeString && m.Flags&encoding.FlagChunked == 0 {
 		m.Flags &^= encoding.FlagCodecMask // the value in m is plain; storedMeta decides
@@ -568,7 +607,7 @@ func (t *Txn) putMetaIn(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 	if dk != 0 || de != 0 {
 		t.delta(db, dk, de)
 	}
-	t.touch(d.l, key)
+	t.touch(d.l, key, created)
 	*old = keyState{meta: *m, exists: true, live: m.ExpireAt == 0 || m.ExpireAt > t.now}
 }
 
@@ -591,7 +630,7 @@ func (t *Txn) deleteKeyIn(d dbRef, key []byte, old *keyState) {
 		de = -1
 	}
 	t.delta(db, -1, de)
-	t.touch(d.l, key)
+	t.touch(d.l, key, false)
 	*old = keyState{}
 }
 
@@ -602,7 +641,7 @@ func (t *Txn) retire(d dbRef, key []byte, old *keyState, m *encoding.Meta) {
 		return
 	}
 	db := d.p
-	if !old.live && t.e.opts.Hooks.Expired != nil {
+	if h := &t.e.opts.Hooks; !old.live && (h.Expired != nil || h.Committed != nil) {
 		t.expired = append(t.expired, dbKey{db: d.l, key: t.keep(key)})
 	}
 	if old.meta.ExpireAt != 0 && (m == nil || m.ExpireAt != old.meta.ExpireAt) {

@@ -270,6 +270,10 @@ func appendListpackString(dst []byte, s []byte) []byte {
 	return appendBacklen(dst, len(dst)-start)
 }
 
+// ListpackEntrySize is the bytes s takes as one listpack entry, as Redis encodes it (DEBUG
+// OBJECT's quicklist figures).
+func ListpackEntrySize(s []byte) int { return listpackEntrySize(s) }
+
 // listpackEntrySize is the number of bytes appendListpackString would add for s.
 func listpackEntrySize(s []byte) int {
 	var enc int

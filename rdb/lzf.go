@@ -1,5 +1,7 @@
 package rdb
 
+import "math"
+
 // LZF is the compression Redis applies to strings in RDB files (rdbcompression yes). The
 // stream is a sequence of tokens, each starting with a control byte:
 //
@@ -79,8 +81,12 @@ func lzfDecompress(dst, src []byte) (ok bool, detail string) {
 }
 
 // lzfCompressor holds the hash table of one compressor; a Writer owns one and reuses it.
+// Positions are stored offset by the call's base, so that entries left by earlier calls
+// (below the base) read as empty without clearing the 64 KiB table for every string: most
+// strings are short, and clearing it cost more than compressing them.
 type lzfCompressor struct {
 	table [1 << lzfHashBits]int32
+	next  int32 // base of the next call; 0 before the first
 }
 
 func lzfHash(p []byte) uint32 {
@@ -91,9 +97,12 @@ func lzfHash(p []byte) uint32 {
 // appendCompressed appends the LZF compression of src to dst, giving up (ok false, dst
 // unchanged) when the result would exceed limit bytes.
 func (c *lzfCompressor) appendCompressed(dst, src []byte, limit int) (out []byte, ok bool) {
-	for i := range c.table {
-		c.table[i] = -1
+	if c.next == 0 || int64(c.next)+int64(len(src))+1 > math.MaxInt32 {
+		clear(c.table[:])
+		c.next = 1
 	}
+	base := c.next
+	c.next += int32(len(src)) + 1
 	start := len(dst)
 	litStart := 0 // start in src of the pending literal run
 	flushLiterals := func(end int) bool {
@@ -114,8 +123,8 @@ func (c *lzfCompressor) appendCompressed(dst, src []byte, limit int) (out []byte
 	ip := 0
 	for ip+2 < len(src) {
 		h := lzfHash(src[ip:])
-		ref := int(c.table[h])
-		c.table[h] = int32(ip)
+		ref := int(c.table[h] - base)
+		c.table[h] = base + int32(ip)
 		if ref >= 0 && ip-ref-1 < lzfMaxOffset && src[ref] == src[ip] &&
 			src[ref+1] == src[ip+1] && src[ref+2] == src[ip+2] {
 			maxLen := len(src) - ip
@@ -144,7 +153,7 @@ func (c *lzfCompressor) appendCompressed(dst, src []byte, limit int) (out []byte
 			}
 			// Index the positions inside the match too, so later data can refer to them.
 			for k := ip + 1; k < ip+n && k+2 < len(src); k++ {
-				c.table[lzfHash(src[k:])] = int32(k)
+				c.table[lzfHash(src[k:])] = base + int32(k)
 			}
 			ip += n
 			litStart = ip

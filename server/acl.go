@@ -768,7 +768,9 @@ func (a *aclSystem) applyRules(st *aclUserState, rules []string) (*aclUserState,
 
 // countCategory counts the commands of a category a command set allows and denies.
 func (a *aclSystem) countCategory(sel *aclSelector, cat ACLCategory) (on, off int) {
-	for _, c := range a.cmds {
+	// Top-level commands only, as Redis's ACLCountCategoryBitsForSelector walks its command
+	// table: a container counts once, however many subcommands it has.
+	for _, c := range a.top {
 		if c.acl&cat == 0 {
 			continue
 		}

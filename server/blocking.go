@@ -77,14 +77,21 @@ type blockSpec struct {
 	// also names the keys serve writes besides the ready key (BLMOVE's destination): the round
 	// serving it must hold their locks too.
 	also [][]byte
-	// serve runs the command for the ready key (holding typ) in t, which holds the key's lock
-	// (and also's) and works in the client's database. It returns the reply. It must not
-	// block.
-	serve func(t *engine.Txn, key []byte) replyFunc
+	// serve runs the command for the ready key (holding typ) in x.Txn, which holds the key's
+	// lock (and also's) and works in the client's database, and returns the waiter's reply.
+	// x is the serving context (servingCtx), not the waiter's: serve writes no reply to it,
+	// and reports the keyspace events Redis fires when it serves the command with x.Notify
+	// and x.NotifyDeleted. It must not block.
+	serve func(x *Ctx, key []byte) replyFunc
 	// denied writes the reply when blocking is not allowed (MULTI/EXEC, scripts): the
 	// non-blocking form's null. A timeout (and CLIENT UNBLOCK ... TIMEOUT) is always answered
 	// with the null array, as Redis answers every client blocked on keys.
 	denied replyFunc
+	// ready, when set, decides whether the waiter can be served on a key that changed, whatever
+	// the key now holds (typ is then not checked): false leaves it queued in its place. Streams
+	// use it: a change is not always an entry past the waiter's ID, and a deleted stream or
+	// group must answer XREADGROUP's waiters with an error. t holds the key's lock.
+	ready func(t *engine.Txn, key []byte) bool
 }
 
 type waitState uint8
@@ -186,14 +193,18 @@ func (r *blockRegistry) cancel(w *waiter, reply replyFunc) {
 	<-w.done
 }
 
-// claimNext claims the oldest waiter on (db, key) that waits for type typ, after taking the
-// locks its command needs besides key in t. It returns nil when there is none, and deferred
+// claimNext claims the oldest waiter on (db, key) that waits for type typ (or whose ready check
+// passes), after taking the locks its command needs besides key in t. It returns nil when there is none, and deferred
 // true when the oldest such waiter needs a lock t could not take.
 func (r *blockRegistry) claimNext(t *engine.Txn, db int, key []byte, typ encoding.Type) (w *waiter, deferred bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, o := range r.queues[queueKey(db, key)] {
-		if o.spec.typ != typ {
+		if o.spec.ready != nil {
+			if !o.spec.ready(t, key) {
+				continue // nothing for it yet (a stream waiter before any entry past its ID)
+			}
+		} else if o.spec.typ != typ {
 			continue // waiting for another type (a list waiter on a key that is now a zset)
 		}
 		for _, k := range o.spec.also {
@@ -340,7 +351,7 @@ func (s *Server) UnblockClient(id int64, withError bool) bool {
 // arity is -3) names it.
 func cmdClientUnblock(x *Ctx) {
 	if len(x.Args) > 4 {
-		x.Error(engine.ErrSubcommandArgs(string(x.Args[1]), "client"))
+		x.Error(engine.ErrSubcommandSyntax(string(x.Args[1]), "client"))
 		return
 	}
 	id, ok := engine.ParseInt(x.Args[2])
@@ -468,11 +479,14 @@ func (s *Server) serveKey(t *engine.Txn, r *serveRound, db int, key []byte) {
 		return
 	}
 	t.SelectDB(db)
+	sx := s.servingCtx(t)
 	for {
 		typ, err := t.TypeOf(key)
-		if err != nil || typ == encoding.TypeNone {
+		if err != nil {
 			return
 		}
+		// A key that holds nothing serves no waiter by type, but a waiter with its own ready
+		// check may still be answered (XREADGROUP on a deleted stream).
 		w, deferred := s.blocking.claimNext(t, db, key, typ)
 		if deferred {
 			r.deferred = append(r.deferred, dbKey{db: db, key: clone(key)})
@@ -481,21 +495,36 @@ func (s *Server) serveKey(t *engine.Txn, r *serveRound, db int, key []byte) {
 		if w == nil {
 			return
 		}
-		w.reply = s.runServe(w, t, key)
+		w.reply = s.runServe(w, sx, key)
 		r.served = append(r.served, w)
 	}
 }
 
 // runServe runs a waiter's command; a panic (a bug) answers that waiter with an error instead
 // of taking the server down, as runHandler does for a command.
-func (s *Server) runServe(w *waiter, t *engine.Txn, key []byte) (reply replyFunc) {
+func (s *Server) runServe(w *waiter, sx *Ctx, key []byte) (reply replyFunc) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("serving a blocked client panicked", "panic", p, "stack", string(debug.Stack()))
 			reply = errorReply(errors.New("ERR internal error while serving a blocked client"))
 		}
 	}()
-	return w.spec.serve(t, key)
+	return w.spec.serve(sx, key)
+}
+
+// servingCtx is the context waiters' commands run in when t serves them: t, and the client
+// that owns t (whose command, EXEC or script made the keys ready), so that the served
+// commands' keyspace events join that client's and are published with t's commit, after its
+// own, as Redis fires them when it serves the waiters right after the command. Placed at the
+// end of the owner's replies, as Redis serves after the command has replied. A Txn owned by
+// no client (a follow-up round) gets a pseudo-client to hold the events.
+func (s *Server) servingCtx(t *engine.Txn) *Ctx {
+	c, _ := t.Owner().(*Client)
+	if c == nil {
+		c = newPseudoClient(s)
+		t.SetOwner(c)
+	}
+	return &Ctx{Client: c, Txn: t}
 }
 
 // deliver answers the waiters a round served, once its commit is done (with the commit's error

@@ -63,6 +63,13 @@ var blockingScenarios = []blockingScenario{
 		"c1 BLPOP k 0", "w1", "c2 BRPOP k 0", "w2",
 		"d0 MULTI", "d0 RPUSH k a", "d0 RPUSH k b c", "d0 LPOP k", "d0 EXEC", "r1", "r2", "d0 LRANGE k 0 -1",
 	}},
+	{"sorted-set waiters: BZPOPMIN, BZPOPMAX, BZMPOP in arrival order", []string{
+		"c1 BZPOPMIN z 0", "w1", "c2 BZPOPMAX y z 0", "w2", "c3 BZMPOP 0 2 y z MAX COUNT 2", "w3",
+		"d0 ZADD z 1 a 2 b 3 c 4 d 5 e", "r1", "r2", "r3", "d0 ZRANGE z 0 -1 WITHSCORES",
+		"c1 BZPOPMIN z2 0", "w1", "d0 RPUSH z2 notazset", "d0 DEL z2", "d0 ZADD z2 -inf m", "r1",
+		"x1 HELLO 3", "c1 BZMPOP 0.05 1 nothing MIN", "r1", "c1 BZPOPMAX nothing 0.05", "r1",
+		"c1 BZPOPMIN z3 0", "w1", "d0 MULTI", "d0 ZADD z3 7 x", "d0 ZADD z3 8 y", "d0 EXEC", "r1", "d0 ZCARD z3",
+	}},
 	{"RESP3 waiter", []string{
 		"x1 HELLO 3", "c1 BLMPOP 0 1 k LEFT", "w1", "d0 LPUSH k a", "r1",
 		"c1 BLPOP k 0.05", "r1",

@@ -44,8 +44,8 @@ func TestServeDeferred(t *testing.T) {
 	s := newTestServer(t)
 	w := &waiter{c: &Client{s: s, id: 7}, done: make(chan struct{}), spec: blockSpec{
 		keys: [][]byte{[]byte("src")}, also: [][]byte{[]byte("dst")}, typ: encoding.TypeList,
-		serve: func(t *engine.Txn, key []byte) replyFunc {
-			v, _, err := t.ListMove(key, []byte("dst"), true, false)
+		serve: func(x *Ctx, key []byte) replyFunc {
+			v, _, err := x.Txn.ListMove(key, []byte("dst"), true, false)
 			if err != nil {
 				return errorReply(err)
 			}
@@ -177,8 +177,8 @@ func TestServeAfterTxnBlock(t *testing.T) {
 	popper := func(id int64, key string) *waiter {
 		w := &waiter{c: &Client{s: s, id: id}, done: make(chan struct{}), spec: blockSpec{
 			keys: [][]byte{[]byte(key)}, typ: encoding.TypeList,
-			serve: func(t *engine.Txn, key []byte) replyFunc {
-				vals, _, err := t.ListPop(key, true, 1)
+			serve: func(x *Ctx, key []byte) replyFunc {
+				vals, _, err := x.Txn.ListPop(key, true, 1)
 				if err != nil {
 					return errorReply(err)
 				}

@@ -37,8 +37,8 @@ type Client struct {
 	lower   []byte // scratch: the lowercased command name
 	closing bool   // close after this burst (QUIT, errors)
 	inBurst bool   // between the first command of a read burst and its flush
-	// clock is when the last command ended (or the burst began): the next command's start
-	// and time, so that each command reads the clock once (see Server.account).
+	// clock is when the last command ended (or the burst began): the client's last activity,
+	// which endBurst records without another clock read.
 	clock time.Time
 	tx    txState
 	// blocked is set by a blocking command that found nothing: the dispatcher then waits for
@@ -47,17 +47,30 @@ type Client struct {
 	blocked      *waiter
 	denyBlocking bool
 	watch        *watchConn // the socket under the guard; it notices a close while blocked
+	intro        introState // MONITOR, CLIENT REPLY/NO-EVICT, a CLIENT PAUSE wait (client_control.go)
+
+	// Pub/sub, keyspace notifications and client-side caching (pubsub.go, notify.go,
+	// tracking.go).
+	sub    subscriptions
+	notes  notifyState
+	trk    trackingState
+	pushes bool      // the client may receive pushes: they join its replies before each command
+	toWake []*Client // clients this burst pushed to, whose writers wake when it ends
 
 	// Guarded by mu.
-	mu       sync.Mutex
-	pending  []byte
-	busy     bool
-	wake     chan struct{} // signals the writer goroutine; nil until the first push
-	closed   bool
-	name     string
-	libName  string
-	libVer   string
-	lastSeen time.Time
+	mu         sync.Mutex
+	pending    []byte
+	busy       bool
+	wakeQueued bool          // a client's burst will wake the writer when it ends (see push)
+	wake       chan struct{} // signals the writer goroutine; nil until the first push
+	closed     bool
+	name       string
+	libName    string
+	libVer     string
+	lastSeen   time.Time
+	inflight   int       // pushes the writer goroutine took and is writing
+	unsent     []byte    // pushes a non-blocking write left over: they go before anything else
+	softSince  time.Time // when pending output first passed the soft limit (zero: below it)
 
 	wmu sync.Mutex // serializes socket writes
 
@@ -97,6 +110,9 @@ func newClient(s *Server, rc redcon.Conn, gc *guardConn, id int64) *Client {
 	c.x.Client = c
 	c.watch = &watchConn{Conn: gc.Conn}
 	gc.Conn = c.watch
+	c.txn.SetOwner(c)
+	c.notes.mark = -1
+	c.notes.selfAt = -1
 	if la := gc.LocalAddr(); la != nil {
 		c.laddr = la.String()
 	}
@@ -132,26 +148,28 @@ func (c *Client) endBurst() {
 			c.closing = true
 		}
 	}
+	c.intro.flushes++
 	c.wmu.Lock()
 	c.mu.Lock()
-	pushes := c.pending
-	c.pending = nil
+	unsent, pushes := c.unsent, c.pending
+	c.unsent, c.pending = nil, nil
 	c.busy = false
 	c.lastSeen = c.clock // the end of the burst's last command
 	c.mu.Unlock()
 	var err error
 	switch {
-	case len(pushes) == 0:
+	case len(pushes) == 0 && len(unsent) == 0:
 		if len(c.out) > 0 {
 			c.s.stats.writes.Add(1)
 			_, err = c.conn.Write(c.out)
 		}
 	default:
 		c.s.stats.writes.Add(1)
-		bufs := net.Buffers{c.out, pushes}
+		bufs := net.Buffers{unsent, c.out, pushes}
 		_, err = bufs.WriteTo(c.conn.Conn)
 	}
 	c.wmu.Unlock()
+	c.wakeQueuedWriters()
 	if cap(c.out) > 1<<20 {
 		c.out = nil // do not keep a huge reply's buffer for the life of the connection
 	} else {
@@ -163,48 +181,117 @@ func (c *Client) endBurst() {
 }
 
 // Push queues out-of-band bytes for the client (any goroutine). It reports false when the
-// client is gone.
-func (c *Client) Push(msg []byte) bool {
+// client is gone, or has just been closed for passing its output buffer limit.
+func (c *Client) Push(msg []byte) bool { return c.push(0, msg, nil) }
+
+// push queues head (unless 0) and body as one message. A client whose queued output passes
+// its class's client-output-buffer-limit is closed instead of growing.
+//
+// waker is the client whose command produces the message (nil for the server's own work).
+// While waker is inside a read burst, c's writer is woken when that burst ends, as Redis
+// writes its clients' buffers once per event-loop turn: a pipeline of PUBLISH reaches each
+// subscriber in one write instead of one per message. Call it on waker's goroutine.
+func (c *Client) push(head byte, body []byte, waker *Client) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return false
 	}
-	c.pending = append(c.pending, msg...)
-	if !c.busy {
-		if c.wake == nil {
-			c.wake = make(chan struct{}, 1)
-			go c.writer(c.wake)
-		}
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
+	if head != 0 {
+		c.pending = append(c.pending, head)
 	}
+	c.pending = append(c.pending, body...)
+	if c.overOutputLimit() {
+		c.closed = true
+		c.pending = nil
+		c.mu.Unlock()
+		c.s.log.Warn("client closed for overcoming its output buffer limit", "id", c.id, "addr", c.addr)
+		c.kill()
+		return false
+	}
+	switch {
+	case c.busy || c.wakeQueued:
+	case waker != nil && waker != c && waker.inBurst:
+		c.wakeQueued = true
+		waker.toWake = append(waker.toWake, c)
+	default:
+		c.wakeWriter()
+	}
+	c.mu.Unlock()
 	return true
+}
+
+// wakeWriter gets the writer goroutine to send the pending pushes (c.mu held).
+func (c *Client) wakeWriter() {
+	if c.wake == nil {
+		c.wake = make(chan struct{}, 1)
+		go c.writer(c.wake)
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drainPending moves the pushes queued so far into the replies (connection goroutine), so
+// that they precede the reply of the command about to run, as they would in Redis.
+func (c *Client) drainPending() {
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		c.out = append(c.out, c.pending...)
+		c.pending = c.pending[:0]
+	}
+	c.mu.Unlock()
 }
 
 // PendingBytes is the size of queued, unsent pushes (for output buffer limits).
 func (c *Client) PendingBytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending)
+	return len(c.pending) + len(c.unsent) + c.inflight
 }
+
+// takePushes takes the bytes to write next, the leftover of a non-blocking write first, and
+// counts them in flight (c.mu held; the caller holds wmu).
+func (c *Client) takePushes() []byte {
+	data := c.unsent
+	if len(data) == 0 {
+		data = c.pending
+	} else {
+		data = append(data, c.pending...)
+	}
+	c.unsent, c.pending = nil, nil
+	c.inflight = len(data)
+	return data
+}
+
+// writeChunk is the most the writer hands the socket at once.
+const writeChunk = 64 << 10
 
 // writer sends pushes that arrive while the connection goroutine is idle.
 func (c *Client) writer(wake chan struct{}) {
 	for range wake {
 		c.wmu.Lock()
 		c.mu.Lock()
-		data := c.pending
-		c.pending = nil
+		data := c.takePushes()
 		closed := c.closed
 		c.mu.Unlock()
-		if len(data) > 0 && !closed {
-			if _, err := c.conn.Conn.Write(data); err != nil {
+		// Written in pieces, so that inflight counts only what the socket has not taken
+		// yet, as Redis's output buffer does.
+		for len(data) > 0 && !closed {
+			n := min(len(data), writeChunk)
+			if _, err := c.conn.Conn.Write(data[:n]); err != nil {
 				c.conn.Close()
+				break
 			}
+			data = data[n:]
+			c.mu.Lock()
+			c.inflight = len(data)
+			c.mu.Unlock()
 		}
+		c.mu.Lock()
+		c.inflight = 0
+		c.mu.Unlock()
 		c.wmu.Unlock()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -62,7 +63,16 @@ func cmdSetBit(x *Ctx) {
 		x.Error(engine.ErrBitValue)
 		return
 	}
+	grows := false
+	if x.notifying(conf.NotifyString) {
+		n, err := x.Txn.StrLen(x.Args[1])
+		grows = err == nil && int64(off>>3) >= n
+	}
 	old, err := x.Txn.SetBit(x.Args[1], off, on == 1)
+	if err == nil && (grows || int64(old) != on) {
+		// Redis reports a bit that changed, or a string created or grown.
+		x.Notify(conf.NotifyString, "setbit", x.Args[1])
+	}
 	replyInt(x, int64(old), err)
 }
 
@@ -166,7 +176,16 @@ func cmdBitOp(x *Ctx) {
 		x.Error(engine.ErrBitopNot)
 		return
 	}
+	x.NotifyMisses(x.Args[3:]...)
+	dest := x.watchDel(x.Args[2])
 	n, err := x.Txn.BitOp(op, x.Args[2], x.Args[3:])
+	switch {
+	case err != nil:
+	case n > 0:
+		x.Notify(conf.NotifyString, "set", x.Args[2])
+	default:
+		x.reportDel(dest)
+	}
 	replyInt(x, n, err)
 }
 
@@ -255,17 +274,32 @@ func cmdBitfield(x *Ctx) {
 			}
 		}
 	}
+	writes := false
+	for _, op := range ops {
+		writes = writes || op.Kind != engine.BitfieldGet
+	}
+	if !writes && x.Cmd.Name == "bitfield" {
+		x.NotifyMisses(x.Args[1]) // only GETs: Redis reads the key as BITFIELD_RO does
+	}
 	res, err := x.Txn.Bitfield(x.Args[1], ops, nil)
 	if err != nil {
 		x.Error(err)
 		return
 	}
+	x.NotifyCreated(x.Args[1]) // created before the reply, reported after it
 	x.ArrayLen(len(res))
 	for _, r := range res {
 		if r.Nil {
 			x.Null()
 		} else {
 			x.Int(r.Value)
+		}
+	}
+	for i, op := range ops {
+		if op.Kind != engine.BitfieldGet && !res[i].Nil {
+			// Redis reports one "setbit" when any SET or INCRBY took effect.
+			x.Notify(conf.NotifyString, "setbit", x.Args[1])
+			break
 		}
 	}
 }

@@ -10,15 +10,28 @@ import (
 	"github.com/stratadb/strata/engine"
 )
 
-// CLIENT: connection introspection and control. NO-EVICT, REPLY, PAUSE, UNPAUSE, TRACKING,
-// CACHING, GETREDIR, TRACKINGINFO and UNBLOCK belong to later work; HELP lists only the
-// subcommands the table has.
+// CLIENT: connection introspection and control (NO-EVICT, REPLY, PAUSE and UNPAUSE live in
+// client_control.go; TRACKING, CACHING, GETREDIR and TRACKINGINFO in tracking.go; UNBLOCK's
+// handler in blocking.go). HELP lists only the subcommands the table has.
 
 func registerClientCommands(t *Table) {
 	t.add(&Command{Name: "client", Arity: -2, Lock: LockNone,
 		Group: "connection", Since: "2.4.0", Summary: "A container for client connection commands",
 		Complexity: "Depends on subcommand.",
-		Subs: subs("client",
+		Subs: subs("client", append([]*Command{
+			&Command{Name: "caching", Arity: 3, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientCaching,
+				Since:   "6.0.0", Summary: "Instruct the server about tracking or not keys in the next request", Complexity: "O(1)"},
+			&Command{Name: "getredir", Arity: 2, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientGetRedir,
+				Since:   "6.0.0", Summary: "Get tracking notifications redirection client ID if any", Complexity: "O(1)"},
+			&Command{Name: "tracking", Arity: -3, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientTracking,
+				Since:   "6.0.0", Summary: "Enable or disable server assisted client side caching support",
+				Complexity: "O(1). Some options may introduce additional complexity."},
+			&Command{Name: "trackinginfo", Arity: 2, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
+				Handler: cmdClientTrackingInfo,
+				Since:   "6.2.0", Summary: "Return information about server assisted client side caching for the current connection", Complexity: "O(1)"},
 			&Command{Name: "getname", Arity: 2, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
 				Handler: cmdClientGetName,
 				Since:   "2.6.9", Summary: "Get the current connection name", Complexity: "O(1)"},
@@ -46,7 +59,7 @@ func registerClientCommands(t *Table) {
 			&Command{Name: "setname", Arity: 3, Flags: "noscript loading stale", ACL: "@connection", Lock: LockNone,
 				Handler: cmdClientSetName,
 				Since:   "2.6.9", Summary: "Set the current connection name", Complexity: "O(1)"},
-		)})
+		}, clientControlCommands()...)...)})
 }
 
 // clientHelp is CLIENT HELP's text in Redis's order, by subcommand; HELP prints the blocks of
@@ -155,9 +168,14 @@ func parseClientType(name string) (string, bool) {
 	return "", false
 }
 
-// clientType is the client's class. Strata has no replication links, so every client is
-// normal until pub/sub marks subscribers.
-func (c *Client) clientType() string { return clientNormal }
+// clientType is the client's class. Strata has no replication links, so a client is pubsub
+// while it has subscriptions and normal otherwise.
+func (c *Client) clientType() string {
+	if c.sub.active() {
+		return clientPubsub
+	}
+	return clientNormal
+}
 
 // clientsByID returns the connected clients in connection order.
 func (s *Server) clientsByID() []*Client {
@@ -212,7 +230,7 @@ func cmdClientList(x *Ctx) {
 func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	now := time.Now()
 	c.mu.Lock()
-	name, lastSeen, pending := c.name, c.lastSeen, len(c.pending)
+	name, lastSeen, pending := c.name, c.lastSeen, len(c.pending)+len(c.unsent)+c.inflight
 	c.mu.Unlock()
 	db, resp, cmd := int(c.pubDB.Load()), int(c.pubResp.Load()), c.lastCmd.Load()
 	argvMem := 0
@@ -222,16 +240,8 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 			argvMem += len(a)
 		}
 	}
-	flags := c.txFlags()
-	if c.s.IsBlocked(c.id) {
-		flags += "b"
-	}
-	if c.unix {
-		flags += "U"
-	}
-	if flags == "" {
-		flags = "N"
-	}
+	var flagBuf [16]byte
+	flags := c.appendFlags(flagBuf[:0])
 	events := "r"
 	if pending > 0 {
 		events = "rw"
@@ -256,11 +266,11 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	field("name", name)
 	num("age", int64(now.Sub(c.created)/time.Second))
 	num("idle", int64(now.Sub(lastSeen)/time.Second))
-	field("flags", flags)
+	field("flags", string(flags))
 	num("db", int64(db))
-	num("sub", 0)
-	num("psub", 0)
-	num("ssub", 0)
+	num("sub", int64(c.sub.count[subChannel].Load()))
+	num("psub", int64(c.sub.count[subPattern].Load()))
+	num("ssub", int64(c.sub.count[subShard].Load()))
 	num("multi", c.tx.published.Load()-1)
 	num("qbuf", 0)
 	num("qbuf-free", 0)
@@ -273,28 +283,72 @@ func (c *Client) appendInfo(dst []byte, self *Ctx) []byte {
 	field("events", events)
 	field("cmd", cmdName)
 	field("user", c.userName())
-	num("redir", -1)
+	redir := int64(-1)
+	if m := c.trk.mode.Load(); m != nil {
+		redir = m.redirect
+	}
+	num("redir", redir)
 	num("resp", int64(resp))
 	dst[len(dst)-1] = '\n'
+	return dst
+}
+
+// appendFlags appends CLIENT LIST's flags in Redis's order: P pub/sub, t tracking, R broken
+// redirection, B broadcast tracking, U unix socket; N when none applies.
+func (c *Client) appendFlags(dst []byte) []byte {
+	// Redis's order: O P x b t R B d U e, and N for none.
+	n := len(dst)
+	if c.intro.monitor.Load() {
+		dst = append(dst, 'O')
+	}
+	if c.sub.active() {
+		dst = append(dst, 'P')
+	}
+	if c.tx.published.Load() > 0 {
+		dst = append(dst, 'x')
+	}
+	if c.s.IsBlocked(c.id) || c.intro.paused.Load() {
+		dst = append(dst, 'b')
+	}
+	if m := c.trk.mode.Load(); m != nil {
+		dst = append(dst, 't')
+		if c.trk.broken.Load() {
+			dst = append(dst, 'R')
+		}
+		if m.bcast {
+			dst = append(dst, 'B')
+		}
+	}
+	if c.tx.dirty.Load() {
+		dst = append(dst, 'd')
+	}
+	if c.unix {
+		dst = append(dst, 'U')
+	}
+	if c.intro.noEvict.Load() {
+		dst = append(dst, 'e')
+	}
+	if len(dst) == n {
+		dst = append(dst, 'N')
+	}
 	return dst
 }
 
 // clientKillFilter is what CLIENT KILL selects clients by.
 type clientKillFilter struct {
 	addr, laddr, typ string
-	id, maxAge       int64
+	id               int64
 	user             *aclUser
 	skipMe           bool
 }
 
-func (f *clientKillFilter) matches(c *Client, self *Client, now time.Time) bool {
+func (f *clientKillFilter) matches(c *Client, self *Client) bool {
 	switch {
 	case f.addr != "" && c.addr != f.addr,
 		f.laddr != "" && c.laddr != f.laddr,
 		f.typ != "" && c.clientType() != f.typ,
 		f.id != 0 && c.id != f.id,
 		f.user != nil && c.user.Load() != f.user,
-		f.maxAge != 0 && int64(now.Sub(c.created)/time.Second) <= f.maxAge,
 		f.skipMe && c == self:
 		return false
 	}
@@ -350,28 +404,16 @@ func cmdClientKill(x *Ctx) {
 					x.Error(engine.ErrSyntax)
 					return
 				}
-			case "maxage":
-				age, ok := engine.ParseInt(val)
-				if !ok {
-					x.Error(engine.ErrNotInteger)
-					return
-				}
-				if age <= 0 {
-					x.Error(engine.ErrMaxAgeRange)
-					return
-				}
-				f.maxAge = age
 			default:
 				x.Error(engine.ErrSyntax)
 				return
 			}
 		}
 	}
-	now := time.Now()
 	killed := 0
 	closeSelf := false
 	for _, c := range x.s.clientsByID() {
-		if !f.matches(c, x.Client, now) {
+		if !f.matches(c, x.Client) {
 			continue
 		}
 		if c == x.Client {

@@ -42,6 +42,17 @@ func cmdPing(x *Ctx) {
 		x.Error(engine.ErrWrongArity(x.Cmd.Name))
 		return
 	}
+	if x.resp == 2 && x.sub.active() {
+		// In RESP2 pub/sub mode the reply looks like a message: ["pong", msg].
+		x.ArrayLen(2)
+		x.BulkString("pong")
+		if len(x.Args) == 2 {
+			x.Bulk(x.Args[1])
+		} else {
+			x.BulkString("")
+		}
+		return
+	}
 	if len(x.Args) == 2 {
 		x.Bulk(x.Args[1])
 		return
@@ -173,10 +184,13 @@ func cmdReset(x *Ctx) {
 }
 
 // resetState returns the connection to the state of a new one (RESET): no transaction or
-// watched keys, database 0, RESP2, no name, the default user, authenticated only if that user
-// needs no password.
+// watched keys, no subscriptions, no tracking, database 0, RESP2, no name, the default user,
+// authenticated only if that user needs no password.
 func (c *Client) resetState() {
 	c.discardTransaction()
+	c.resetIntrospection()
+	c.leaveAll()
+	c.trackingOff()
 	c.db = 0
 	c.resp = 2
 	c.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
 )
@@ -112,14 +113,30 @@ func cmdHSet(x *Ctx) {
 	switch {
 	case err != nil:
 		x.Error(err)
+		return
 	case x.Cmd.Name == "hmset":
-		x.OK()
+		x.replyThenNotify(conf.NotifyHash, "hset", x.OK)
 	default:
-		x.Int(n)
+		x.replyThenNotify(conf.NotifyHash, "hset", func() { x.Int(n) })
 	}
 }
 
-func cmdHSetNX(x *Ctx) { x.replyBool(x.Txn.HSetNX(x.Args[1], x.Args[2], x.Args[3])) }
+func cmdHSetNX(x *Ctx) {
+	set, err := x.Txn.HSetNX(x.Args[1], x.Args[2], x.Args[3])
+	if err == nil && set {
+		x.replyThenNotify(conf.NotifyHash, "hset", func() { x.Int(1) })
+		return
+	}
+	x.replyBool(set, err)
+}
+
+// replyThenNotify is the order of Redis's hash writes: the key is created ("new"), the reply
+// written, then the command's event reported.
+func (x *Ctx) replyThenNotify(class int, event string, reply func()) {
+	x.NotifyCreated(x.Args[1])
+	reply()
+	x.Notify(class, event, x.Args[1])
+}
 
 func cmdHGet(x *Ctx) { x.replyBulkOrNull(x.Txn.HGet(x.Args[1], x.Args[2])) }
 
@@ -140,7 +157,14 @@ func cmdHMGet(x *Ctx) {
 	})
 }
 
-func cmdHDel(x *Ctx) { x.replyInt(x.Txn.HDel(x.Args[1], x.Args[2:])) }
+func cmdHDel(x *Ctx) {
+	n, err := x.Txn.HDel(x.Args[1], x.Args[2:])
+	if err == nil && n > 0 {
+		x.Notify(conf.NotifyHash, "hdel", x.Args[1])
+		x.NotifyDeleted(x.Args[1])
+	}
+	x.replyInt(n, err)
+}
 
 func cmdHLen(x *Ctx) { x.replyInt(x.Txn.HLen(x.Args[1])) }
 
@@ -175,7 +199,12 @@ func cmdHIncrBy(x *Ctx) {
 		x.Error(engine.ErrNotInteger)
 		return
 	}
-	x.replyInt(x.Txn.HIncrBy(x.Args[1], x.Args[2], incr))
+	n, err := x.Txn.HIncrBy(x.Args[1], x.Args[2], incr)
+	if err != nil {
+		x.Error(err)
+		return
+	}
+	x.replyThenNotify(conf.NotifyHash, "hincrby", func() { x.Int(n) })
 }
 
 func cmdHIncrByFloat(x *Ctx) {
@@ -193,7 +222,7 @@ func cmdHIncrByFloat(x *Ctx) {
 		x.Error(err)
 		return
 	}
-	x.Bulk(v)
+	x.replyThenNotify(conf.NotifyHash, "hincrbyfloat", func() { x.Bulk(v) })
 }
 
 // parseRandCount parses the count of HRANDFIELD and SRANDMEMBER: an integer within

@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -13,7 +14,7 @@ func registerHyperLogLogCommands(t *Table) {
 			Group:   "hyperloglog", Since: "2.8.9", Summary: "Adds the specified elements to the specified HyperLogLog.", Complexity: "O(1) to add every element."},
 		// PFCOUNT is flagged readonly as in Redis, but writes the cardinality it computes back
 		// into the value, so it takes write locks.
-		&Command{Name: "pfcount", Arity: -2, Flags: "readonly", First: 1, Last: -1, Step: 1, ACL: "@hyperloglog",
+		&Command{Name: "pfcount", Arity: -2, Flags: "readonly may_replicate", First: 1, Last: -1, Step: 1, ACL: "@hyperloglog",
 			Lock: LockKeysWrite, Handler: cmdPFCount,
 			Group: "hyperloglog", Since: "2.8.9", Summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).", Complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys."},
 		&Command{Name: "pfdebug", Arity: 3, Flags: "write denyoom admin", First: 2, Last: 2, Step: 1, ACL: "@hyperloglog",
@@ -28,15 +29,23 @@ func registerHyperLogLogCommands(t *Table) {
 	)
 }
 
-func cmdPFAdd(x *Ctx) { x.replyBool(x.Txn.PFAdd(x.Args[1], x.Args[2:])) }
+func cmdPFAdd(x *Ctx) {
+	updated, err := x.Txn.PFAdd(x.Args[1], x.Args[2:])
+	if err == nil && updated {
+		x.Notify(conf.NotifyString, "pfadd", x.Args[1])
+	}
+	x.replyBool(updated, err)
+}
 
 func cmdPFCount(x *Ctx) { x.replyInt(x.Txn.PFCount(x.Args[1:])) }
 
 func cmdPFMerge(x *Ctx) {
+	x.NotifyMisses(x.Args[1:]...) // Redis reads the destination too
 	if err := x.Txn.PFMerge(x.Args[1], x.Args[2:]); err != nil {
 		x.Error(err)
 		return
 	}
+	x.Notify(conf.NotifyString, "pfadd", x.Args[1])
 	x.OK()
 }
 

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -16,10 +18,10 @@ func registerKeyspaceCommands(t *Table) {
 	const multiKey = "request_policy:multi_shard response_policy:agg_sum"
 	t.add(
 		&Command{Name: "del", Arity: -2, Flags: "write", First: 1, Last: -1, Step: 1, ACL: "@keyspace", Tips: multiKey,
-			Handler: func(x *Ctx) { countKeys(x, x.Txn.Delete) },
+			Handler: cmdDel,
 			Group:   "generic", Since: "1.0.0", Summary: "Delete a key", Complexity: "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1)."},
 		&Command{Name: "unlink", Arity: -2, Flags: "write fast", First: 1, Last: -1, Step: 1, ACL: "@keyspace", Tips: multiKey,
-			Handler: func(x *Ctx) { countKeys(x, x.Txn.Delete) },
+			Handler: cmdDel,
 			Group:   "generic", Since: "4.0.0", Summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", Complexity: "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."},
 		&Command{Name: "exists", Arity: -2, Flags: "readonly fast", First: 1, Last: -1, Step: 1, ACL: "@keyspace", Tips: multiKey,
 			Handler: func(x *Ctx) { x.Txn.NoTouch(); countKeys(x, x.Txn.Exists) },
@@ -130,6 +132,17 @@ func countKeys(x *Ctx, f func(key []byte) (bool, error)) {
 	x.Int(n)
 }
 
+// cmdDel is DEL and UNLINK: "del" for each key removed.
+func cmdDel(x *Ctx) {
+	countKeys(x, func(key []byte) (bool, error) {
+		ok, err := x.Txn.Delete(key)
+		if ok {
+			x.Notify(conf.NotifyGeneric, "del", key)
+		}
+		return ok, err
+	})
+}
+
 func cmdType(x *Ctx) {
 	x.Txn.NoTouch()
 	typ, err := x.Txn.TypeOf(x.Args[1])
@@ -144,6 +157,11 @@ func cmdType(x *Ctx) {
 func cmdRename(x *Ctx) {
 	nx := x.Cmd.Name == "renamenx"
 	done, err := x.Txn.Rename(x.Args[1], x.Args[2], nx)
+	if done && !bytes.Equal(x.Args[1], x.Args[2]) {
+		x.NotifyNew(x.Args[2])
+		x.Notify(conf.NotifyGeneric, "rename_from", x.Args[1])
+		x.Notify(conf.NotifyGeneric, "rename_to", x.Args[2])
+	}
 	if nx || err != nil {
 		replyFlag(x, done, err)
 		return
@@ -201,7 +219,14 @@ func cmdCopy(x *Ctx) {
 			return
 		}
 	}
+	x.NotifyMisses(x.Args[1])
 	done, err := x.Txn.Copy(x.Args[1], db, x.Args[2], replace)
+	if done {
+		if replace {
+			x.NotifyNewIn(db, x.Args[2]) // Redis deletes the old value, then adds the copy
+		}
+		x.NotifyIn(db, conf.NotifyGeneric, "copy_to", x.Args[2])
+	}
 	replyFlag(x, done, err)
 }
 
@@ -212,6 +237,11 @@ func cmdMove(x *Ctx) {
 		return
 	}
 	done, err := x.Txn.Move(x.Args[1], db)
+	if done {
+		x.NotifyNewIn(db, x.Args[1])
+		x.Notify(conf.NotifyGeneric, "move_from", x.Args[1])
+		x.NotifyIn(db, conf.NotifyGeneric, "move_to", x.Args[1])
+	}
 	replyFlag(x, done, err)
 }
 
@@ -248,6 +278,7 @@ func cmdFlush(x *Ctx) {
 	} else {
 		x.Txn.FlushDB()
 	}
+	x.notes.flushed = true // tracking clients get a null invalidation once it is committed
 	x.OK()
 }
 
@@ -521,7 +552,14 @@ func expireGeneric(x *Ctx, base int64, seconds bool) {
 	}
 	when += base
 	done, err := x.Txn.Expire(x.Args[1], when, flags)
+	past := when <= x.Txn.Now()
+	if done && past {
+		x.Notify(conf.NotifyGeneric, "del", x.Args[1]) // a time already past deletes the key
+	}
 	replyFlag(x, done, err)
+	if done && !past {
+		x.Notify(conf.NotifyGeneric, "expire", x.Args[1]) // Redis replies first here
+	}
 }
 
 // ttlGeneric is TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1 for one
@@ -550,6 +588,9 @@ func ttlGeneric(x *Ctx, ms, abs bool) {
 
 func cmdPersist(x *Ctx) {
 	done, err := x.Txn.Persist(x.Args[1])
+	if done {
+		x.Notify(conf.NotifyGeneric, "persist", x.Args[1])
+	}
 	replyFlag(x, done, err)
 }
 

@@ -3,9 +3,17 @@ package server
 import (
 	"strings"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
 )
+
+// Keyspace events (class l) as Redis 7.0's t_list.c fires them, placed around the reply as it
+// does: a push adds the key ("new") before its reply and reports lpush/rpush after it; a pop
+// replies, then reports lpop/rpop and "del" when the list emptied; LINSERT, LTRIM and LREM
+// report before their reply, LSET after; LMOVE reports the push on the destination before its
+// reply and the pop on the source after. A blocking command served later reports what its
+// non-blocking form would, through the serving context.
 
 func registerListCommands(t *Table) {
 	const push = "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."
@@ -139,12 +147,37 @@ func parsePositive(b []byte, zeroOK bool, err error) (int64, error) {
 }
 
 func cmdPush(x *Ctx, left, onlyIfExists bool) {
-	n, err := x.Txn.ListPush(x.Args[1], x.Args[2:], left, onlyIfExists)
+	key := x.Args[1]
+	n, err := x.Txn.ListPush(key, x.Args[2:], left, onlyIfExists)
 	if err != nil {
 		x.Error(err)
 		return
 	}
+	x.NotifyCreated(key)
 	x.Int(n)
+	if n > 0 { // LPUSHX and RPUSHX push nothing onto a missing key
+		x.Notify(conf.NotifyList, pushEvent(left), key)
+	}
+}
+
+func pushEvent(left bool) string {
+	if left {
+		return "lpush"
+	}
+	return "rpush"
+}
+
+func popEvent(left bool) string {
+	if left {
+		return "lpop"
+	}
+	return "rpop"
+}
+
+// notifyPopped reports a pop from the list at key, and "del" when it emptied.
+func notifyPopped(x *Ctx, key []byte, left bool) {
+	x.Notify(conf.NotifyList, popEvent(left), key)
+	x.NotifyDeleted(key)
 }
 
 func cmdPop(x *Ctx, left bool) {
@@ -161,6 +194,7 @@ func cmdPop(x *Ctx, left bool) {
 			x.Null()
 		default:
 			x.Bulk(vals[0])
+			notifyPopped(x, x.Args[1], left)
 		}
 		return
 	}
@@ -190,6 +224,7 @@ func cmdPop(x *Ctx, left bool) {
 		x.NullArray()
 	default:
 		bulks(x.Client, vals)
+		notifyPopped(x, x.Args[1], left)
 	}
 }
 
@@ -252,6 +287,7 @@ func cmdLSet(x *Ctx) {
 		return
 	}
 	x.OK()
+	x.Notify(conf.NotifyList, "lset", x.Args[1])
 }
 
 func cmdLRange(x *Ctx) {
@@ -274,9 +310,18 @@ func cmdLTrim(x *Ctx) {
 		x.Error(err)
 		return
 	}
-	if err := x.Txn.ListTrim(x.Args[1], r[0], r[1]); err != nil {
+	key := x.Args[1]
+	existed := false
+	if x.notifying(conf.NotifyList | conf.NotifyGeneric) {
+		existed, _ = x.Txn.Exists(key)
+	}
+	if err := x.Txn.ListTrim(key, r[0], r[1]); err != nil {
 		x.Error(err)
 		return
+	}
+	if existed { // "ltrim" even when nothing was trimmed, as in Redis
+		x.Notify(conf.NotifyList, "ltrim", key)
+		x.NotifyDeleted(key)
 	}
 	x.OK()
 }
@@ -291,6 +336,10 @@ func cmdLRem(x *Ctx) {
 	if err != nil {
 		x.Error(err)
 		return
+	}
+	if n > 0 {
+		x.Notify(conf.NotifyList, "lrem", x.Args[1])
+		x.NotifyDeleted(x.Args[1])
 	}
 	x.Int(n)
 }
@@ -309,6 +358,9 @@ func cmdLInsert(x *Ctx) {
 	if err != nil {
 		x.Error(err)
 		return
+	}
+	if n > 0 { // -1: no pivot, 0: no list
+		x.Notify(conf.NotifyList, "linsert", x.Args[1])
 	}
 	x.Int(n)
 }
@@ -387,7 +439,9 @@ func moveReply(x *Ctx, from, to bool) {
 	case !found:
 		x.Null()
 	default:
+		x.Notify(conf.NotifyList, pushEvent(to), x.Args[2])
 		x.Bulk(v)
+		notifyPopped(x, x.Args[1], from)
 	}
 }
 
@@ -455,6 +509,7 @@ func cmdLMPop(x *Ctx, at int, block func(a mpopArgs)) {
 		x.Error(err)
 	case key != nil:
 		mpopReply(x.Client, key, vals)
+		notifyPopped(x, key, a.left)
 	case block != nil:
 		block(a)
 	default:
@@ -479,16 +534,18 @@ func cmdBPop(x *Ctx, left bool) {
 		}
 		if found {
 			keyValueReply(x.Client, k, vals[0])
+			notifyPopped(x, k, left)
 			return
 		}
 	}
 	x.block(blockSpec{
 		keys: keys, typ: encoding.TypeList, deadline: deadline, denied: (*Client).NullArray,
-		serve: func(t *engine.Txn, key []byte) replyFunc {
-			vals, _, err := t.ListPop(key, left, 1)
+		serve: func(sx *Ctx, key []byte) replyFunc {
+			vals, _, err := sx.Txn.ListPop(key, left, 1)
 			if err != nil {
 				return errorReply(err)
 			}
+			notifyPopped(sx, key, left)
 			k, v := clone(key), clone(vals[0])
 			return func(c *Client) { keyValueReply(c, k, v) }
 		},
@@ -533,11 +590,13 @@ func blockingMove(x *Ctx, from, to bool, timeoutArg []byte) {
 	x.block(blockSpec{
 		keys: [][]byte{src}, also: [][]byte{dstCopy}, typ: encoding.TypeList, deadline: deadline,
 		denied: (*Client).Null,
-		serve: func(t *engine.Txn, key []byte) replyFunc {
-			v, _, err := t.ListMove(key, dstCopy, from, to)
+		serve: func(sx *Ctx, key []byte) replyFunc {
+			v, _, err := sx.Txn.ListMove(key, dstCopy, from, to)
 			if err != nil {
 				return errorReply(err)
 			}
+			sx.Notify(conf.NotifyList, pushEvent(to), dstCopy)
+			notifyPopped(sx, key, from)
 			v = clone(v)
 			return func(c *Client) { c.Bulk(v) }
 		},
@@ -553,11 +612,12 @@ func cmdBLMPop(x *Ctx) {
 	cmdLMPop(x, 2, func(a mpopArgs) {
 		x.block(blockSpec{
 			keys: a.keys, typ: encoding.TypeList, deadline: deadline, denied: (*Client).NullArray,
-			serve: func(t *engine.Txn, key []byte) replyFunc {
-				vals, _, err := t.ListPop(key, a.left, a.count)
+			serve: func(sx *Ctx, key []byte) replyFunc {
+				vals, _, err := sx.Txn.ListPop(key, a.left, a.count)
 				if err != nil {
 					return errorReply(err)
 				}
+				notifyPopped(sx, key, a.left)
 				k, vs := clone(key), cloneAll(vals)
 				return func(c *Client) { mpopReply(c, k, vs) }
 			},

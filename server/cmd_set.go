@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/encoding"
 	"github.com/stratadb/strata/engine"
 )
@@ -81,9 +82,22 @@ func numKeysAt1(args [][]byte) []int {
 	return out
 }
 
-func cmdSAdd(x *Ctx) { x.replyInt(x.Txn.SAdd(x.Args[1], x.Args[2:])) }
+func cmdSAdd(x *Ctx) {
+	n, err := x.Txn.SAdd(x.Args[1], x.Args[2:])
+	if err == nil && n > 0 {
+		x.Notify(conf.NotifySet, "sadd", x.Args[1])
+	}
+	x.replyInt(n, err)
+}
 
-func cmdSRem(x *Ctx) { x.replyInt(x.Txn.SRem(x.Args[1], x.Args[2:])) }
+func cmdSRem(x *Ctx) {
+	n, err := x.Txn.SRem(x.Args[1], x.Args[2:])
+	if err == nil && n > 0 {
+		x.Notify(conf.NotifySet, "srem", x.Args[1])
+		x.NotifyDeleted(x.Args[1])
+	}
+	x.replyInt(n, err)
+}
 
 func cmdSCard(x *Ctx) { x.replyInt(x.Txn.SCard(x.Args[1])) }
 
@@ -135,7 +149,14 @@ func cmdSRandMember(x *Ctx) {
 func cmdSPop(x *Ctx) {
 	switch len(x.Args) {
 	case 2:
-		x.replyBulkOrNull(x.Txn.SPop(x.Args[1]))
+		m, ok, err := x.Txn.SPop(x.Args[1])
+		if ok {
+			x.Notify(conf.NotifySet, "spop", x.Args[1])
+		}
+		x.replyBulkOrNull(m, ok, err)
+		if ok {
+			x.NotifyDeleted(x.Args[1]) // after the reply, as in Redis
+		}
 		return
 	case 3:
 	default:
@@ -147,12 +168,44 @@ func cmdSPop(x *Ctx) {
 		x.Error(engine.ErrPositive)
 		return
 	}
+	// Redis reports "spop" before the reply and "del" (the set is gone) after it.
+	popped := false
+	events := len(x.notes.events)
 	x.streamed(func() error {
-		return x.Txn.SPopCount(x.Args[1], uint64(count), x.SetLen, x.Bulk)
+		err := x.Txn.SPopCount(x.Args[1], uint64(count), func(n int) {
+			if n > 0 {
+				popped = true
+				x.Notify(conf.NotifySet, "spop", x.Args[1])
+			}
+			x.SetLen(n)
+		}, x.Bulk)
+		if err != nil {
+			popped = false
+			x.notes.events = x.notes.events[:events]
+		}
+		return err
 	})
+	if popped {
+		x.NotifyDeleted(x.Args[1])
+	}
 }
 
-func cmdSMove(x *Ctx) { x.replyBool(x.Txn.SMove(x.Args[1], x.Args[2], x.Args[3])) }
+func cmdSMove(x *Ctx) {
+	src, dst, member := x.Args[1], x.Args[2], x.Args[3]
+	inDst := false
+	if x.notifying(conf.NotifySet) {
+		inDst, _ = x.Txn.SIsMember(dst, member)
+	}
+	moved, err := x.Txn.SMove(src, dst, member)
+	if err == nil && moved && !bytes.Equal(src, dst) {
+		x.Notify(conf.NotifySet, "srem", src)
+		x.NotifyDeleted(src)
+		if !inDst {
+			x.Notify(conf.NotifySet, "sadd", dst)
+		}
+	}
+	x.replyBool(moved, err)
+}
 
 func cmdSetAlgebra(op engine.SetOp) func(x *Ctx) {
 	return func(x *Ctx) {
@@ -164,7 +217,17 @@ func cmdSetAlgebra(op engine.SetOp) func(x *Ctx) {
 
 func cmdSetAlgebraStore(op engine.SetOp) func(x *Ctx) {
 	return func(x *Ctx) {
-		x.replyInt(x.Txn.SetAlgebraStore(op, x.Args[1], x.Args[2:]))
+		x.NotifyMisses(x.Args[2:]...)
+		dst := x.watchDel(x.Args[1])
+		n, err := x.Txn.SetAlgebraStore(op, x.Args[1], x.Args[2:])
+		switch {
+		case err != nil:
+		case n > 0:
+			x.Notify(conf.NotifySet, x.Cmd.Name, x.Args[1]) // "sinterstore" ...
+		default:
+			x.reportDel(dst)
+		}
+		x.replyInt(n, err)
 	}
 }
 

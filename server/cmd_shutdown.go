@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -20,9 +19,9 @@ import (
 //     already the persistence and a snapshot of a data set larger than memory at every stop
 //     would make stopping slow.
 //   - SHUTDOWN SAVE asks for an RDB snapshot (dir/dbfilename) before stopping, for people who
-//     copy dump.rdb elsewhere. Writing it is saveSnapshotForShutdown's job, which fails until
-//     the RDB writer exists; as in Redis, a failed save aborts the shutdown with "ERR Errors
-//     trying to SHUTDOWN. Check logs." unless FORCE is given.
+//     copy dump.rdb elsewhere. saveSnapshotForShutdown (cmd_persist.go) writes it; as in Redis,
+//     a failed save aborts the shutdown with "ERR Errors trying to SHUTDOWN. Check logs."
+//     unless FORCE is given.
 //   - NOW skips waiting for replicas in Redis; Strata has none, so it changes nothing.
 //   - FORCE ignores a failed snapshot and stops anyway.
 //   - ABORT cancels a pending shutdown. A Strata shutdown is never pending (nothing to wait
@@ -73,6 +72,11 @@ func cmdShutdown(x *Ctx) {
 		x.Error(engine.ErrNoShutdownInProgress)
 		return
 	}
+	if err := x.s.scripts.busyError(); err != nil && !o.noSave {
+		// A busy script: only SHUTDOWN NOSAVE may stop the server (it interrupts the script).
+		x.Error(err)
+		return
+	}
 	log := x.s.log.With("client", x.addr, "save", o.save, "nosave", o.noSave, "now", o.now, "force", o.force)
 	log.Info("shutdown requested by a client")
 	if o.save {
@@ -96,14 +100,3 @@ func cmdShutdown(x *Ctx) {
 		x.s.Shutdown(ctx)
 	}()
 }
-
-// errSnapshotUnavailable is why SHUTDOWN SAVE cannot write its snapshot yet.
-var errSnapshotUnavailable = errors.New("writing an RDB snapshot is not implemented yet")
-
-// saveSnapshotForShutdown is the hook SHUTDOWN SAVE calls: it must write an RDB snapshot of
-// every database to dir/dbfilename (from a Pebble snapshot, as SAVE will) and return nil once
-// it is durably on disk.
-//
-// TODO(rdb): write the snapshot with the RDB writer when it lands. Until then it fails, so
-// SHUTDOWN SAVE says so instead of pretending a dump.rdb was written.
-func (s *Server) saveSnapshotForShutdown() error { return errSnapshotUnavailable }

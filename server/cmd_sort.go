@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -104,11 +105,27 @@ func cmdSort(x *Ctx, readonly bool) {
 		x.Error(err)
 		return
 	}
+	// SORT is a write command: its read of the sorted key reports its own "keymiss" (SORT_RO's
+	// comes from dispatch).
+	if !readonly {
+		x.NotifyMisses(x.Args[1])
+	}
+	var dst delWatch
+	if a.Store != nil {
+		dst = x.watchDel(a.Store)
+	}
 	vals, n, err := x.Txn.Sort(x.Args[1], a)
 	switch {
 	case err != nil:
 		x.Error(err)
 	case a.Store != nil:
+		// Before the reply, as in Redis: "sortstore" (class l) for a stored list, "del" when
+		// an empty result removed the destination.
+		if n > 0 {
+			x.Notify(conf.NotifyList, "sortstore", a.Store)
+		} else {
+			x.reportDel(dst)
+		}
 		x.Int(n)
 	default:
 		x.ArrayLen(len(vals))

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/stratadb/strata/conf"
 	"github.com/stratadb/strata/engine"
 )
 
@@ -195,7 +196,13 @@ func cmdSet(x *Ctx) {
 		}
 		a.ExpireAt = at
 	}
+	if a.Get {
+		x.NotifyMisses(x.Args[1])
+	}
 	r, err := x.Txn.Set(x.Args[1], x.Args[2], a)
+	if err == nil && r.Done && !a.Get {
+		x.notifySet(x.Args[1], a.ExpireAt != 0)
+	}
 	switch {
 	case err != nil:
 		x.Error(err)
@@ -206,6 +213,9 @@ func cmdSet(x *Ctx) {
 	default:
 		x.OK()
 	}
+	if err == nil && r.Done && a.Get {
+		x.notifySet(x.Args[1], a.ExpireAt != 0) // GET replies with the old value first
+	}
 }
 
 func cmdSetNX(x *Ctx) {
@@ -214,7 +224,19 @@ func cmdSetNX(x *Ctx) {
 		x.Error(err)
 		return
 	}
+	if r.Done {
+		x.notifySet(x.Args[1], false)
+	}
 	x.Int(boolInt(r.Done))
+}
+
+// notifySet reports the events of a string written by SET and its kin: "set", then "expire"
+// when the command gave it an expiry.
+func (x *Ctx) notifySet(key []byte, expire bool) {
+	x.Notify(conf.NotifyString, "set", key)
+	if expire {
+		x.Notify(conf.NotifyGeneric, "expire", key)
+	}
 }
 
 // boolInt is 1 for true, 0 for false: Redis answers :1/:0 (never a RESP3 boolean) here.
@@ -235,17 +257,26 @@ func cmdSetEx(x *Ctx) {
 		x.Error(err)
 		return
 	}
+	x.notifySet(x.Args[1], true)
 	x.OK()
 }
 
 func cmdGetSet(x *Ctx) {
+	x.NotifyMisses(x.Args[1])
 	r, err := x.Txn.Set(x.Args[1], x.Args[2], engine.SetArgs{Get: true})
 	replyValue(x, r.Old, r.HadOld, err)
+	if err == nil {
+		x.notifySet(x.Args[1], false)
+	}
 }
 
 func cmdGetDel(x *Ctx) {
+	x.NotifyMisses(x.Args[1])
 	v, ok, err := x.Txn.GetDel(x.Args[1])
 	replyValue(x, v, ok, err)
+	if ok {
+		x.Notify(conf.NotifyGeneric, "del", x.Args[1])
+	}
 }
 
 func cmdGetEx(x *Ctx) {
@@ -259,8 +290,24 @@ func cmdGetEx(x *Ctx) {
 		a.Expire = true
 		a.ExpireAt, a.Err = o.expireAt(x)
 	}
+	hadTTL := false
+	if a.Persist && x.notifying(conf.NotifyGeneric) {
+		at, err := x.Txn.ExpireTime(x.Args[1])
+		hadTTL = err == nil && at >= 0
+	}
+	x.NotifyMisses(x.Args[1])
 	v, ok, err := x.Txn.GetEx(x.Args[1], a)
 	replyValue(x, v, ok, err)
+	if ok {
+		switch {
+		case a.Expire && a.ExpireAt <= x.Txn.Now():
+			x.Notify(conf.NotifyGeneric, "del", x.Args[1])
+		case a.Expire:
+			x.Notify(conf.NotifyGeneric, "expire", x.Args[1])
+		case hadTTL:
+			x.Notify(conf.NotifyGeneric, "persist", x.Args[1])
+		}
+	}
 }
 
 func cmdMGet(x *Ctx) {
@@ -279,6 +326,11 @@ func cmdMSet(x *Ctx) {
 	}
 	nx := x.Cmd.Name == "msetnx"
 	done, err := x.Txn.MSet(x.Args[1:], nx)
+	if err == nil && done {
+		for i := 1; i < len(x.Args); i += 2 {
+			x.Notify(conf.NotifyString, "set", x.Args[i])
+		}
+	}
 	switch {
 	case err != nil:
 		x.Error(err)
@@ -291,6 +343,9 @@ func cmdMSet(x *Ctx) {
 
 func cmdAppend(x *Ctx) {
 	n, err := x.Txn.Append(x.Args[1], x.Args[2], x.maxBulk())
+	if err == nil {
+		x.Notify(conf.NotifyString, "append", x.Args[1])
+	}
 	replyInt(x, n, err)
 }
 
@@ -344,18 +399,19 @@ func cmdSetRange(x *Ctx) {
 		x.Error(engine.ErrOffsetRange)
 	default:
 		n, err := x.Txn.SetRange(x.Args[1], off, x.Args[3], x.maxBulk())
+		if err == nil && len(x.Args[3]) > 0 {
+			x.Notify(conf.NotifyString, "setrange", x.Args[1])
+		}
 		replyInt(x, n, err)
 	}
 }
 
 func cmdIncr(x *Ctx) {
-	n, err := x.Txn.IncrBy(x.Args[1], 1)
-	replyInt(x, n, err)
+	incrBy(x, 1)
 }
 
 func cmdDecr(x *Ctx) {
-	n, err := x.Txn.IncrBy(x.Args[1], -1)
-	replyInt(x, n, err)
+	incrBy(x, -1)
 }
 
 func cmdIncrBy(x *Ctx) {
@@ -364,8 +420,7 @@ func cmdIncrBy(x *Ctx) {
 		x.Error(engine.ErrNotInteger)
 		return
 	}
-	n, err := x.Txn.IncrBy(x.Args[1], by)
-	replyInt(x, n, err)
+	incrBy(x, by)
 }
 
 func cmdDecrBy(x *Ctx) {
@@ -376,13 +431,24 @@ func cmdDecrBy(x *Ctx) {
 	case by == math.MinInt64:
 		x.Error(engine.ErrDecrOverflow)
 	default:
-		n, err := x.Txn.IncrBy(x.Args[1], -by)
-		replyInt(x, n, err)
+		incrBy(x, -by)
 	}
+}
+
+// incrBy is INCR, DECR, INCRBY and DECRBY: all report "incrby", as in Redis.
+func incrBy(x *Ctx, by int64) {
+	n, err := x.Txn.IncrBy(x.Args[1], by)
+	if err == nil {
+		x.Notify(conf.NotifyString, "incrby", x.Args[1])
+	}
+	replyInt(x, n, err)
 }
 
 func cmdIncrByFloat(x *Ctx) {
 	v, err := x.Txn.IncrByFloat(x.Args[1], x.Args[2])
+	if err == nil {
+		x.Notify(conf.NotifyString, "incrbyfloat", x.Args[1])
+	}
 	replyValue(x, v, true, err)
 }
 

@@ -79,6 +79,11 @@ const (
 	// LockKeysWrite: write locks on the command's keys although it is flagged readonly:
 	// PFCOUNT writes the cardinality it computed back into the value, as Redis does.
 	LockKeysWrite
+	// LockScript: the handler takes its own locks (EVAL, FCALL: the declared keys first,
+	// the global latch when the script touches others). Run by CallInTxn inside a
+	// transaction, it runs in the caller's Txn, which must then hold the global latch:
+	// lockMode says LockGlobal for it.
+	LockScript
 )
 
 // writesKeys says whether the command takes write locks on its keys.
@@ -86,6 +91,7 @@ func (c *Command) writesKeys() bool { return c.Has(FlagWrite) || c.Lock == LockK
 
 type cmdStats struct {
 	calls, usec, rejected, failed atomic.Int64
+	hist                          atomic.Pointer[commandHistogram] // latency-tracking (latency.go)
 }
 
 // CmdFlag is a bit set of command flags.
@@ -121,7 +127,9 @@ const (
 	FlagSkipSlow        CmdFlag = 1 << 11
 	FlagFast            CmdFlag = 1 << 13
 	FlagNoAuth          CmdFlag = 1 << 14
+	FlagMayReplicate    CmdFlag = 1 << 15
 	FlagNoMandatoryKeys CmdFlag = 1 << 18
+	FlagProtected       CmdFlag = 1 << 19
 	FlagNoMulti         CmdFlag = 1 << 21
 	FlagMovable         CmdFlag = 1 << 22
 	FlagAllow           CmdFlag = 1 << 23

@@ -20,6 +20,8 @@ func (s *Server) cron() {
 				return
 			}
 			s.stats.instOps.Store(ops.sample(s.stats.commands.Load(), now))
+			s.persistCron(now)
+			s.aofCron(now)
 			if n%10 == 0 {
 				s.closeIdleClients(now)
 				s.usedMemory()
@@ -60,18 +62,22 @@ func (o *opsSampler) sample(count int64, now time.Time) int64 {
 }
 
 // closeIdleClients closes the connections idle for longer than the timeout directive. A
-// client inside a command (including one blocked in it) is not idle. Redis also spares
-// pub/sub subscribers; the pub/sub work must exempt them here.
+// client inside a command (including one blocked in it) is not idle, and pub/sub subscribers
+// are never closed for idling, as in Redis.
 func (s *Server) closeIdleClients(now time.Time) {
 	timeout := time.Duration(s.idleTimeout.Load()) * time.Second
 	if timeout <= 0 {
 		return
 	}
 	for _, c := range s.Clients() {
+		if c.sub.active() {
+			continue
+		}
 		c.mu.Lock()
 		idle := !c.busy && now.Sub(c.lastSeen) > timeout
 		c.mu.Unlock()
-		if idle && !s.IsBlocked(c.id) { // Redis does not time out blocked clients either
+		// Redis does not time out blocked clients either, nor monitors, nor paused clients.
+		if idle && !s.IsBlocked(c.id) && !c.intro.monitor.Load() && !c.intro.paused.Load() {
 			c.kill()
 		}
 	}

@@ -25,9 +25,17 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 		// CLIENT KILL: the socket is closed, nothing more runs. End the burst so that whatever
 		// it holds for the burst (the drain lock) is released.
 		c.inBurst = false
+		c.wakeQueuedWriters()
 		return
 	}
+	if c.pushes {
+		// Pushes that arrived so far (messages, invalidations, monitor lines) precede this
+		// command's reply.
+		c.drainPending()
+	}
+	mark, flushes := c.markReply()
 	s.execute(c, rcmd.Args)
+	c.applyReplyMode(mark, flushes)
 	if c.closing || len(rc.PeekPipeline()) == 0 {
 		c.inBurst = false
 		c.endBurst()
@@ -35,9 +43,10 @@ func (s *Server) serveRESP(rc redcon.Conn, rcmd redcon.Command) {
 }
 
 // execute runs one command as Redis's processCommand does, in its order of checks: the
-// command exists, its arity, authentication, no_multi, the ACL, memory; then it runs, or is
-// queued between MULTI and EXEC. A check that refuses a command answers through s.reject,
-// which also marks an open transaction so that its EXEC answers EXECABORT.
+// command exists, its arity, enable-debug-command, authentication, no_multi, the ACL,
+// memory, what a monitor may run, CLIENT PAUSE; then it runs, or is queued between MULTI
+// and EXEC. A check that refuses a command answers through s.reject, which also marks an
+// open transaction so that its EXEC answers EXECABORT.
 func (s *Server) execute(c *Client, args [][]byte) {
 	cmd := s.lookup(c, args)
 	if cmd == nil {
@@ -46,6 +55,10 @@ func (s *Server) execute(c *Client, args [][]byte) {
 	}
 	if !cmd.arityOK(len(args)) {
 		s.reject(c, cmd, engine.ErrWrongArity(cmd.Name))
+		return
+	}
+	if cmd.Has(FlagProtected) && !s.debugAllowedFor(c) {
+		s.reject(c, cmd, engine.ErrDebugNotAllowed)
 		return
 	}
 	if !cmd.Has(FlagNoAuth) && c.authRequired() {
@@ -70,8 +83,30 @@ func (s *Server) execute(c *Client, args [][]byte) {
 		s.reject(c, cmd, engine.ErrOOM)
 		return
 	}
+	if monitorRefuses(c, cmd) {
+		s.reject(c, cmd, engine.ErrReplicaKeyspace)
+		return
+	}
+	if s.refuseWhileLoading(cmd) {
+		s.reject(c, cmd, engine.ErrLoading)
+		return
+	}
+	if s.pauseBlocks(c, cmd) && !s.waitUnpaused(c, cmd) {
+		return // the client went away while paused
+	}
 	if c.tx.multi && !cmd.runsInMulti() {
 		c.enqueue(cmd, args)
+		return
+	}
+	if err := s.scripts.busyError(); err != nil && !cmd.Has(FlagAllow) {
+		// A script has run past busy-reply-threshold: only allow_busy commands run.
+		cmd.stats.rejected.Add(1)
+		c.Error(err)
+		return
+	}
+	if c.resp == 2 && c.sub.active() && !allowedWhenSubscribed(cmd) {
+		cmd.stats.rejected.Add(1)
+		c.Error(engine.ErrSubscribedContext(cmd.Name))
 		return
 	}
 	s.call(c, cmd, args)
@@ -108,14 +143,19 @@ func appendLower(dst, b []byte) []byte {
 }
 
 // call runs a command that passed the checks: it takes the command's locks, runs the handler
-// and commits its writes as one batch.
+// and commits its writes as one batch. The time it accounts is the handler's and the
+// commit's, not the wait for the locks.
 func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
-	start := c.clock // the end of the previous command: one clock read per command (account)
 	x := &c.x
 	x.Cmd, x.Args = cmd, args
 	mark := len(c.out)
-	if cmd.Lock == LockNone {
+	c.notes.reset()
+	c.notes.mark = mark
+	var start time.Time
+	if cmd.Lock == LockNone || cmd.Lock == LockScript {
+		start = time.Now()
 		s.runHandler(x, mark)
+		s.feedMonitors(c, cmd, args)
 	} else {
 		t := c.txn
 		mode := cmd.lockMode()
@@ -124,14 +164,25 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		t.Begin(c.db, mode)
 		cmd.addKeys(t, args)
-		if err := t.LockAt(start); err != nil {
+		if err := t.Lock(); err != nil {
 			// The engine closed under us: the server is shutting down.
+			c.notes.mark = -1
 			c.closing = true
 			return
 		}
+		start = time.Now()
 		x.Txn = t
-		if s.runHandler(x, mark) {
-			// Clients blocked on the keys this command changed are served before it commits.
+		ok := s.runHandler(x, mark)
+		// Monitors see the command while it holds its key locks: in the order commands on
+		// one key ran.
+		s.feedMonitors(c, cmd, args)
+		if ok {
+			x.notifyReadMisses(mark)
+			if c.trk.mode.Load() != nil {
+				s.trackRead(c, cmd, args)
+			}
+			// Clients blocked on the keys this command changed are served before it commits;
+			// keyspace notifications and invalidations go out as it commits (Committed hook).
 			if err := s.commitServing(t, mode == engine.LockGlobal); err != nil {
 				s.log.Error("commit failed", "command", cmd.Name, "err", err)
 				c.out = c.out[:mark]
@@ -140,7 +191,20 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		x.Txn = nil
 	}
-	s.account(c, cmd, start, mark)
+	c.notes.mark = -1
+	c.afterCommand(cmd)
+	d := time.Since(start)
+	blocked := c.blocked != nil
+	c.clock = start.Add(d) // the client's last activity (endBurst)
+	s.account(c, cmd, args, d, mark, blocked)
+	if blocked {
+		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
+		c.clock = time.Now()
+		if !cmd.Has(FlagSkipSlow) {
+			// As Redis, a command that blocked is logged once answered, with the time it ran.
+			s.slowlog.push(c, redactedArgs(cmd, args), d)
+		}
+	}
 }
 
 // CallInTxn runs cmd inside t, a Txn the caller has already locked with every key cmd needs
@@ -157,19 +221,26 @@ func (s *Server) CallInTxn(c *Client, t *engine.Txn, cmd *Command, args [][]byte
 		x.Txn = t
 	}
 	mark := len(c.out)
-	deny := c.denyBlocking
-	c.denyBlocking = true
+	deny, nested := c.denyBlocking, c.notes.nested
+	c.denyBlocking, c.notes.nested = true, true
 	ok := s.runHandler(x, mark)
-	c.denyBlocking = deny
+	c.denyBlocking, c.notes.nested = deny, nested
+	if ok && cmd.Lock != LockNone {
+		x.notifyReadMisses(-1)
+		if c.trk.mode.Load() != nil {
+			s.trackRead(c, cmd, args)
+		}
+	}
 	*x = saved
-	s.account(c, cmd, start, mark)
+	s.feedMonitors(c, cmd, args)
+	s.account(c, cmd, args, time.Since(start), mark, false)
 	return ok
 }
 
 // lockMode is the engine lock mode the command's table entry asks for.
 func (cmd *Command) lockMode() engine.LockMode {
 	switch {
-	case cmd.Lock == LockGlobal:
+	case cmd.Lock == LockGlobal || cmd.Lock == LockScript:
 		return engine.LockGlobal
 	case cmd.writesKeys():
 		return engine.LockWrite
@@ -188,24 +259,33 @@ func (cmd *Command) addKeys(t *engine.Txn, args [][]byte) {
 	cmd.eachKey(args, func(i int) { t.AddKey(args[i]) })
 }
 
-// account records what one command did: calls, time, failures, the client's last command.
-// Its clock read ends the command and starts the next one of the burst (c.clock).
-func (s *Server) account(c *Client, cmd *Command, start time.Time, mark int) {
-	end := time.Now()
-	c.clock = end
+// account records what one command did: calls, time, failures, the client's last command,
+// the latency monitor's command events, and (unless it blocked, which is accounted once it
+// is answered) the slow log and the command's latency histogram.
+func (s *Server) account(c *Client, cmd *Command, args [][]byte, d time.Duration, mark int, blocked bool) {
 	if c.lastCmd.Load() != cmd {
 		c.lastCmd.Store(cmd)
 	}
 	cmd.stats.calls.Add(1)
-	cmd.stats.usec.Add(end.Sub(start).Microseconds())
+	cmd.stats.usec.Add(d.Microseconds())
 	if len(c.out) > mark && c.out[mark] == '-' {
 		cmd.stats.failed.Add(1) // the command replied with an error (failed_calls)
 	}
 	s.stats.commands.Add(1)
 	c.publish()
-	if c.blocked != nil {
-		s.waitBlocked(c) // the command blocked: wait, holding no lock, for its answer
-		c.clock = time.Now()
+	event := "command"
+	if cmd.Has(FlagFast) {
+		event = "fast-command"
+	}
+	s.latency.addIfNeeded(event, d)
+	if blocked {
+		return
+	}
+	if !cmd.Has(FlagSkipSlow) {
+		s.slowlog.push(c, redactedArgs(cmd, args), d)
+	}
+	if s.latencyTracking.Load() {
+		cmd.stats.histogram().record(d)
 	}
 }
 

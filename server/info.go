@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stratadb/strata/engine"
 )
 
 // INFO answers with Redis 7.0's sections and field names, in Redis's order, so that
@@ -22,10 +24,11 @@ import (
 //     used_memory_rss is the process's resident set, which also holds Pebble's block cache,
 //     memtables and the Go runtime. strata_* fields give the tier, the Go heap and Pebble.
 //   - persistence: Strata's durability is Pebble's write-ahead log, governed by appendfsync;
-//     there is no fork, so no copy-on-write, and no RDB is written unless asked for.
-//     aof_enabled follows the appendonly directive.
+//     there is no fork, so no copy-on-write. The rdb_* fields report SAVE, BGSAVE and save
+//     points (cmd_persist.go), loading and loading_* the drop-in load of a dump (load.go).
+//     aof_enabled follows the appendonly directive; aof_* report BGREWRITEAOF (cmd_aof.go).
 //   - cpu: Go has no main thread, so the *_main_thread fields are absent.
-//   - latencystats: no per-command histograms are kept yet; the section is empty.
+//   - latencystats: per-command percentiles while latency-tracking is on (latency.go).
 
 // infoSection is one INFO section: the name INFO takes, the header it prints, and whether
 // INFO without arguments (or "default") includes it.
@@ -47,7 +50,7 @@ var infoSections = []infoSection{
 	{"modules", "Modules", true, func(*Server, *infoBuf) {}},
 	{"commandstats", "Commandstats", false, (*Server).infoCommandStats},
 	{"errorstats", "Errorstats", true, (*Server).infoErrorStats},
-	{"latencystats", "Latencystats", false, func(*Server, *infoBuf) {}},
+	{"latencystats", "Latencystats", false, (*Server).infoLatencyStats},
 	{"cluster", "Cluster", true, func(_ *Server, b *infoBuf) { b.add("cluster_enabled", "0") }},
 	{"keyspace", "Keyspace", true, (*Server).infoKeyspace},
 }
@@ -229,7 +232,7 @@ func (s *Server) infoClients(b *infoBuf) {
 	b.int("client_recent_max_output_buffer", int64(maxOut))
 	blocked, timed := s.blockedCounts()
 	b.int("blocked_clients", int64(blocked))
-	b.zeros("tracking_clients")
+	b.int("tracking_clients", s.trk.clients.Load())
 	b.int("clients_in_timeout_table", int64(timed))
 }
 
@@ -273,28 +276,49 @@ func ratio(a, b uint64) float64 {
 	return float64(a) / float64(b)
 }
 
-func (s *Server) infoMemory(b *infoBuf) {
-	m, peak := s.usedMemory()
-	es := s.eng.Stats()
+// memOverview is the memory picture INFO memory and MEMORY STATS report.
+type memOverview struct {
+	heap    memStats
+	eng     engine.Stats
+	used    uint64 // the hot tier: what maxmemory bounds (used_memory)
+	peak    uint64
+	startup uint64
+	rss     uint64
+	// The Go heap as an allocator: in use, plus unused spans, plus spans free for reuse.
+	active, resident uint64
+	clientMem        uint64 // clients' pending output
+}
+
+func (s *Server) memoryOverview() memOverview {
+	var o memOverview
+	var peak uint64
+	o.heap, peak = s.usedMemory()
+	o.eng = s.eng.Stats()
 	// used_memory is the hot tier's share, the memory maxmemory bounds: its live entries plus
 	// an estimate of their index (about 24 bytes each in the pointer-free map).
-	used := uint64(es.Hot.Bytes + 24*es.Hot.Keys)
-	peak = max(peak, used)
-	rss := residentMemory()
-	if rss == 0 {
-		rss = m.total
+	o.used = uint64(o.eng.Hot.Bytes + 24*o.eng.Hot.Keys)
+	o.peak = max(peak, o.used)
+	o.rss = residentMemory()
+	if o.rss == 0 {
+		o.rss = o.heap.total
 	}
-	startup := min(s.startupMemory, used)
-	active := m.heapObjects + m.heapUnused
-	resident := active + m.heapFree
+	o.startup = min(s.startupMemory, o.used)
+	o.active = o.heap.heapObjects + o.heap.heapUnused
+	o.resident = o.active + o.heap.heapFree
+	for _, c := range s.Clients() {
+		o.clientMem += uint64(c.PendingBytes())
+	}
+	return o
+}
+
+func (s *Server) infoMemory(b *infoBuf) {
+	o := s.memoryOverview()
+	m, es, used, peak, rss, startup := o.heap, o.eng, o.used, o.peak, o.rss, o.startup
+	active, resident, clientMem := o.active, o.resident, o.clientMem
 	system := systemMemory()
 	s.cfgMu.RLock()
 	maxmem, policy := s.cfg.MaxMemory, s.cfg.MaxMemoryPolicy
 	s.cfgMu.RUnlock()
-	var clientMem uint64
-	for _, c := range s.Clients() {
-		clientMem += uint64(c.PendingBytes())
-	}
 
 	b.uint("used_memory", used)
 	b.add("used_memory_human", bytesToHuman(used))
@@ -315,8 +339,12 @@ func (s *Server) infoMemory(b *infoBuf) {
 	b.add("total_system_memory_human", bytesToHuman(system))
 	b.zeros("used_memory_lua", "used_memory_vm_eval")
 	b.add("used_memory_lua_human", "0B")
-	b.zeros("used_memory_scripts_eval", "number_of_cached_scripts", "number_of_functions",
-		"number_of_libraries", "used_memory_vm_functions", "used_memory_vm_total")
+	scripts, functions, libraries := s.scripts.counts()
+	b.zeros("used_memory_scripts_eval")
+	b.int("number_of_cached_scripts", scripts)
+	b.int("number_of_functions", functions)
+	b.int("number_of_libraries", libraries)
+	b.zeros("used_memory_vm_functions", "used_memory_vm_total")
 	b.add("used_memory_vm_total_human", "0B")
 	b.zeros("used_memory_functions", "used_memory_scripts")
 	b.add("used_memory_scripts_human", "0B")
@@ -355,30 +383,9 @@ func (s *Server) infoMemory(b *infoBuf) {
 }
 
 func (s *Server) infoPersistence(b *infoBuf) {
-	s.cfgMu.RLock()
-	aof := s.cfg.AppendOnly
-	s.cfgMu.RUnlock()
-	b.zeros("loading", "async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age")
-	b.add("current_fork_perc", "0.00")
-	b.zeros("current_save_keys_processed", "current_save_keys_total", "rdb_changes_since_last_save",
-		"rdb_bgsave_in_progress")
-	b.int("rdb_last_save_time", s.started.Unix())
-	b.add("rdb_last_bgsave_status", "ok")
-	b.add("rdb_last_bgsave_time_sec", "-1")
-	b.add("rdb_current_bgsave_time_sec", "-1")
-	b.zeros("rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired", "rdb_last_load_keys_loaded")
-	if aof {
-		b.add("aof_enabled", "1")
-	} else {
-		b.add("aof_enabled", "0")
-	}
-	b.zeros("aof_rewrite_in_progress", "aof_rewrite_scheduled")
-	b.add("aof_last_rewrite_time_sec", "-1")
-	b.add("aof_current_rewrite_time_sec", "-1")
-	b.add("aof_last_bgrewrite_status", "ok")
-	b.zeros("aof_rewrites", "aof_rewrites_consecutive_failures")
-	b.add("aof_last_write_status", "ok")
-	b.zeros("aof_last_cow_size", "module_fork_in_progress", "module_fork_last_cow_size")
+	s.infoRDB(b)
+	s.infoAOF(b)
+	s.infoLoading(b)
 }
 
 func (s *Server) infoStats(b *infoBuf) {
@@ -402,12 +409,18 @@ func (s *Server) infoStats(b *infoBuf) {
 	b.zeros("evicted_clients", "total_eviction_exceeded_time", "current_eviction_exceeded_time")
 	b.int("keyspace_hits", es.KeyspaceHits)
 	b.int("keyspace_misses", es.KeyspaceMisses)
-	b.zeros("pubsub_channels", "pubsub_patterns",
-		"pubsubshard_channels", "latest_fork_usec", "total_forks", "migrate_cached_sockets",
+	b.int("pubsub_channels", s.ps.count[subChannel].Load())
+	b.int("pubsub_patterns", s.ps.count[subPattern].Load())
+	b.int("pubsubshard_channels", s.ps.count[subShard].Load())
+	b.zeros("latest_fork_usec", "total_forks", "migrate_cached_sockets",
 		"slave_expires_tracked_keys", "active_defrag_hits", "active_defrag_misses",
 		"active_defrag_key_hits", "active_defrag_key_misses", "total_active_defrag_time",
-		"current_active_defrag_time", "tracking_total_keys", "tracking_total_items",
-		"tracking_total_prefixes", "unexpected_error_replies")
+		"current_active_defrag_time")
+	keys, items, prefixes := s.trk.stats()
+	b.int("tracking_total_keys", keys)
+	b.int("tracking_total_items", items)
+	b.int("tracking_total_prefixes", prefixes)
+	b.add("unexpected_error_replies", "0")
 	st.errMu.Lock()
 	errs := st.total
 	st.errMu.Unlock()
@@ -423,7 +436,7 @@ func (s *Server) infoReplication(b *infoBuf) {
 	b.add("role", "master")
 	b.add("connected_slaves", "0")
 	b.add("master_failover_state", "no-failover")
-	b.add("master_replid", s.replID)
+	b.add("master_replid", *s.replID.Load())
 	b.add("master_replid2", strings.Repeat("0", 40))
 	b.add("master_repl_offset", "0")
 	b.add("second_repl_offset", "-1")
@@ -529,6 +542,7 @@ func (s *Server) resetStats() {
 			cmd.stats.usec.Store(0)
 			cmd.stats.rejected.Store(0)
 			cmd.stats.failed.Store(0)
+			cmd.stats.hist.Store(nil)
 		}
 	}
 	st := &s.stats

@@ -251,3 +251,29 @@ func TestRedisCliInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoScriptCounts: INFO memory counts cached scripts, functions and libraries as Redis.
+func TestInfoScriptCounts(t *testing.T) {
+	r := servertest.StartRedis(t)
+	s := servertest.StartStrata(t, nil)
+	field := func(c *servertest.Conn, name string) string {
+		info := parseValue(t, c.Do("INFO", "memory")).(string)
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, name+":"); ok {
+				return v
+			}
+		}
+		return "missing"
+	}
+	for _, c := range []*servertest.Conn{r.Dial(t), s.Dial(t)} {
+		c.Do("SCRIPT", "LOAD", "return 1")
+		c.Do("SCRIPT", "LOAD", "return 2")
+		c.Do("FUNCTION", "LOAD", "#!lua name=infolib\nredis.register_function('f1', function() return 1 end)\nredis.register_function('f2', function() return 2 end)")
+	}
+	rc, sc := r.Dial(t), s.Dial(t)
+	for _, f := range []string{"number_of_cached_scripts", "number_of_functions", "number_of_libraries"} {
+		if want, got := field(rc, f), field(sc, f); want != got {
+			t.Errorf("%s: redis %s, strata %s", f, want, got)
+		}
+	}
+}

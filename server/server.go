@@ -49,34 +49,53 @@ type Server struct {
 	cfgMu   sync.RWMutex
 	cfg     *conf.Config
 
-	eng   *engine.Engine
-	cmds  *Table
-	watch *watchRegistry
+	eng     *engine.Engine
+	cmds    *Table
+	watch   *watchRegistry
+	scripts *scriptState // EVAL scripts, function libraries, running scripts (cmd_scripting.go)
 
 	blocking *blockRegistry // clients blocked on keys (blocking.go)
+	persist  persistence    // saves, save points and the drop-in load (cmd_persist.go, load.go)
+	aofrw    aofRewriter    // BGREWRITEAOF (cmd_aof.go)
 
-	lim         limits
-	acl         *aclSystem
-	tls         *tls.Config // nil without tls-port
-	protected   atomic.Bool
-	maxClients  atomic.Int64
-	idleTimeout atomic.Int64 // seconds; 0: never (timeout)
-	keepAlive   atomic.Int64 // seconds; 0: off (tcp-keepalive)
+	// Introspection: MONITOR, SLOWLOG, LATENCY, CLIENT PAUSE, LASTSAVE, DEBUG
+	// (cmd_introspect.go, slowlog.go, latency.go, client_control.go, cmd_debug.go).
+	monitors monitorHub
+	slowlog  slowLog
+	latency  *latencyMonitor
+	pause    pauseState
+	lastSave atomic.Int64 // unix seconds of the last successful save
+
+	lim             limits
+	latencyTracking atomic.Bool
+	debugMode       string // enable-debug-command (immutable): no, yes, local
+	acl             *aclSystem
+	tls             *tls.Config // nil without tls-port
+	protected       atomic.Bool
+	maxClients      atomic.Int64
+	idleTimeout     atomic.Int64 // seconds; 0: never (timeout)
+	keepAlive       atomic.Int64 // seconds; 0: off (tcp-keepalive)
 
 	mu      sync.Mutex
 	clients map[int64]*Client
 	nextID  atomic.Int64
 
-	servers  []*redcon.Server
-	addrs    []net.Addr
-	tlsAddrs []net.Addr
-	serveWG  sync.WaitGroup
+	ps          pubsubRegistry                            // pubsub.go
+	trk         trackingTable                             // tracking.go
+	notifyFlags atomic.Int64                              // notify-keyspace-events' classes
+	obufLimits  atomic.Pointer[[3]conf.OutputBufferLimit] // client-output-buffer-limit
+
+	servers   []*redcon.Server
+	listeners []net.Listener // the servers' own, closed by stopListeners
+	addrs     []net.Addr
+	tlsAddrs  []net.Addr
+	serveWG   sync.WaitGroup
 
 	stats         serverStats
 	started       time.Time
 	runID         string
-	replID        string // INFO replication's master_replid
-	startupMemory uint64 // heap in use once the server was built (INFO used_memory_startup)
+	replID        atomic.Pointer[string] // INFO replication's master_replid (DEBUG CHANGE-REPL-ID)
+	startupMemory uint64                 // heap in use once the server was built (INFO used_memory_startup)
 
 	// drain is held shared by every read burst of commands while it runs and exclusively by
 	// Shutdown, which so waits for the commands in flight; closing refuses later bursts.
@@ -100,32 +119,45 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.Default()
 	}
 	s := &Server{
-		log:      o.Logger,
-		ctab:     o.Table,
-		cfgPath:  o.ConfigPath,
-		cfg:      o.Config,
-		clients:  map[int64]*Client{},
-		started:  time.Now(),
-		stopping: make(chan struct{}),
-		done:     make(chan struct{}),
+		log:       o.Logger,
+		ctab:      o.Table,
+		cfgPath:   o.ConfigPath,
+		cfg:       o.Config,
+		debugMode: o.Config.EnableDebugCommand,
+		clients:   map[int64]*Client{},
+		started:   time.Now(),
+		stopping:  make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	s.blocking = newBlockRegistry()
 	var rid [40]byte
 	rand.Read(rid[:])
 	s.runID = hex.EncodeToString(rid[:20])
-	s.replID = hex.EncodeToString(rid[20:])
+	replID := hex.EncodeToString(rid[20:])
+	s.replID.Store(&replID)
+	s.latency = newLatencyMonitor()
+	s.lastSave.Store(s.started.Unix())
 	s.stats.errors = map[string]int64{}
+	s.persist.init()
+	s.aofrw.init()
+	s.scripts = newScriptState(s)
+	s.ps.init()
+	s.trk.init()
 	s.applyLive()
 
 	fsync, _ := engine.ParseFsyncMode(o.Config.AppendFsync)
 	policy, _ := engine.ParseEvictionPolicy(o.Config.MaxMemoryPolicy)
 	valueCodec, _ := engine.ParseValueCompression(o.Config.ValueCompression)
 	hooks := engine.Hooks{
-		Expired: func(int, []byte) { s.stats.expiredKeys.Add(1) },
-		Touched: s.keyChanged,
+		Expired:     func(int, []byte) { s.stats.expiredKeys.Add(1) },
+		Touched:     s.keyChanged,
+		ExpireCycle: func(d time.Duration) { s.latency.addIfNeeded("expire-cycle", d) },
+		Committed:   s.committed,
 	}
 	s.watch = newWatchRegistry()
 	s.watch.chain(&hooks)
+	s.persist.chain(&hooks)
+	s.planLoad()
 	eng, err := engine.Open(engine.Options{
 		MaxMemory:                 o.Config.MaxMemory,
 		Policy:                    policy,
@@ -154,6 +186,10 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.applyLive()
+	if err := s.scripts.loadLibraries(); err != nil {
+		eng.Close()
+		return nil, err
+	}
 	s.startupMemory = readMemStats().heapObjects
 	return s, nil
 }
@@ -162,6 +198,7 @@ func New(o Options) (*Server, error) {
 // configuration; an error in either stops the server from starting, as in Redis.
 func (s *Server) startSecurity() error {
 	s.acl = newACL(s.cmds)
+	s.acl.subscriptions = s.ps.subscriptionsOf
 	s.applyLive()
 	if path := s.cfg.ACLFile; path != "" {
 		if _, err := s.acl.loadFile(path); err != nil {
@@ -187,6 +224,8 @@ func (s *Server) registerCommands() {
 var commandGroups = []func(*Table){
 	registerConnectionCommands,
 	registerStringCommands,
+	registerZSetCommands,
+	registerGeoCommands,
 	registerServerCommands,
 	registerClientCommands,
 	registerShutdownCommands,
@@ -198,7 +237,15 @@ var commandGroups = []func(*Table){
 	registerTransactionCommands,
 	registerListCommands,
 	registerSortCommands,
+	registerPersistCommands,
+	registerAOFCommands,
 	registerACLCommands,
+	registerStreamCommands,
+	registerScriptingCommands,
+	registerFunctionCommands,
+	registerIntrospectionCommands,
+	registerDebugCommands,
+	registerPubsubCommands,
 }
 
 // keyChanged is told, after each commit and under its key locks, about every key the commit
@@ -222,6 +269,16 @@ func (s *Server) applyLive() {
 	s.maxClients.Store(int64(c.MaxClients))
 	s.idleTimeout.Store(int64(c.Timeout))
 	s.keepAlive.Store(int64(c.TCPKeepalive))
+	s.scripts.threshold.Store(c.BusyReplyThreshold)
+	s.slowlog.slowerThan.Store(c.SlowlogLogSlowerThan)
+	s.slowlog.maxLen.Store(c.SlowlogMaxLen)
+	s.latency.threshold.Store(c.LatencyMonitor)
+	s.latencyTracking.Store(c.LatencyTracking)
+	events, _ := conf.ParseKeyspaceEvents(c.NotifyKeyspaceEvents)
+	s.notifyFlags.Store(int64(events))
+	limits := conf.OutputBufferLimits(c.ClientOutputBufferLim)
+	s.obufLimits.Store(&limits)
+	s.trk.maxKeys.Store(c.TrackingTableMaxKeys)
 	if s.eng != nil {
 		if mode, ok := engine.ParseFsyncMode(c.AppendFsync); ok {
 			s.eng.SetFsyncMode(mode)
@@ -258,6 +315,10 @@ func (s *Server) Start() error {
 	}
 	if len(s.servers) == 0 {
 		return errors.New("server: no address could be bound")
+	}
+	if err := s.startLoad(); err != nil {
+		s.stopListeners()
+		return err
 	}
 	go s.cron()
 	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
@@ -305,6 +366,7 @@ func (s *Server) listenAll(binds []string, port int, tlsCfg *tls.Config) error {
 func (s *Server) serve(ln net.Listener, tlsCfg *tls.Config) {
 	rs := redcon.NewServer(ln.Addr().String(), s.serveDraining, s.accept, s.closed)
 	s.servers = append(s.servers, rs)
+	s.listeners = append(s.listeners, ln)
 	inner := ln
 	if tlsCfg != nil {
 		s.tlsAddrs = append(s.tlsAddrs, ln.Addr())
@@ -386,6 +448,9 @@ func (s *Server) closed(rc redcon.Conn, err error) {
 		return
 	}
 	c.detach()
+	c.wakeQueuedWriters() // a burst cut short by the close pushed to others
+	c.leaveAll()
+	c.trackingOff()
 	s.mu.Lock()
 	delete(s.clients, c.id)
 	s.mu.Unlock()
@@ -405,6 +470,11 @@ func (s *Server) Clients() []*Client {
 func (s *Server) stopListeners() {
 	for _, rs := range s.servers {
 		rs.Close()
+	}
+	// redcon's Close does nothing before its Serve goroutine has started: closing the
+	// listener itself makes that Serve return at once.
+	for _, ln := range s.listeners {
+		ln.Close()
 	}
 }
 
@@ -443,6 +513,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		close(s.stopping)
+		s.scripts.shutdown() // a script past busy-reply-threshold would hold up the drain
 		s.log.Info("shutting down: finishing the commands in flight")
 		drained := make(chan struct{})
 		go func() {
@@ -463,6 +534,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-waited:
 		case <-ctx.Done():
 		}
+		s.stopPersistence()
 		s.closeErr = s.eng.Close()
 		if s.closeErr == nil {
 			s.log.Info("shutdown complete; data is on disk")

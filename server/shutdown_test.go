@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,7 +35,12 @@ func TestShutdownCommand(t *testing.T) {
 	s := servertest.StartStrata(t, nil)
 	c := s.Dial(t)
 
-	// SAVE cannot write a snapshot yet: the shutdown is refused and the server keeps running.
+	// A snapshot that cannot be written (a directory stands where dump.rdb goes): the shutdown
+	// is refused and the server keeps running.
+	blocker := filepath.Join(s.Dir, "dump.rdb")
+	if err := os.MkdirAll(filepath.Join(blocker, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if got := c.Do("SHUTDOWN", "SAVE"); got != "-ERR Errors trying to SHUTDOWN. Check logs.\r\n" {
 		t.Fatalf("SHUTDOWN SAVE: %q", got)
 	}

@@ -1,6 +1,8 @@
 // Package tools holds Strata's offline tools around Redis's files: `strata inspect`
-// (what a dump holds, what is big, which key prefixes take the space) and `strata check`
-// (is a dump sound, like redis-check-rdb); import, export and migrate will join them.
+// (what a dump holds, what is big, which key prefixes take the space), `strata check`
+// (is a dump sound, like redis-check-rdb), `strata import` (a dump into a data directory,
+// import.go, or into a running server, online.go) and `strata export` (a data directory
+// out to a dump, export.go); migrate will join them.
 //
 // # Events in, reports out
 //

@@ -18,6 +18,9 @@ func main() {
 	root.AddCommand(serverCommand())
 	root.AddCommand(inspectCommand())
 	root.AddCommand(checkCommand())
+	root.AddCommand(importCommand())
+	root.AddCommand(exportCommand())
+	root.AddCommand(migrateCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "strata:", err)
 		os.Exit(1)

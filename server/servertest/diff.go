@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stratadb/strata/conf"
 )
 
 // A differential script is a text file of commands, one per line, in redis-cli's quoting
@@ -22,6 +24,10 @@ import (
 //	@skip RANDOMKEY         run on both, compare nothing (nondeterministic)
 //	@type TIME              compare only the reply's type byte
 //	@sleep 20ms             wait on both (expiry tests; the only sleeps allowed)
+//	@noreply PING           send to both, read nothing (CLIENT REPLY OFF/SKIP): a reply
+//	                        sent anyway shows up as the next command's and fails it
+//	@server --name value    start both servers with these directives (anywhere in the
+//	                        script; they apply from the start)
 //
 // RunDiffDir runs every *.txt script of dir, each on a fresh pair of servers.
 func RunDiffDir(t *testing.T, dir string) {
@@ -43,8 +49,29 @@ func RunDiffFile(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := StartRedis(t)
-	s := StartStrata(t, nil)
+	var extra []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "@server "); ok {
+			args, err := SplitArgs(rest)
+			if err != nil || len(args)%2 != 0 {
+				t.Fatalf("%s: bad @server line %q", path, line)
+			}
+			extra = append(extra, args...)
+		}
+	}
+	r := StartRedis(t, extra...)
+	s := StartStrata(t, func(cfg *conf.Config) {
+		table := conf.NewTable()
+		for i := 0; i < len(extra); i += 2 {
+			d, ok := table.Lookup(strings.TrimPrefix(extra[i], "--"))
+			if !ok {
+				t.Fatalf("%s: @server: Strata has no directive %s", path, extra[i])
+			}
+			if err := table.Set(cfg, d, extra[i+1]); err != nil {
+				t.Fatalf("%s: @server %s: %v", path, extra[i], err)
+			}
+		}
+	})
 	RunDiff(t, filepath.Base(path), string(data), s.Dial(t), r.Dial(t))
 }
 
@@ -62,6 +89,9 @@ func RunDiff(t *testing.T, name, script string, strata, redis *Conn) {
 		if strings.HasPrefix(line, "@") {
 			mode, line, _ = strings.Cut(line, " ")
 		}
+		if mode == "@server" {
+			continue // applied when the servers started (RunDiffFile)
+		}
 		if mode == "@sleep" {
 			d, err := time.ParseDuration(line)
 			if err != nil {
@@ -75,6 +105,11 @@ func RunDiff(t *testing.T, name, script string, strata, redis *Conn) {
 			t.Fatalf("%s:%d: %v", name, n+1, err)
 		}
 		if len(args) == 0 {
+			continue
+		}
+		if mode == "@noreply" {
+			strata.Send(args...)
+			redis.Send(args...)
 			continue
 		}
 		got := strata.Do(args...)

@@ -4,6 +4,7 @@
 package servertest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -213,7 +214,7 @@ func (r *Reader) ReadReply() ([]byte, error) {
 
 func (r *Reader) line() ([]byte, error) {
 	for {
-		if i := strings.Index(string(r.buf[r.pos:]), "\r\n"); i >= 0 {
+		if i := bytes.Index(r.buf[r.pos:], []byte{'\r', '\n'}); i >= 0 {
 			l := r.buf[r.pos : r.pos+i]
 			r.pos += i + 2
 			return l, nil
