@@ -77,10 +77,12 @@ func TestInfoMatchesRedisLayout(t *testing.T) {
 		t.Fatalf("sections %v, Redis %v", sTitles, rTitles)
 	}
 	absent := map[string]bool{"used_cpu_sys_main_thread": true, "used_cpu_user_main_thread": true}
-	extra := map[string]bool{"strata_version": true, "strata_hot_keys": true, "strata_hot_bytes": true,
-		"strata_hot_capacity": true, "strata_hot_hits": true, "strata_hot_misses": true,
-		"strata_go_heap": true, "strata_disk_bytes": true, "strata_compaction_debt": true,
-		"strata_compression_ratio": true}
+	extra := map[string]bool{}
+	for _, f := range []string{"version", "hot_keys", "hot_bytes", "hot_capacity", "hot_hits",
+		"hot_misses", "go_heap", "disk_bytes", "compaction_debt", "compression_ratio",
+		"pebble_block_cache", "pebble_memtables", "pebble_table_cache"} {
+		extra["strata_"+f] = true
+	}
 	dynamic := map[string]bool{"Commandstats": true, "Errorstats": true, "Latencystats": true, "Keyspace": true}
 	for _, title := range rTitles {
 		if dynamic[title] {
