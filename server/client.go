@@ -273,6 +273,14 @@ func (c *Client) writer(wake chan struct{}) {
 	for range wake {
 		c.wmu.Lock()
 		c.mu.Lock()
+		if c.busy {
+			// The connection goroutine is in a burst: it may have moved earlier pushes into
+			// its replies (drainPending), and it writes what is pending after them when the
+			// burst ends. Writing the pending pushes now would put later messages first.
+			c.mu.Unlock()
+			c.wmu.Unlock()
+			continue
+		}
 		data := c.takePushes()
 		closed := c.closed
 		c.mu.Unlock()
