@@ -68,7 +68,9 @@ func workloads(dataScale float64) []workload {
 		{name: "SET -P 1", config: inRAM, load: bench("set", 1, 300_000)},
 		{name: "GET -P 16", config: inRAM, load: bench("get", 16, 3_000_000)},
 		{name: "SET -P 16", config: inRAM, load: bench("set", 16, 2_000_000)},
-		{name: "types -P 1", config: inRAM, load: bench("lpush,hset,zadd,sadd,lrange_100", 1, 200_000)},
+		// The collections issue's list (it holds the hot-tier issue's LPUSH, HSET, ZADD, SADD,
+		// LRANGE_100).
+		{name: "types -P 1", config: inRAM, load: bench("lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_600", 1, 200_000)},
 		{name: "SET -P 1 always", config: always, load: bench("set", 1, 100_000)},
 		{name: "GET, SET always", config: always, load: concurrentLoad{
 			background: bench("set", 1, 0), foreground: bench("get", 1, 300_000)}},
