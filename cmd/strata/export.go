@@ -37,7 +37,9 @@ one instant, made of hard links in DIR/checkpoints/, which costs little disk whi
 exports that and removes it. The server keeps serving, writes included; the export holds what
 was committed before the checkpoint. CHECKPOINT is an admin command: with requirepass or ACL
 users give --password (and --user), or set REDISCLI_AUTH. A directory locked by another
-process (strata import) is refused. --db, --match and --type select keys. A progress bar is drawn on a terminal; the summary is
+process (strata import) is refused.
+
+--db, --match and --type select keys. A progress bar is drawn on a terminal; the summary is
 printed there too, or with --verbose.
 
 --format aof writes OUT as a single-file AOF, --format aof-multipart OUT as a Redis 7
