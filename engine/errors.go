@@ -97,6 +97,9 @@ var (
 	ErrBadDataFormat    = errors.New("ERR Bad data format") // ErrDumpPayload is with FUNCTION's errors
 	ErrLoading          = errors.New("LOADING Redis is loading the dataset in memory")
 
+	// CHECKPOINT (Strata's own: a consistent copy of the data directory for the tools).
+	ErrCheckpointName = errors.New("ERR invalid checkpoint name (letters, digits, '-', '_' and '.', not starting with '.', at most 100)")
+
 	// BGREWRITEAOF.
 	ErrAOFRewriteInProgress = errors.New("ERR Background append only file rewriting already in progress")
 	ErrAOFRewriteFailed     = errors.New("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
@@ -583,4 +586,9 @@ func ErrGeoFrom(cmd string) error {
 // ErrGeoBy is "ERR exactly one of BYRADIUS and BYBOX can be specified for <cmd>".
 func ErrGeoBy(cmd string) error {
 	return errors.New("ERR exactly one of BYRADIUS and BYBOX can be specified for " + cmd)
+}
+
+// ErrCheckpointFailed is CHECKPOINT's reply when Pebble could not make the copy.
+func ErrCheckpointFailed(err error) error {
+	return fmt.Errorf("ERR checkpoint failed: %s", strings.ReplaceAll(err.Error(), "\n", " "))
 }

@@ -246,20 +246,45 @@ func (t *Txn) exportElements(key []byte, m *encoding.Meta, fn func(member, value
 }
 
 // ReadOnlyDir is a data directory opened for reading only, by a process that is not its
-// server (`strata export --dir`).
+// server (`strata export --dir`, `strata inspect --dir`).
 //
 // What is safe with Pebble: a read-only open still takes the directory's lock file, so it fails
 // while a server has the directory open, and no server can open it meanwhile; it replays the
 // write-ahead log in memory and writes nothing. Reading the files of a directory that a live
 // server owns (without the lock) is not safe: its compactions delete files under the reader.
-// A checkpoint (pebble.DB.Checkpoint) is consistent, but only the process that has the
-// directory open can make one; a running server's way out is BGSAVE, which writes an RDB file
-// from a snapshot without stopping anything.
+// A checkpoint (Engine.Checkpoint) is consistent and cheap, but only the process that has the
+// directory open can make one: the tools ask the running server for one (the CHECKPOINT
+// command) and open that instead.
 type ReadOnlyDir struct {
 	e     *Engine
 	cache *pebble.Cache
 	lock  *pebble.Lock
 }
+
+// Checkpoint writes a consistent copy of the whole data directory, as of one instant, into
+// the directory dest, which must not exist (its parents are created). Pebble hard-links the
+// sstables (dest must be on the data directory's filesystem for that; elsewhere they are
+// copied) and copies the write-ahead log and the manifest, so it costs little and writers go on
+// meanwhile; the copy is a data directory that OpenReadOnly (or Open) reads. It pins disk
+// space as the live directory compacts away from it: remove it when done.
+//
+// It holds the shared latch, as NewSnapshot does, so that no whole-keyspace write (FLUSHALL,
+// SWAPDB) is half in it; each command's batch commits atomically, so the copy holds whole
+// commands only.
+func (e *Engine) Checkpoint(dest string) error {
+	e.latch.RLock()
+	defer e.latch.RUnlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if err := e.pdb.Checkpoint(dest); err != nil {
+		return fmt.Errorf("engine: checkpoint into %s: %w", dest, err)
+	}
+	return nil
+}
+
+// Dir is the data directory the engine was opened on.
+func (e *Engine) Dir() string { return e.opts.Dir }
 
 // ErrDirInUse is returned by OpenReadOnly when another process has the directory open.
 var ErrDirInUse = errors.New("engine: the data directory is in use by another process (a running server?)")

@@ -60,6 +60,10 @@ func collectCommands(t *testing.T, reply any, into map[string]commandEntry) {
 	}
 }
 
+// strataOnlyCommands are Strata's own commands, which Redis does not have (cmd_checkpoint.go);
+// the comparisons with Redis's table leave them out.
+var strataOnlyCommands = map[string]bool{"checkpoint": true}
+
 // TestCommandTableMatchesRedis compares every entry of Strata's command table (and every
 // subcommand) with what the real redis-server answers to COMMAND: name, arity, flags, key
 // positions and ACL categories must be equal. Commands Redis has and Strata does not yet are
@@ -81,6 +85,9 @@ func TestCommandTableMatchesRedis(t *testing.T) {
 	for _, n := range names {
 		got := strata[n]
 		want, ok := redis[n]
+		if !ok && strataOnlyCommands[n] {
+			continue
+		}
 		if !ok {
 			t.Errorf("%s: Redis 7.0 has no such command", n)
 			continue

@@ -178,6 +178,9 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.eng = eng
+	if err := engine.RemoveStaleCheckpoints(eng.Dir()); err != nil {
+		s.log.Warn("cannot remove checkpoints left behind", "dir", eng.Dir(), "err", err)
+	}
 	s.watch.eng = eng // read by the hooks only once a key is watched, after New returns
 	s.cmds = newTable()
 	s.registerCommands()
@@ -246,6 +249,7 @@ var commandGroups = []func(*Table){
 	registerIntrospectionCommands,
 	registerDebugCommands,
 	registerPubsubCommands,
+	registerCheckpointCommands,
 }
 
 // keyChanged is told, after each commit and under its key locks, about every key the commit
@@ -321,6 +325,7 @@ func (s *Server) Start() error {
 		return err
 	}
 	go s.cron()
+	s.writeAddrFile()
 	s.log.Info("ready to accept connections", "addrs", s.addrList(), "dir", s.cfg.Dir,
 		"appendfsync", s.eng.FsyncMode().String())
 	return nil
@@ -513,6 +518,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
 		close(s.stopping)
+		s.removeAddrFile()
 		s.scripts.shutdown() // a script past busy-reply-threshold would hold up the drain
 		s.log.Info("shutting down: finishing the commands in flight")
 		drained := make(chan struct{})

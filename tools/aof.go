@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stratadb/strata/aof"
-	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/persist"
 	"github.com/stratadb/strata/rdb"
 )
@@ -269,6 +268,8 @@ type AOFExportOptions struct {
 	Filter Filter
 	// Progress is told the bytes written and keys so far.
 	Progress Progress
+	// Access reaches the server when the directory is in use (dirsource.go).
+	Access DirAccess
 }
 
 // ExportAOF writes every selected key of the data directory dir as an AOF at out.
@@ -281,20 +282,12 @@ func ExportAOF(ctx context.Context, dir, out string, o AOFExportOptions) (*Expor
 	if err != nil {
 		return nil, err
 	}
-	d, err := engine.OpenReadOnly(dir)
-	if errors.Is(err, engine.ErrDirInUse) {
-		return nil, fmt.Errorf("%s: the data directory is in use by a running server; "+
-			"run BGREWRITEAOF there (it writes dir/appenddirname from a snapshot while serving) or stop it first", dir)
-	}
+	ds, err := openDirSnapshot(ctx, dir, "export", o.Access)
 	if err != nil {
 		return nil, err
 	}
-	defer d.Close()
-	snap, err := d.Snapshot()
-	if err != nil {
-		return nil, err
-	}
-	defer snap.Close()
+	defer ds.close()
+	snap := ds.snap
 	p := o.Progress
 	if p == nil {
 		p = NoProgress{}

@@ -1,22 +1,24 @@
 // Package tools holds Strata's offline tools around Redis's files: `strata inspect`
 // (what a dump holds, what is big, which key prefixes take the space), `strata check`
 // (is a dump sound, like redis-check-rdb), `strata import` (a dump into a data directory,
-// import.go, or into a running server, online.go) and `strata export` (a data directory
-// out to a dump, export.go); migrate will join them.
+// import.go, or into a running server, online.go), `strata export` (a data directory
+// out to a dump, export.go; one in use through a checkpoint, dirsource.go) and migrate.
 //
 // # Events in, reports out
 //
 // Every tool consumes a dump as a stream of rdb.Events from an EventSource (source.go):
 //
-//	RDB file ──rdb.Reader──┐
-//	                       ├─ EventSource ─> eventPump ─> inspector  ─> Report ─> table | JSON | CSV
-//	Strata dir (later) ────┘   (progress)              ─> keyDumper  ─> JSON lines
-//	                                                   ─> check      ─> CheckReport
+//	RDB file ─────────────────rdb.Reader──┐
+//	                                      ├─ EventSource ─> eventPump ─> inspector ─> Report ─> table | JSON | CSV
+//	Strata dir ─export─> pipe ─rdb.Reader─┘              (progress) ─> keyDumper ─> JSON lines
+//	                                                                ─> check     ─> CheckReport
 //
-// An *rdb.Reader (wrapped by OpenRDB as an *RDBFile) is the only source so far. `strata
-// inspect --dir` will come with the exporter, which turns a Strata data directory into the
-// same events; nothing here needs to change for it: a source only has to implement Next,
-// and may report its Offset (progress, early --min-size decisions) and Version.
+// An RDB file is read by an *rdb.Reader (wrapped by OpenRDB as an *RDBFile). A Strata data
+// directory (OpenDir, dirsource.go) is written as an RDB by the export path into a pipe
+// and read back by an *rdb.Reader (a *DirSource), so that its sizes are those of an RDB
+// file; a directory a running server has open is read from a checkpoint the server makes.
+// A source only has to implement Next, and may report its Offset (progress, early
+// --min-size decisions) and Version.
 //
 // # Memory
 //

@@ -3,11 +3,9 @@ package tools
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"time"
 
-	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/persist"
 	"github.com/stratadb/strata/rdb"
 )
@@ -19,10 +17,8 @@ import (
 // one key's encoding at a time (a big collection spills to a temporary file while the writer
 // waits for its count), whatever the size of the data set.
 //
-// A directory a running server has open cannot be exported this way: Pebble's lock refuses a
-// second process, and reading a live directory's files without it is unsafe (compactions
-// delete them underneath). The running server exports itself instead: BGSAVE writes
-// dir/dbfilename from a snapshot without stopping anything. ExportDir says so.
+// A directory a running server has open is read from a checkpoint the server makes on
+// request (dirsource.go).
 
 // ExportOptions configure ExportDir.
 type ExportOptions struct {
@@ -34,6 +30,8 @@ type ExportOptions struct {
 	Filter Filter
 	// Progress is told the bytes written and keys so far; nil shows nothing.
 	Progress Progress
+	// Access reaches the server when the directory is in use (dirsource.go).
+	Access DirAccess
 }
 
 // ExportReport says what an export wrote.
@@ -48,10 +46,6 @@ func (r *ExportReport) MBps() float64 {
 	return float64(r.Bytes) / (1 << 20) / max(r.Elapsed.Seconds(), 1e-9)
 }
 
-// ErrDirInUse means the data directory belongs to a running server.
-var ErrDirInUse = errors.New("the data directory is in use by a running server; " +
-	"run BGSAVE there (it writes dir/dbfilename from a snapshot while serving) or stop it first")
-
 // ExportDir writes every selected key of the data directory dir to the RDB file out.
 func ExportDir(ctx context.Context, dir, out string, o ExportOptions) (*ExportReport, error) {
 	start := time.Now()
@@ -62,19 +56,11 @@ func ExportDir(ctx context.Context, dir, out string, o ExportOptions) (*ExportRe
 	if err != nil {
 		return nil, err
 	}
-	d, err := engine.OpenReadOnly(dir)
-	if errors.Is(err, engine.ErrDirInUse) {
-		return nil, fmt.Errorf("%s: %w", dir, ErrDirInUse)
-	}
+	ds, err := openDirSnapshot(ctx, dir, "export", o.Access)
 	if err != nil {
 		return nil, err
 	}
-	defer d.Close()
-	snap, err := d.Snapshot()
-	if err != nil {
-		return nil, err
-	}
-	defer snap.Close()
+	defer ds.close()
 	p := o.Progress
 	if p == nil {
 		p = NoProgress{}
@@ -87,7 +73,7 @@ func ExportDir(ctx context.Context, dir, out string, o ExportOptions) (*ExportRe
 	if len(o.Filter.DBs) > 0 || o.Filter.Match != "" || o.Filter.Type != "" {
 		so.Select = sel.admits
 	}
-	st, err := persist.SaveFile(ctx, snap, out, so)
+	st, err := persist.SaveFile(ctx, ds.snap, out, so)
 	p.Finish()
 	if err != nil {
 		return nil, err

@@ -223,10 +223,10 @@ func Inspect(src EventSource, opts InspectOptions) (*Report, error) {
 	if v, ok := src.(VersionReporter); ok {
 		in.rep.RDBVersion = v.Version()
 	}
-	if f, ok := src.(*RDBFile); ok {
-		in.rep.Source, in.rep.SourceSize = f.Path, f.Size
-	}
 	err = in.run(src)
+	if d, ok := src.(sourceDescriber); ok {
+		in.rep.Source, in.rep.SourceSize = d.describe()
+	}
 	in.finish()
 	return in.rep, err
 }

@@ -16,9 +16,8 @@ import (
 
 // EventSource is a dump as a stream of rdb.Events, pulled one at a time. The inspector and
 // the key dumper consume nothing else, so any source of events can feed them: an RDB file
-// (*rdb.Reader, the only one so far) and, once the exporter exists, a Strata data
-// directory (`strata inspect --dir`), which will produce the same events from a Pebble
-// snapshot. Next returns io.EOF after the KindEOF event. A source may also report how far
+// (*RDBFile) and a Strata data directory (*DirSource, `strata inspect --dir`), which
+// produces the same events from a Pebble snapshot written as an RDB into a pipe. Next returns io.EOF after the KindEOF event. A source may also report how far
 // it has read (OffsetReporter), for progress bars and for the --min-size decision of the
 // key dumper, and which RDB version it reads (VersionReporter).
 type EventSource interface {
@@ -70,6 +69,15 @@ func OpenRDB(path string, opts *rdb.ReaderOptions) (*RDBFile, error) {
 
 // Close closes the file.
 func (f *RDBFile) Close() error { return f.file.Close() }
+
+// describe names the source for a report: the file and its size.
+func (f *RDBFile) describe() (string, int64) { return f.Path, f.Size }
+
+// sourceDescriber is a source that names itself in a report (an *RDBFile, a *DirSource); it is
+// asked after the run, when a stream knows how long it was.
+type sourceDescriber interface {
+	describe() (name string, size int64)
+}
 
 // Filter selects keys. The zero value selects every key.
 type Filter struct {
@@ -166,6 +174,8 @@ func newPump(src EventSource, p Progress) eventPump {
 	pump.off, _ = src.(OffsetReporter)
 	switch s := src.(type) {
 	case *RDBFile:
+		pump.rd = s.Reader
+	case *DirSource:
 		pump.rd = s.Reader
 	case *rdb.Reader:
 		pump.rd = s

@@ -31,8 +31,14 @@ already expired are left out) to OUT.rdb, by default as RDB 10, which Redis 7.0 
 (--rdb-version 9 for Redis 5 and 6, 11 for 7.2, 12 for 7.4). The file is written next to
 OUT.rdb and renamed into place when complete.
 
-The directory must not be in use: a running server holds its lock. To export from a
-running Strata, run BGSAVE there: it writes dir/dbfilename from a snapshot while it serves.
+DIR may be in use by a running server: the tool then finds the server's address in
+DIR/strata-server.addr, asks it for a checkpoint (the CHECKPOINT command: a consistent copy of
+one instant, made of hard links in DIR/checkpoints/, which costs little disk while it lasts),
+exports that and removes it. The server keeps serving, writes included; the export holds what
+was committed before the checkpoint. CHECKPOINT is an admin command: with requirepass or ACL
+users give --password (and --user), or set REDISCLI_AUTH. A directory locked by another
+process (strata import) is refused.
+
 --db, --match and --type select keys. A progress bar is drawn on a terminal; the summary is
 printed there too, or with --verbose.
 
@@ -48,6 +54,10 @@ ends in .aof, rdb otherwise.`,
 			if dir == "" {
 				return fmt.Errorf("--dir is required")
 			}
+			if o.Access.Password == "" {
+				o.Access.Password = os.Getenv("REDISCLI_AUTH")
+			}
+			aofOpts.Access = o.Access
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if format == "" && strings.HasSuffix(args[0], ".aof") {
@@ -86,6 +96,8 @@ ends in .aof, rdb otherwise.`,
 	f.IntSliceVar(&o.Filter.DBs, "db", nil, "only this database (repeat or comma-separate for several)")
 	f.StringVar(&o.Filter.Match, "match", "", "only keys matching this glob pattern (Redis syntax)")
 	f.StringVar(&o.Filter.Type, "type", "", "only keys of this type: string, list, set, zset, hash, stream")
+	f.StringVar(&o.Access.Username, "user", "", "username for AUTH when DIR's server is running (CHECKPOINT needs @admin)")
+	f.StringVar(&o.Access.Password, "password", "", "password for AUTH when DIR's server is running (default $REDISCLI_AUTH)")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar, even on a terminal")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print the summary even when stderr is not a terminal")
 	return cmd
