@@ -135,19 +135,6 @@ func (l *load) verify(t *testing.T, c *redis.Client, exact bool) {
 	t.Logf("%s: %d sent writes present (all acknowledged ones among them), %d absent", l.prefix, present, absent)
 }
 
-// incrSupported says whether the server implements INCR (it lands with the string commands).
-func incrSupported(t *testing.T, c *redis.Client) bool {
-	err := c.Incr(context.Background(), "probe").Err()
-	if err != nil && strings.Contains(err.Error(), "unknown command") {
-		t.Log("INCR is not implemented yet: the load writes SETs only")
-		return false
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return true
-}
-
 // TestCrashLosesNoAcknowledgedWrite kills strata with SIGKILL under a concurrent write load,
 // twice (the second time after recovering from the first), and checks, after a restart on the
 // same directory, that every acknowledged write is there: in "everysec" (a process crash loses
@@ -160,7 +147,7 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			for round := range 2 {
 				p := startStrata(t, dir, "--appendfsync", mode)
 				c := p.client(8)
-				l := startLoad(c, fmt.Sprintf("r%d", round), 8, 2000, incrSupported(t, c))
+				l := startLoad(c, fmt.Sprintf("r%d", round), 8, 2000, true)
 				l.waitEnough(t)
 				p.signal(syscall.SIGKILL) // while the writers are still writing
 				if code := p.waitExit(); code != -int(syscall.SIGKILL) {
@@ -183,7 +170,7 @@ func TestSigtermShutsDownCleanly(t *testing.T) {
 	dir := t.TempDir()
 	p := startStrata(t, dir)
 	c := p.client(4)
-	l := startLoad(c, "term", 4, 500, incrSupported(t, c))
+	l := startLoad(c, "term", 4, 500, true)
 	l.waitEnough(t)
 	p.signal(syscall.SIGTERM)
 	p.waitNote("STOPPING=1")
