@@ -31,6 +31,7 @@ type compareOptions struct {
 	redisServer    string
 	redisBenchmark string
 	keep           bool
+	strataEnv      []string // extra STRATA_* settings for every Strata started
 }
 
 // serverKinds are the servers compared, in the order each workload runs against them.
@@ -286,7 +287,7 @@ func startServer(kind string, cfg serverConfig, dir, strataBin string, o compare
 			"--dir", dir, "--appendonly", "yes", "--appendfsync", cfg.appendfsync, "--save", "",
 			"--logfile", filepath.Join(dir, "redis.log"))
 	case "strata":
-		var env []string
+		env := append([]string(nil), o.strataEnv...)
 		if cfg.maxmemory != "" {
 			env = append(env, "STRATA_MAXMEMORY="+cfg.maxmemory)
 		}

@@ -302,7 +302,7 @@ func OpenReadOnly(dir string) (*ReadOnlyDir, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrDirInUse, dir, err)
 	}
 	cache := pebble.NewCache(32 << 20)
-	po := pebbleOptions()
+	po := pebbleOptions(DefaultBloomBitsPerKey) // a read-only export never consults the filters
 	po.ReadOnly = true
 	po.Cache = cache
 	po.Lock = lock

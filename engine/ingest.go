@@ -420,7 +420,7 @@ func (b *bulkLoad) finish(ctx context.Context, st *LoadStats) error {
 // writeTables writes the sorted records as sstables of about bulkTableSize bytes, adding the
 // rank buckets of big sorted sets after their positions.
 func (b *bulkLoad) writeTables(ctx context.Context, src recordSource, st *LoadStats) ([]string, error) {
-	po := pebbleOptions()
+	po := pebbleOptions(b.e.opts.BloomBitsPerKey)
 	po.EnsureDefaults()
 	wo := po.MakeWriterOptions(len(po.Levels)-1, b.e.pdb.TableFormat())
 	var (

@@ -168,6 +168,7 @@ func New(o Options) (*Server, error) {
 		MemTableSize:              uint64(o.Config.MemtableSize),
 		BlockCompression:          o.Config.BlockCompression,
 		CompactionConcurrency:     o.Config.CompactionConcurrency,
+		BloomBitsPerKey:           bloomBits(o.Config.BloomBitsPerKey),
 		ValueCompression:          valueCodec,
 		ValueCompressionThreshold: o.Config.ValueCompressionThreshold,
 		ActiveExpireInterval:      time.Second / time.Duration(o.Config.Hz),
@@ -583,4 +584,13 @@ func (st *serverStats) countError(msg string) {
 	st.errors[code]++
 	st.total++
 	st.errMu.Unlock()
+}
+
+// bloomBits maps bloom-bits-per-key (0: no filters) to engine.Options.BloomBitsPerKey (0:
+// the default, negative: none).
+func bloomBits(directive int) int {
+	if directive == 0 {
+		return -1
+	}
+	return directive
 }
