@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/stratadb/strata/engine"
-	"github.com/stratadb/strata/persist"
+	"github.com/stratadb/strata/engine/persist"
 	"github.com/stratadb/strata/rdb"
 )
 

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/stratadb/strata/persist"
+	"github.com/stratadb/strata/engine/persist"
 	"github.com/stratadb/strata/rdb"
 )
 

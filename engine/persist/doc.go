@@ -10,11 +10,12 @@
 // stream of rdb.Events. This package is the one place that maps one onto the other, and both
 // the server (SAVE, BGSAVE, DUMP, RESTORE, the drop-in start) and the tools (import, export)
 // need that mapping; the server may not import the tools nor the tools the server, so it
-// lives below both:
+// lives below both, under engine/ (the top-level layout is fixed: cmd, server, engine,
+// encoding, aof, rdb, tools, benchmarks, conf):
 //
 //	cmd ──> tools ──┐
-//	                ├──> persist ──> engine ──> encoding
-//	cmd ──> server ─┘        └────> rdb
+//	                ├──> engine/persist ──> engine ──> encoding
+//	cmd ──> server ─┘            └────> rdb, aof
 //
 // # Streaming
 //
