@@ -41,8 +41,9 @@ const (
 	rankBuildAt = rankFan         // a set gets buckets when it grows past this many members
 	// rankSkipScan is the LIMIT offset past which ranges jump with the buckets.
 	rankSkipScan = 2 * rankFan
-	// rankCacheBudget bounds the memory of the cached indexes; an index bigger than a quarter
-	// of it is built for each command instead of cached.
+	// rankCacheBudget bounds the memory of the cached indexes (about 1.6 bytes per member of
+	// a ranked set: 64 MiB serves sets of 40 million members); an index bigger than the whole
+	// budget is built for each command instead of cached.
 	rankCacheBudget = 64 << 20
 )
 
@@ -283,7 +284,7 @@ func (c *rankCache) put(x *rankIndex) {
 		c.lru.Remove(el)
 		delete(c.byVer, x.version)
 	}
-	if x.size > rankCacheBudget/4 {
+	if x.size > rankCacheBudget {
 		return
 	}
 	c.byVer[x.version] = c.lru.PushFront(x)
@@ -340,8 +341,11 @@ func (z *zset) index() (*rankIndex, error) {
 	if err := it.Error(); err != nil {
 		return nil, err
 	}
-	if len(x.blocks) == 0 || len(x.blocks[0].bounds[0]) != 0 || total != z.meta.Count {
-		return nil, corruptf("rank buckets of %q count %d members, the metadata %d", z.key, total, z.meta.Count)
+	// The buckets on disk hold the members the set had when the command opened it: an index is
+	// built before the command's first rank change, but the member that change is for may
+	// already be counted in z.meta (insert and remove count first).
+	if len(x.blocks) == 0 || len(x.blocks[0].bounds[0]) != 0 || total != z.ks.meta.Count {
+		return nil, corruptf("rank buckets of %q count %d members, the metadata %d", z.key, total, z.ks.meta.Count)
 	}
 	x.rebuild()
 	c.put(x)
