@@ -349,6 +349,18 @@ func (z *zset) index() (*rankIndex, error) {
 	return x, nil
 }
 
+// indexed loads the rank index of a ranked set before a change to its members: an index
+// built from the buckets must be checked against the count they were written with, not one
+// the command has already moved (a ZREM or ZADD that is the first command on the set after a
+// restart, an eviction or an aborted Txn would read as corrupt).
+func (z *zset) indexed() error {
+	if !z.rank.Ranked {
+		return nil
+	}
+	_, err := z.index()
+	return err
+}
+
 // changing returns the index for a change: until the command records the new generation in
 // finish, the index matches no generation, so a command that dies halfway leaves it unused.
 func (z *zset) changing() (*rankIndex, error) {

@@ -170,6 +170,9 @@ const (
 // insert adds a member that is not in the set. added says it is new to the set, not moved
 // (Redis converts a listpack before adding a member that does not fit, not when moving one).
 func (z *zset) insert(member []byte, score float64, added bool) error {
+	if err := z.indexed(); err != nil {
+		return err
+	}
 	if added && !z.rank.Skiplist && (z.meta.Count+1 > listpackEntries || len(member) > listpackValueLen) {
 		z.rank.Skiplist = true
 	}
@@ -205,6 +208,9 @@ func (z *zset) writeMember(member []byte, score float64) {
 
 // remove deletes a member whose score is score.
 func (z *zset) remove(member []byte, score float64) error {
+	if err := z.indexed(); err != nil {
+		return err
+	}
 	z.pbuf = position(z.pbuf[:0], score, member)
 	z.kbuf = append(append(z.kbuf[:0], z.sub...), member...)
 	z.del(z.kbuf)
