@@ -266,9 +266,16 @@ func (e *Engine) load() error {
 			return fmt.Errorf("%w: %s has format %d, this binary reads format %d; upgrade Strata",
 				ErrFormatTooNew, e.opts.Dir, v, encoding.FormatVersion)
 		}
-		if v < encoding.FormatVersion {
+		if v < encoding.MinFormatVersion {
 			return fmt.Errorf("engine: %s has format %d, older than %d, and no migration exists",
-				e.opts.Dir, v, encoding.FormatVersion)
+				e.opts.Dir, v, encoding.MinFormatVersion)
+		}
+		if v < encoding.FormatVersion {
+			// Every older format this code reads needs no rewrite (encoding/doc.go, "Format
+			// version"): recording the new one makes older binaries refuse the directory
+			// from now on, since what this one writes would be news to them.
+			b.Set(encoding.AppendInternalKey(nil, recFormat),
+				binary.BigEndian.AppendUint32(nil, encoding.FormatVersion), nil)
 		}
 	default:
 		it, err := e.pdb.NewIter(nil)
