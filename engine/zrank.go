@@ -320,12 +320,13 @@ func (z *zset) index() (*rankIndex, error) {
 		return x, nil
 	}
 	x := &rankIndex{db: z.t.db, key: append([]byte(nil), z.key...), version: z.meta.Version, gen: z.rank.Gen}
-	it, err := z.iter()
+	it, err := z.t.iter(z.rkp, encoding.PrefixEnd(nil, z.sc)) // the member iterator ends at rkp
 	if err != nil {
 		return nil, err
 	}
+	defer it.Close()
 	var total uint64
-	for it.SeekGE(z.rkp); it.Valid(); it.Next() {
+	for it.First(); it.Valid(); it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return nil, err
