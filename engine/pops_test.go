@@ -353,3 +353,43 @@ func TestZPopPatterns(t *testing.T) {
 		})
 	}
 }
+
+// TestSPopDrain pops a 3000-member set empty one SPOP at a time (the walk, then the small-set
+// picks): every member comes out once and nothing else does, and the key goes with the last.
+func TestSPopDrain(t *testing.T) {
+	e := openTestEngine(t)
+	key := []byte("s")
+	rng := rand.New(rand.NewPCG(9, 10))
+	members := map[string]bool{}
+	runCmd(t, e, func(tx *Txn) error {
+		var ms [][]byte
+		for len(members) < 3000 {
+			m := fmt.Sprintf("element:%d", rng.IntN(1e9))
+			if !members[m] {
+				members[m] = true
+				ms = append(ms, []byte(m))
+			}
+		}
+		_, err := tx.SAdd(key, ms)
+		return err
+	})
+	steps := 0
+	for left := len(members); left > 0; left-- {
+		tx := runCmd(t, e, func(tx *Txn) error {
+			m, ok, err := tx.SPop(key)
+			if err != nil || !ok || !members[string(m)] {
+				return fmt.Errorf("SPOP with %d left: %q %v %v", left, m, ok, err)
+			}
+			delete(members, string(m))
+			return nil
+		})
+		steps += tx.steps
+	}
+	runCmd(t, e, func(tx *Txn) error {
+		if _, ok, err := tx.SPop(key); ok || err != nil {
+			return fmt.Errorf("SPOP of the emptied set: %v %v", ok, err)
+		}
+		return nil
+	})
+	t.Logf("%.0f internal steps per pop", float64(steps)/3000)
+}

@@ -60,7 +60,7 @@ type Txn struct {
 	clearDBs   []uint16 // the physical databases FLUSHDB emptied
 	guards     []uint64 // sweep-queue guards of direct copies, released when the Txn ends
 	reads      int      // Pebble point reads and iterators opened since Begin (tests count them)
-	steps      int      // internal steps (tombstones too) of the sorted-set iterators closed since Begin (tests count them)
+	steps      int      // internal steps (tombstones too) of the iterators closeIter closed since Begin (tests count them)
 	owner      any      // what the layer above attached (SetOwner)
 
 	// snap, when set, makes this a read-only Txn over a Pebble snapshot (export.go): reads go
@@ -533,11 +533,12 @@ func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
 	return t.e.pdb.NewIter(o)
 }
 
-// countSteps adds the internal steps it took, every tombstone it stepped over included, to
-// the Txn's count.
-func (t *Txn) countSteps(it *pebble.Iterator) {
+// closeIter closes an iterator of the Txn's, adding the internal steps it took (every
+// tombstone it stepped over included) to the Txn's count.
+func (t *Txn) closeIter(it *pebble.Iterator) error {
 	s := it.Stats()
 	t.steps += s.ForwardStepCount[pebble.InternalIterCall] + s.ReverseStepCount[pebble.InternalIterCall]
+	return it.Close()
 }
 
 // ---- the write path ----

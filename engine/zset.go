@@ -126,8 +126,7 @@ func (z *zset) writable() { z.t.ensureBatch() }
 // close releases the iterator.
 func (z *zset) close() {
 	if z.it != nil {
-		z.t.countSteps(z.it)
-		z.it.Close()
+		z.t.closeIter(z.it)
 		z.it = nil
 	}
 }
