@@ -139,7 +139,7 @@ func (c *coll) each(fn func(member, value []byte) bool) error {
 			break
 		}
 	}
-	return c.t.closeIter(it)
+	return c.t.closeIter(it, c.prefix, encoding.PrefixEnd(nil, c.prefix))
 }
 
 // eachCounted is each for replies whose length was announced from Count: it fails (as
@@ -245,7 +245,7 @@ func (c *coll) randomPicks(n uint64, unique bool, fn func(member, value []byte))
 				p, err = c.walk(it)
 				picks = append(picks, p)
 			}
-			if cerr := c.t.closeIter(it); err == nil {
+			if cerr := c.t.closeIter(it, c.prefix, encoding.PrefixEnd(nil, c.prefix)); err == nil {
 				err = cerr
 			}
 		}
@@ -323,7 +323,7 @@ func (c *coll) picksByWalk(n uint64) ([]pickedElem, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer c.t.closeIter(it)
+	defer c.t.closeIter(it, c.prefix, encoding.PrefixEnd(nil, c.prefix))
 	seen := make(map[string]struct{}, n)
 	picks := make([]pickedElem, 0, n)
 	for tries := uint64(0); uint64(len(picks)) < n; tries++ {

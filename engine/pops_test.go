@@ -3,11 +3,14 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"testing"
+	"time"
 )
 
 // popModel is a sorted set in memory, members kept in Redis's order.
@@ -392,4 +395,62 @@ func TestSPopDrain(t *testing.T) {
 		return nil
 	})
 	t.Logf("%.0f internal steps per pop", float64(steps)/3000)
+}
+
+// TestSPopCompactsTombstones drains a set with SPOP twice, with and without the compaction
+// of ranges full of tombstones: with it, walks that skip many tombstones get their range
+// compacted and the drain steps over far fewer; a plain scan of a set without tombstones asks
+// for nothing.
+func TestSPopCompactsTombstones(t *testing.T) {
+	const n = 5000
+	drain := func(every time.Duration) (steps int, compactions int64) {
+		compacted := make(chan struct{}, 1)
+		e, err := Open(Options{Dir: t.TempDir(), CompactTombstonesEvery: every,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		e.compacted = func() {
+			select {
+			case compacted <- struct{}{}:
+			default:
+			}
+		}
+		key := []byte("s")
+		rng := rand.New(rand.NewPCG(11, 12))
+		runCmd(t, e, func(tx *Txn) error { fillSetRandom(tx, key, n, rng); return nil })
+		scan := runCmd(t, e, func(tx *Txn) error {
+			return tx.SMembers(key, func(int) {}, func([]byte) {})
+		})
+		if e.tombstoneCompactions.Load() != 0 || len(e.compactWake) != 0 || scan.steps < n-1 {
+			t.Fatalf("a scan of %d members without tombstones (%d steps) asked for a compaction", n, scan.steps)
+		}
+		for {
+			var ok bool
+			tx := runCmd(t, e, func(tx *Txn) error {
+				var err error
+				_, ok, err = tx.SPop(key)
+				return err
+			})
+			if !ok {
+				break
+			}
+			steps += tx.steps
+			if every > 0 && len(e.compactWake) > 0 { // it asked: wait for the compaction
+				select {
+				case <-compacted:
+				case <-time.After(time.Minute):
+					t.Fatal("no compaction after a walk over many tombstones")
+				}
+			}
+		}
+		return steps, e.tombstoneCompactions.Load()
+	}
+	without, none := drain(-1)
+	with, compactions := drain(time.Nanosecond)
+	t.Logf("internal steps per pop: %d without compactions, %d with %d", without/n, with/n, compactions)
+	if none != 0 || compactions == 0 || with*2 > without {
+		t.Fatalf("internal steps: %d without compactions (%d ran), %d with %d", without, none, with, compactions)
+	}
 }

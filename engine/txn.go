@@ -533,14 +533,6 @@ func (t *Txn) iter(lower, upper []byte) (*pebble.Iterator, error) {
 	return t.e.pdb.NewIter(o)
 }
 
-// closeIter closes an iterator of the Txn's, adding the internal steps it took (every
-// tombstone it stepped over included) to the Txn's count.
-func (t *Txn) closeIter(it *pebble.Iterator) error {
-	s := it.Stats()
-	t.steps += s.ForwardStepCount[pebble.InternalIterCall] + s.ReverseStepCount[pebble.InternalIterCall]
-	return it.Close()
-}
-
 // ---- the write path ----
 
 func (t *Txn) ensureBatch() *pebble.Batch {

@@ -126,7 +126,7 @@ func (z *zset) writable() { z.t.ensureBatch() }
 // close releases the iterator.
 func (z *zset) close() {
 	if z.it != nil {
-		z.t.closeIter(z.it)
+		z.t.closeIter(z.it, z.iopts.LowerBound, z.iopts.UpperBound)
 		z.it = nil
 	}
 }
