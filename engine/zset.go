@@ -32,10 +32,16 @@ import (
 // tombstone (a quadratic run). So the set keeps a floor and a ceiling in its metadata
 // (encoding/doc.go, "Scores"): no member below the floor, none at or above the ceiling. The
 // score iterator's bounds are the hints, so every scan from either end starts at the live
-// members. A command that adds a member outside them widens them as it writes the member; one
-// that removes a member whose hint is the floor (ceiling), or removes from a set without hints,
-// moves them to the new first (last) member when it finishes, in the same batch as the
+// members. A command that adds a member outside them widens them as it writes the member,
+// keeping the old hint as a mark and counting the members past it, so that once those are
+// gone again the hint returns to the mark instead of walking back over the tombstones between;
+// one that removes a member whose hint is the floor (ceiling), or removes from a set without
+// hints, moves them to the new first (last) member when it finishes, in the same batch as the
 // removal. A hint is thus never tighter than the set, whatever commits or aborts.
+//
+// What the hints cannot skip are tombstones among the members: of members removed from the
+// middle, or pushed past an edge and popped while an older member stayed past the mark (a
+// stack that grows and shrinks). Walks that meet many ask for a compaction (tombstones.go).
 
 // ScoredMember is a member with its score. Members returned by the engine live in the Txn's
 // arena until the command ends.
