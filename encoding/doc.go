@@ -113,8 +113,37 @@
 // keeps -0 (the score key's value is then NegZeroMark), one it would hold in a listpack stores 0,
 // as Redis does.
 //
-//	zset type fields   flags (1: skiplist, ranked) | generation (8, when ranked)   (absent: none)
+// The type fields of a sorted set (absent: a small set, no hints):
 //
+//	flags (1) | generation (8)       when ranked
+//	          | flen (1) | floor     when floored
+//	          | clen (1) | ceiling   when ceilinged
+//	          | llen (1) | low mark  | low count (8)    when low-marked
+//	          | hlen (1) | high mark | high count (8)   when high-marked
+//
+//	flags  7    6    5        4        3         2       1        0
+//	     +----+----+--------+--------+---------+-------+--------+----------+
+//	     |  unused | high   | low    | ceiling | floor | ranked | skiplist |
+//	     |         | mark   | mark   |         |       |        |          |
+//	     +----+----+--------+--------+---------+-------+--------+----------+
+//
+// The floor and ceiling are positions (score (8) | member, at most 72 bytes) that keep the
+// ends of the set off the tombstones removals leave: no member is below the floor, none at or
+// above the ceiling. ZPOPMIN deletes the lowest member, and until a compaction drops its
+// tombstones a scan from the start of the score range would walk every one of them; scans
+// start at the floor instead (and backward ones at the ceiling). The hints are written with
+// the metadata, in the batch of the command that moves them, so they are as durable and as
+// atomic as the members: a hint may be looser than the set, never tighter. A command that
+// removes a set's first (last) member sets the floor (ceiling) to the new first (just after
+// the new last); one that adds a member outside them widens them. A position longer than 72
+// bytes is cut: a floor to its prefix, a ceiling to the end of the range its prefix starts.
+//
+// Widening the floor down to a new member would leave the tombstones of the earlier pops
+// between it and the other members, to be walked when it is popped in turn. So the floor it
+// had is kept as the low mark, with the number of members below the mark (those added since);
+// when that count is back to 0 the floor returns to the mark without a walk. The high mark
+// and count do the same for the ceiling: the count is of the members at or above the mark.
+
 // # Rank buckets (sorted sets)
 //
 // ZRANK and ZRANGE by index need the number of members before a position. A set bigger than a
@@ -142,5 +171,11 @@
 // # Format version
 //
 // The internal record "format" holds FormatVersion. A data directory written by a newer format
-// is refused when it opens, never misread.
+// is refused when it opens, never misread. One written by an older format this code still
+// reads (MinFormatVersion and up) is upgraded when it opens for writing: its record is
+// rewritten, so that a binary of the older format refuses it from then on.
+//
+//	1  the first format
+//	2  sorted-set floor and ceiling hints in the type fields (format-1 sets read as having
+//	   none; nothing is rewritten)
 package encoding

@@ -63,6 +63,23 @@ func TestLayouts(t *testing.T) {
 			return describeRankValue(AppendRankValue(nil, num("count")))
 		case "zset-fields":
 			f := ZSetFields{Skiplist: arg("skiplist") == "true", Ranked: num("gen") != 0, Gen: num("gen")}
+			// Hints are positions: floor=S:M and ceiling=S:M (score, member).
+			for _, h := range []struct {
+				name string
+				dst  *[]byte
+				hint func(dst, pos []byte) []byte
+			}{{"floor", &f.Floor, FloorHint}, {"ceiling", &f.Ceiling, CeilingHint},
+				{"lowmark", &f.LowMark, FloorHint}, {"highmark", &f.HighMark, CeilingHint}} {
+				if v := arg(h.name); v != "" {
+					score, member, _ := strings.Cut(v, ":")
+					sf, err := strconv.ParseFloat(score, 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					*h.dst = h.hint(nil, append(AppendScore(nil, sf), member...))
+				}
+			}
+			f.LowCount, f.HighCount = num("lowcount"), num("highcount")
 			return describeMeta(AppendMeta(nil, &Meta{Type: TypeZSet, Version: num("version"),
 				Count: num("count"), Rest: AppendZSetFields(nil, f)}))
 		case "expiry-key":
@@ -192,14 +209,43 @@ func describeMeta(b []byte) string {
 	row(&out, b[11:19], fmt.Sprintf("version %d", m.Version))
 	row(&out, b[19:27], fmt.Sprintf("count %d", m.Count))
 	if f, err := DecodeZSetFields(m.Rest); m.Type == TypeZSet && err == nil && len(m.Rest) > 0 {
-		row(&out, m.Rest[:1], fmt.Sprintf("flags skiplist=%v ranked=%v", f.Skiplist, f.Ranked))
+		row(&out, m.Rest[:1], fmt.Sprintf("flags skiplist=%v ranked=%v floor=%v ceiling=%v lowmark=%v highmark=%v",
+			f.Skiplist, f.Ranked, len(f.Floor) > 0, len(f.Ceiling) > 0, len(f.LowMark) > 0, len(f.HighMark) > 0))
+		rest := m.Rest[1:]
 		if f.Ranked {
-			row(&out, m.Rest[1:], fmt.Sprintf("rank generation %d", f.Gen))
+			row(&out, rest[:8], fmt.Sprintf("rank generation %d", f.Gen))
+			rest = rest[8:]
+		}
+		for _, h := range []struct {
+			name  string
+			pos   []byte
+			count uint64
+		}{{"floor", f.Floor, 0}, {"ceiling", f.Ceiling, 0}, {"low mark", f.LowMark, f.LowCount},
+			{"high mark", f.HighMark, f.HighCount}} {
+			if len(h.pos) > 0 {
+				row(&out, rest[:1], fmt.Sprintf("%s length %d", h.name, len(h.pos)))
+				row(&out, rest[1:1+len(h.pos)], fmt.Sprintf("%s %s", h.name, describePosition(h.pos)))
+				rest = rest[1+len(h.pos):]
+				if h.count > 0 {
+					row(&out, rest[:8], fmt.Sprintf("%s count %d", h.name, h.count))
+					rest = rest[8:]
+				}
+			}
 		}
 	} else if len(m.Rest) > 0 {
 		row(&out, m.Rest, fmt.Sprintf("rest %q", m.Rest))
 	}
 	return out.String()
+}
+
+// describePosition shows a position as its score and member; a hint cut inside the score
+// shows as bytes.
+func describePosition(pos []byte) string {
+	if len(pos) < 8 {
+		return fmt.Sprintf("%x (cut)", pos)
+	}
+	f, _ := DecodeScore(pos)
+	return fmt.Sprintf("score %g member %q", f, pos[8:])
 }
 
 func parseStreamID(t *testing.T, s string) StreamID {
@@ -372,6 +418,8 @@ func FuzzDecoders(f *testing.F) {
 	f.Add(AppendScoreKey(nil, 1, []byte("k"), 5, 1.5, []byte("m")))
 	f.Add(AppendExpiryKey(nil, 1000, 2, []byte("k")))
 	f.Add(AppendMeta(nil, &Meta{Type: TypeString, Rest: []byte("v")}))
+	f.Add(AppendZSetFields(nil, ZSetFields{Ranked: true, Gen: 1, Floor: []byte("12345678a"), Ceiling: []byte("12345679"),
+		LowMark: []byte("12345678b"), LowCount: 1, HighMark: []byte("12345678z"), HighCount: 2}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		DecodeMetaKey(b)
 		DecodeElemKey(b)
@@ -386,6 +434,68 @@ func FuzzDecoders(f *testing.F) {
 		DecodeListFields(b)
 		DecodeRankPosition(b)
 		DecodeRankValue(b)
-		DecodeZSetFields(b)
+		if f, err := DecodeZSetFields(b); err == nil && len(b) > 0 && b[0] != 0 {
+			if !bytes.Equal(AppendZSetFields(nil, f), b) {
+				t.Fatalf("sorted-set fields do not round trip: %x", b)
+			}
+		}
 	})
+}
+
+// TestZSetFieldsHints round-trips the sorted-set fields with every mix of hints and marks,
+// reads format-1 fields (no hints) as having none, cuts long hints the safe way, and refuses
+// malformed hints.
+func TestZSetFieldsHints(t *testing.T) {
+	pos := func(score float64, member string) []byte { return append(AppendScore(nil, score), member...) }
+	long := pos(1, strings.Repeat("m", 100))
+	for _, f := range []ZSetFields{
+		{},
+		{Skiplist: true},
+		{Ranked: true, Gen: 9},
+		{Floor: pos(1, "a")},
+		{Ceiling: CeilingHint(nil, pos(2, "b"))},
+		{Skiplist: true, Ranked: true, Gen: 3, Floor: pos(-1, "x"), Ceiling: pos(9, "y"),
+			LowMark: pos(0, "m"), LowCount: 2, HighMark: pos(5, "n"), HighCount: 1},
+		{Floor: pos(-1, "x"), LowMark: pos(0, "m"), LowCount: 1},
+		{Ceiling: pos(9, "y"), HighMark: pos(5, "n"), HighCount: 7},
+	} {
+		b := AppendZSetFields(nil, f)
+		got, err := DecodeZSetFields(b)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(f) {
+			t.Errorf("%+v: encoded %x, decoded %+v, %v", f, b, got, err)
+		}
+	}
+	for _, b := range [][]byte{{0x01}, {0x02, 0, 0, 0, 0, 0, 0, 0, 7}, {0x03, 0, 0, 0, 0, 0, 0, 0, 7}} {
+		f, err := DecodeZSetFields(b)
+		if err != nil || len(f.Floor)+len(f.Ceiling)+len(f.LowMark)+len(f.HighMark) != 0 {
+			t.Errorf("format-1 fields %x: %+v, %v", b, f, err)
+		}
+	}
+	f, err := DecodeZSetFields(AppendZSetFields(nil, ZSetFields{Floor: long, Ceiling: long}))
+	if err != nil || !bytes.Equal(f.Floor, FloorHint(nil, long)) || !bytes.Equal(f.Ceiling, CeilingHint(nil, long)) ||
+		bytes.Compare(f.Floor, long) > 0 || bytes.Compare(f.Ceiling, long) <= 0 {
+		t.Errorf("long hints: %x %x, %v", f.Floor, f.Ceiling, err)
+	}
+	if b := AppendZSetFields(nil, ZSetFields{Floor: pos(1, "a"), LowMark: long, LowCount: 1}); b[0]&zsetLowMark != 0 {
+		t.Errorf("a mark too long to keep exactly was written: %x", b)
+	}
+	if b := AppendZSetFields(nil, ZSetFields{LowMark: pos(1, "a"), LowCount: 1}); len(b) != 0 {
+		t.Errorf("a mark without its floor was written: %x", b)
+	}
+	for _, b := range [][]byte{
+		{0x40},                               // an unknown flag
+		{0x04},                               // a floor without its length
+		{0x04, 0},                            // an empty floor
+		{0x04, 3, 1, 2},                      // a floor shorter than its length
+		{0x04, 1, 1, 9},                      // bytes after the fields
+		{0x04, 73},                           // a floor longer than any hint
+		{0x10, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1}, // a low mark without a floor
+		{0x14, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0}, // a low mark counting nothing
+		{0x24, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1}, // a high mark without a ceiling
+		{0x02, 0, 0}, // a short generation
+	} {
+		if f, err := DecodeZSetFields(b); err == nil {
+			t.Errorf("%x decoded as %+v", b, f)
+		}
+	}
 }

@@ -5,9 +5,14 @@ import (
 	"errors"
 )
 
-// FormatVersion is the on-disk format this code reads and writes. Bump it for any change a
-// previous binary would misread.
-const FormatVersion uint32 = 1
+// FormatVersion is the on-disk format this code writes. Bump it for any change a previous
+// binary would misread (and list it in the package doc's "Format version").
+const FormatVersion uint32 = 2
+
+// MinFormatVersion is the oldest format this code reads: a data directory at a version from
+// MinFormatVersion to FormatVersion opens (and is upgraded to FormatVersion when opened for
+// writing).
+const MinFormatVersion uint32 = 1
 
 // Family tags: the first byte of every Pebble key.
 const (

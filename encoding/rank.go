@@ -72,27 +72,92 @@ func DecodeRankValue(b []byte) (count uint64, err error) {
 //
 // A set with rank buckets records a generation that changes with every change to its buckets,
 // so that an index built from them in memory can tell whether it is still current.
+//
+// Floor and Ceiling are hints that keep scans from the ends of the set off the tombstones that
+// removals leave behind (ZPOPMIN deletes the lowest member; until a compaction drops its
+// tombstones, a scan from the start of the score range walks every one of them). Floor is a
+// position no member is below; Ceiling a position no member is at or above. Either may be
+// empty (no hint). A hint may be looser than the set (Floor below its first member, Ceiling
+// above its last), never tighter. See FloorHint and CeilingHint.
+//
+// A member added below the floor moves the floor down to it, past the tombstones of earlier
+// pops. LowMark keeps the floor it had, and LowCount how many members are now below that
+// mark, so that once they are gone the floor goes back up to the mark in one step rather than
+// by a walk over those tombstones; HighMark and HighCount do the same above the ceiling: the
+// members at or above HighMark number HighCount. A mark is present only with its hint, and
+// only while its count is not 0.
 type ZSetFields struct {
 	Skiplist bool
 	Ranked   bool   // the set has rank buckets
 	Gen      uint64 // generation of the buckets
+	Floor    []byte // no member's position is below it; empty: no hint
+	Ceiling  []byte // every member's position is below it; empty: no hint
+
+	LowMark   []byte // LowCount members are below it (empty: no mark)
+	LowCount  uint64
+	HighMark  []byte // HighCount members are at or above it (empty: no mark)
+	HighCount uint64
 }
 
 // Sorted-set field flags.
 const (
 	zsetSkiplist = 1 << 0
 	zsetRanked   = 1 << 1
+	zsetFloor    = 1 << 2
+	zsetCeiling  = 1 << 3
+	zsetLowMark  = 1 << 4
+	zsetHighMark = 1 << 5
+	zsetAllFlags = zsetSkiplist | zsetRanked | zsetFloor | zsetCeiling | zsetLowMark | zsetHighMark
 )
 
-// AppendZSetFields appends the sorted-set type fields: nothing for a small listpack-like set,
-// else a flags byte, then the generation when the set has buckets.
-func AppendZSetFields(dst []byte, f ZSetFields) []byte {
-	var flags byte
-	if f.Skiplist {
-		flags |= zsetSkiplist
+// ZSetHintMax is the longest hint kept: a score and 64 bytes of member. A longer position is
+// cut, rounding a floor down and a ceiling up, so the hint stays true and the metadata small.
+const ZSetHintMax = 8 + 64
+
+// FloorHint appends the floor of a set whose first member is at pos: pos itself, or its first
+// ZSetHintMax bytes (a prefix sorts before the position it starts).
+func FloorHint(dst, pos []byte) []byte {
+	return append(dst, pos[:min(len(pos), ZSetHintMax)]...)
+}
+
+// CeilingHint appends the ceiling of a set whose last member is at pos: the position just
+// after it (pos | 0x00), or, for a long pos, the end of the range its first ZSetHintMax bytes
+// start.
+func CeilingHint(dst, pos []byte) []byte {
+	if len(pos) < ZSetHintMax {
+		return append(append(dst, pos...), 0)
 	}
-	if f.Ranked {
-		flags |= zsetRanked
+	return PrefixEnd(dst, pos[:ZSetHintMax]) // never empty: a score is never ff x 8
+}
+
+// AppendZSetFields appends the sorted-set type fields: nothing for a small listpack-like set
+// without hints, else a flags byte, then the generation when the set has buckets, then each
+// hint present as length (1) | position, then each mark present as length (1) | position |
+// count (8). A hint longer than ZSetHintMax is cut the safe way; a mark that could not be
+// kept exactly (too long, a count of 0, or without its hint) is left out, which is safe too.
+func AppendZSetFields(dst []byte, f ZSetFields) []byte {
+	floor, ceiling := f.Floor, f.Ceiling
+	if len(floor) > ZSetHintMax {
+		floor = floor[:ZSetHintMax]
+	}
+	if len(ceiling) > ZSetHintMax {
+		ceiling = PrefixEnd(nil, ceiling[:ZSetHintMax]) // nil (no hint) past every position
+	}
+	keepMark := func(hint, mark []byte, count uint64) bool {
+		return len(hint) > 0 && len(mark) > 0 && len(mark) <= ZSetHintMax && count > 0
+	}
+	var flags byte
+	for _, fl := range []struct {
+		on  bool
+		bit byte
+	}{
+		{f.Skiplist, zsetSkiplist}, {f.Ranked, zsetRanked}, {len(floor) > 0, zsetFloor},
+		{len(ceiling) > 0, zsetCeiling}, {keepMark(floor, f.LowMark, f.LowCount), zsetLowMark},
+		{keepMark(ceiling, f.HighMark, f.HighCount), zsetHighMark},
+	} {
+		if fl.on {
+			flags |= fl.bit
+		}
 	}
 	if flags == 0 {
 		return dst
@@ -101,21 +166,67 @@ func AppendZSetFields(dst []byte, f ZSetFields) []byte {
 	if f.Ranked {
 		dst = binary.BigEndian.AppendUint64(dst, f.Gen)
 	}
+	for _, h := range [][]byte{floor, ceiling} {
+		if len(h) > 0 {
+			dst = append(append(dst, byte(len(h))), h...)
+		}
+	}
+	if flags&zsetLowMark != 0 {
+		dst = append(append(dst, byte(len(f.LowMark))), f.LowMark...)
+		dst = binary.BigEndian.AppendUint64(dst, f.LowCount)
+	}
+	if flags&zsetHighMark != 0 {
+		dst = append(append(dst, byte(len(f.HighMark))), f.HighMark...)
+		dst = binary.BigEndian.AppendUint64(dst, f.HighCount)
+	}
 	return dst
 }
 
-// DecodeZSetFields decodes sorted-set type fields.
+// DecodeZSetFields decodes sorted-set type fields. The positions alias b.
 func DecodeZSetFields(b []byte) (ZSetFields, error) {
 	if len(b) == 0 {
 		return ZSetFields{}, nil
 	}
-	f := ZSetFields{Skiplist: b[0]&zsetSkiplist != 0, Ranked: b[0]&zsetRanked != 0}
-	switch {
-	case b[0]&^(zsetSkiplist|zsetRanked) != 0:
+	flags := b[0]
+	f := ZSetFields{Skiplist: flags&zsetSkiplist != 0, Ranked: flags&zsetRanked != 0}
+	if flags&^zsetAllFlags != 0 ||
+		flags&zsetLowMark != 0 && flags&zsetFloor == 0 || flags&zsetHighMark != 0 && flags&zsetCeiling == 0 {
 		return ZSetFields{}, ErrCorrupt
-	case f.Ranked && len(b) == 9:
-		f.Gen = binary.BigEndian.Uint64(b[1:])
-	case f.Ranked || len(b) != 1:
+	}
+	b = b[1:]
+	ok := true
+	u64 := func(present bool) uint64 {
+		if !present || !ok {
+			return 0
+		}
+		if len(b) < 8 {
+			ok = false
+			return 0
+		}
+		v := binary.BigEndian.Uint64(b)
+		b = b[8:]
+		return v
+	}
+	pos := func(present bool) []byte {
+		if !present || !ok {
+			return nil
+		}
+		if len(b) < 1 || b[0] == 0 || int(b[0]) > ZSetHintMax || len(b) < 1+int(b[0]) {
+			ok = false
+			return nil
+		}
+		h := b[1 : 1+b[0] : 1+b[0]]
+		b = b[1+len(h):]
+		return h
+	}
+	f.Gen = u64(f.Ranked)
+	f.Floor = pos(flags&zsetFloor != 0)
+	f.Ceiling = pos(flags&zsetCeiling != 0)
+	f.LowMark = pos(flags&zsetLowMark != 0)
+	f.LowCount = u64(flags&zsetLowMark != 0)
+	f.HighMark = pos(flags&zsetHighMark != 0)
+	f.HighCount = u64(flags&zsetHighMark != 0)
+	if !ok || len(b) != 0 || (len(f.LowMark) > 0 && f.LowCount == 0) || (len(f.HighMark) > 0 && f.HighCount == 0) {
 		return ZSetFields{}, ErrCorrupt
 	}
 	return f, nil

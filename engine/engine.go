@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -52,6 +53,9 @@ type Options struct {
 	ValueCompressionThreshold int64
 	// ActiveExpireInterval is how often the expiry index is walked. Default 100ms (hz 10).
 	ActiveExpireInterval time.Duration
+	// CompactTombstonesEvery is the least time between two compactions of a key range whose
+	// tombstones a walk found too many of (tombstones.go). Default 1s; negative: never.
+	CompactTombstonesEvery time.Duration
 	// Logger receives the engine's and Pebble's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Hooks are told about changes, under the key locks of the change (see Hooks).
@@ -120,6 +124,12 @@ type Engine struct {
 	sweepWake chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+
+	// Compactions of ranges full of tombstones (tombstones.go).
+	compactWake          chan compactRequest
+	compactCancel        context.CancelFunc
+	tombstoneCompactions atomic.Int64
+	compacted            func() // tests: called after each
 }
 
 // dbStats are a physical database's key and expiry counts. They are persisted through Pebble
@@ -177,6 +187,9 @@ func Open(opts Options) (*Engine, error) {
 	if opts.ActiveExpireInterval <= 0 {
 		opts.ActiveExpireInterval = 100 * time.Millisecond
 	}
+	if opts.CompactTombstonesEvery == 0 {
+		opts.CompactTombstonesEvery = time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -192,9 +205,11 @@ func Open(opts Options) (*Engine, error) {
 		locks:     newLockTable(),
 		stop:      make(chan struct{}),
 		sweepWake: make(chan struct{}, 1),
-		cursors:   newCursorTable(),
-		hot:       newHotTier(hotBudget(opts.MaxMemory), PolicyAllKeysLRU),
-		guards:    make(map[uint64]struct{}),
+		// Without a compactor nobody takes requests: the channel stays full.
+		compactWake: make(chan compactRequest, 1),
+		cursors:     newCursorTable(),
+		hot:         newHotTier(hotBudget(opts.MaxMemory), PolicyAllKeysLRU),
+		guards:      make(map[uint64]struct{}),
 	}
 	e.fsync.Store(int32(opts.Fsync))
 	e.ConfigureMemory(opts.MaxMemory, opts.Policy)
@@ -235,6 +250,12 @@ func Open(opts Options) (*Engine, error) {
 	go func() { defer e.wg.Done(); e.fs.runEverysec(e.stop, e.logSyncError) }()
 	go func() { defer e.wg.Done(); e.runExpirer() }()
 	go func() { defer e.wg.Done(); e.runSweeper() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.compactCancel = cancel
+	if opts.CompactTombstonesEvery > 0 {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.runCompactor(ctx) }()
+	}
 	return e, nil
 }
 
@@ -280,9 +301,16 @@ func (e *Engine) load() error {
 			return fmt.Errorf("%w: %s has format %d, this binary reads format %d; upgrade Strata",
 				ErrFormatTooNew, e.opts.Dir, v, encoding.FormatVersion)
 		}
-		if v < encoding.FormatVersion {
+		if v < encoding.MinFormatVersion {
 			return fmt.Errorf("engine: %s has format %d, older than %d, and no migration exists",
-				e.opts.Dir, v, encoding.FormatVersion)
+				e.opts.Dir, v, encoding.MinFormatVersion)
+		}
+		if v < encoding.FormatVersion {
+			// Every older format this code reads needs no rewrite (encoding/doc.go, "Format
+			// version"): recording the new one makes older binaries refuse the directory
+			// from now on, since what this one writes would be news to them.
+			b.Set(encoding.AppendInternalKey(nil, recFormat),
+				binary.BigEndian.AppendUint32(nil, encoding.FormatVersion), nil)
 		}
 	default:
 		it, err := e.pdb.NewIter(nil)
@@ -535,6 +563,7 @@ func (e *Engine) Flush() error {
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.stop)
+		e.compactCancel() // a compaction in progress stops waiting
 		e.wg.Wait()
 		e.latch.Lock()
 		defer e.latch.Unlock()

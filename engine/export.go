@@ -319,9 +319,11 @@ func OpenReadOnly(dir string) (*ReadOnlyDir, error) {
 	if err == nil && (!ok || len(format) != 4) {
 		err = fmt.Errorf("%w: %s", ErrNotStrata, dir)
 	}
-	if err == nil && binary.BigEndian.Uint32(format) != encoding.FormatVersion {
-		err = fmt.Errorf("%w: %s has format %d, this binary reads format %d",
-			ErrFormatTooNew, dir, binary.BigEndian.Uint32(format), encoding.FormatVersion)
+	if err == nil {
+		if v := binary.BigEndian.Uint32(format); v < encoding.MinFormatVersion || v > encoding.FormatVersion {
+			err = fmt.Errorf("%w: %s has format %d, this binary reads formats %d to %d",
+				ErrFormatTooNew, dir, v, encoding.MinFormatVersion, encoding.FormatVersion)
+		}
 	}
 	var raw []byte
 	if err == nil {

@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/stratadb/strata/encoding"
+import (
+	"slices"
+
+	"github.com/stratadb/strata/encoding"
+)
 
 // Footprint is what one key costs Strata in stored bytes (MEMORY USAGE): the Pebble keys and
 // values that hold it, counted before Pebble's block compression and without its per-record
@@ -40,9 +44,15 @@ func (t *Txn) Footprint(key []byte, samples int) (Footprint, bool, error) {
 	if m.Type == encoding.TypeZSet {
 		families = append(families, encoding.AppendScorePrefix)
 	}
-	for _, fam := range families {
+	for i, fam := range families {
 		prefix := fam(nil, t.db, key, m.Version)
-		it, err := t.iter(prefix, encoding.PrefixEnd(nil, prefix))
+		lower := prefix
+		if i == 1 { // the score range: from the floor, past the tombstones of the pops below
+			if zf, err := encoding.DecodeZSetFields(m.Rest); err == nil {
+				lower = append(slices.Clip(prefix), zf.Floor...)
+			}
+		}
+		it, err := t.iter(lower, encoding.PrefixEnd(nil, prefix))
 		if err != nil {
 			return f, false, err
 		}

@@ -139,7 +139,7 @@ func (c *coll) each(fn func(member, value []byte) bool) error {
 			break
 		}
 	}
-	return it.Close()
+	return c.t.closeIter(it, c.prefix, encoding.PrefixEnd(nil, c.prefix))
 }
 
 // eachCounted is each for replies whose length was announced from Count: it fails (as
@@ -185,12 +185,13 @@ func (c *coll) eachCounted(fn func(member, value []byte)) error {
 // few microseconds (two seeks and up to walkLeaf steps per level).
 
 const (
-	walkLeaf     = 32      // a subtree this small is picked from directly
-	walkCost     = 256     // rough cost of one walk in elements scanned
-	pickLoadAll  = 128     // collections this small are read whole for repeated picks
-	pickChunk    = 1 << 16 // repeated picks are drawn this many at a time
-	walkRedraws  = 8
-	uniqueBudget = 4 // walks per wanted element before falling back to a rank scan
+	walkLeaf       = 32           // a subtree this small is picked from directly
+	walkCountBelow = 4 * walkLeaf // a subtree estimated this small is counted (it may be a leaf)
+	walkCost       = 64           // rough cost of one walk in elements scanned (about 25 steps and 7 seeks)
+	pickLoadAll    = 128          // collections this small are read whole for repeated picks
+	pickChunk      = 1 << 16      // repeated picks are drawn this many at a time
+	walkRedraws    = 8
+	uniqueBudget   = 4 // walks per wanted element before falling back to a rank scan
 )
 
 // pickedElem is a randomly picked element, copied into the Txn's arena.
@@ -215,7 +216,7 @@ func (c *coll) randomPicks(n uint64, unique bool, fn func(member, value []byte))
 		emitShuffled(picks, fn)
 		return nil
 	}
-	if size <= pickLoadAll {
+	if size <= pickLoadAll && n > 1 {
 		all, err := c.picksByRank(size, true)
 		if err != nil {
 			return err
@@ -244,7 +245,7 @@ func (c *coll) randomPicks(n uint64, unique bool, fn func(member, value []byte))
 				p, err = c.walk(it)
 				picks = append(picks, p)
 			}
-			if cerr := it.Close(); err == nil {
+			if cerr := c.t.closeIter(it, c.prefix, encoding.PrefixEnd(nil, c.prefix)); err == nil {
 				err = cerr
 			}
 		}
@@ -322,7 +323,7 @@ func (c *coll) picksByWalk(n uint64) ([]pickedElem, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
+	defer c.t.closeIter(it, c.prefix, encoding.PrefixEnd(nil, c.prefix))
 	seen := make(map[string]struct{}, n)
 	picks := make([]pickedElem, 0, n)
 	for tries := uint64(0); uint64(len(picks)) < n; tries++ {
@@ -344,15 +345,22 @@ func (c *coll) picksByWalk(n uint64) ([]pickedElem, error) {
 
 // walk draws one element by descending the member space (see above). it iterates the
 // collection's elements. Each level costs two seeks (the subtree's last member, then the
-// chosen branch, which leaves the iterator on that branch's first member) and at most
-// walkLeaf+1 steps to count the subtree, during which a reservoir sample keeps the element
-// to return should the subtree be a leaf.
+// chosen branch, which leaves the iterator on that branch's first member) and, once the
+// subtree may be a leaf, at most walkLeaf+1 steps to count it, during which a reservoir
+// sample keeps the element to return should it be one.
+//
+// Steps are what a walk costs most where removals left tombstones (SPOP): Pebble steps over
+// every tombstone between two members. So a subtree is counted only when it may be a leaf:
+// its size is estimated as its parent's divided by the number of branch bytes the parent's
+// range allows, and a subtree estimated past walkCountBelow is descended without counting.
+// An estimate that is wrong costs a count that finds no leaf, or a level more.
 func (c *coll) walk(it *pebble.Iterator) (pickedElem, error) {
 	pl := len(c.prefix)
 	buf := append(make([]byte, 0, pl+32), c.prefix...)
 	var sub, first, last, hi []byte
 	var pick pickedElem
-	size := c.m.Count // size of the subtree; 0 = unknown
+	est := c.m.Count // the subtree's size: exact at the root, estimated below it
+	root := true
 	if !it.SeekGE(c.prefix) {
 		return pickedElem{}, corruptf("random walk of key %q found no element", c.key)
 	}
@@ -360,7 +368,7 @@ func (c *coll) walk(it *pebble.Iterator) (pickedElem, error) {
 		// The iterator is on the first element of the subtree of members starting with sub.
 		first = append(first[:0], it.Key()[pl:]...)
 		hi = encoding.PrefixEnd(hi[:0], append(buf[:pl], sub...)) // nil: the collection's end
-		if size == 0 {
+		if !root && est <= walkCountBelow {
 			var seen uint64
 			for ok := true; ok && seen <= walkLeaf && (hi == nil || bytes.Compare(it.Key(), hi) < 0); ok = it.Next() {
 				seen++
@@ -376,8 +384,9 @@ func (c *coll) walk(it *pebble.Iterator) (pickedElem, error) {
 			if seen <= walkLeaf {
 				return pickedElem{c.t.keep(pick.member), c.t.keep(pick.value)}, nil
 			}
-			size = seen
+			est = max(est, seen)
 		}
+		root = false
 		if hi == nil {
 			it.Last()
 		} else {
@@ -390,13 +399,16 @@ func (c *coll) walk(it *pebble.Iterator) (pickedElem, error) {
 			n++
 		}
 		if n >= len(last) {
-			return pickedElem{}, corruptf("random walk of key %q: subtree of %d elements holds one", c.key, size)
+			// first is last (a sorted subtree cannot end with a prefix of its first member): a
+			// subtree of one, descended into without counting.
+			return c.current(it)
 		}
 		sub = append(sub[:0], first[:n]...)
 		loV, hiV := -1, int(last[n])
 		if n < len(first) {
 			loV = int(first[n])
 		}
+		est = max(1, est/uint64(hiV-loV+1))
 		for try := 0; ; try++ {
 			v := loV + rand.IntN(hiV-loV+1)
 			if v < 0 {
@@ -413,7 +425,6 @@ func (c *coll) walk(it *pebble.Iterator) (pickedElem, error) {
 				break
 			}
 		}
-		size = 0
 	}
 }
 

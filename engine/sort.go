@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/stratadb/strata/encoding"
 )
 
@@ -211,11 +213,10 @@ func (t *Txn) sortElements(key []byte, m *encoding.Meta, noSort, desc bool, star
 		err := t.SMembers(key, func(n int) { items = make([]sortItem, 0, n) }, func(b []byte) { add(b) })
 		return items, err
 	case encoding.TypeZSet:
-		prefix := encoding.AppendScorePrefix(nil, t.db, key, m.Version)
 		if !cut {
-			return items, t.scanMembers(prefix, 8, false, -1, add)
+			return items, t.zsetMembers(key, false, -1, add)
 		}
-		return items, t.scanMembers(prefix, 8, desc, end+1, func(b []byte) bool {
+		return items, t.zsetMembers(key, desc, end+1, func(b []byte) bool {
 			if start > 0 {
 				start--
 				return true
@@ -226,37 +227,30 @@ func (t *Txn) sortElements(key []byte, m *encoding.Meta, noSort, desc bool, star
 	return nil, ErrWrongType
 }
 
-// scanMembers calls fn with the member part (after skip bytes of score) of every key under
-// prefix, in order or reversed, at most limit keys (-1: all), until fn returns false. Entries
-// whose score part starts with 0xFFFF are not members: a sorted set may keep its rank buckets
-// there, after every real score (no stored score encodes that way: it would be a NaN).
-func (t *Txn) scanMembers(prefix []byte, skip int, rev bool, limit int64, fn func([]byte) bool) error {
-	it, err := t.iter(prefix, encoding.PrefixEnd(nil, prefix))
+// zsetMembers calls fn with the members of the sorted set at key in order (reversed with rev),
+// at most limit of them (-1: all), until fn returns false.
+func (t *Txn) zsetMembers(key []byte, rev bool, limit int64, fn func(member []byte) bool) error {
+	z, found, err := t.openZSet(key, false)
+	if err != nil || !found {
+		return err
+	}
+	defer z.close()
+	var it *pebble.Iterator
+	if rev {
+		it, err = z.seekPos(nil, false)
+	} else {
+		it, err = z.seekPos(encoding.ScoreMin, true)
+	}
 	if err != nil {
 		return err
 	}
-	ok := it.First()
-	if rev {
-		ok = it.Last()
-	}
-	for ; ok && limit != 0; ok = step(it, rev) {
-		k := it.Key()
-		if rest := k[len(prefix):]; len(rest) >= 2 && rest[0] == 0xFF && rest[1] == 0xFF {
-			if rev {
-				continue
-			}
-			break
-		}
-		if len(k) < len(prefix)+skip {
-			it.Close()
-			return corruptf("member key under %q", prefix)
-		}
-		if !fn(k[len(prefix)+skip:]) {
-			break
+	return z.walk(it, !rev, func(pos []byte) (bool, error) {
+		if limit == 0 || !fn(pos[8:]) {
+			return false, nil
 		}
 		limit--
-	}
-	return it.Close()
+		return limit != 0, nil
+	})
 }
 
 // sortItems sorts as Redis's sortCompare: by score, ties by the elements' bytes; or ALPHA by

@@ -60,6 +60,7 @@ type Txn struct {
 	clearDBs   []uint16 // the physical databases FLUSHDB emptied
 	guards     []uint64 // sweep-queue guards of direct copies, released when the Txn ends
 	reads      int      // Pebble point reads and iterators opened since Begin (tests count them)
+	steps      int      // internal steps (tombstones too) of the iterators closeIter closed since Begin (tests count them)
 	owner      any      // what the layer above attached (SetOwner)
 
 	// snap, when set, makes this a read-only Txn over a Pebble snapshot (export.go): reads go
@@ -106,6 +107,7 @@ func (t *Txn) Begin(db int, mode LockMode) {
 	t.mode = mode
 	t.stripes = t.stripes[:0]
 	t.reads = 0
+	t.steps = 0
 }
 
 // AddKey adds a key the command will touch, in any database.

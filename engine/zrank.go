@@ -321,12 +321,13 @@ func (z *zset) index() (*rankIndex, error) {
 		return x, nil
 	}
 	x := &rankIndex{db: z.t.db, key: append([]byte(nil), z.key...), version: z.meta.Version, gen: z.rank.Gen}
-	it, err := z.iter()
+	it, err := z.t.iter(z.rkp, encoding.PrefixEnd(nil, z.sc)) // the member iterator ends at rkp
 	if err != nil {
 		return nil, err
 	}
+	defer it.Close()
 	var total uint64
-	for it.SeekGE(z.rkp); it.Valid(); it.Next() {
+	for it.First(); it.Valid(); it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return nil, err
@@ -351,6 +352,18 @@ func (z *zset) index() (*rankIndex, error) {
 	c.put(x)
 	z.idx = x
 	return x, nil
+}
+
+// indexed loads the rank index of a ranked set before a change to its members: an index
+// built from the buckets must be checked against the count they were written with, not one
+// the command has already moved (a ZREM or ZADD that is the first command on the set after a
+// restart, an eviction or an aborted Txn would read as corrupt).
+func (z *zset) indexed() error {
+	if !z.rank.Ranked {
+		return nil
+	}
+	_, err := z.index()
+	return err
 }
 
 // changing returns the index for a change: until the command records the new generation in

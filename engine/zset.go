@@ -26,6 +26,22 @@ import (
 // the same rules: in "skiplist" sets a -0 score stays -0 (the subkey holds its bits, its score
 // key the value NegZeroMark). Replies that echo a computed score (ZINCRBY, ZUNION without
 // STORE) print the computed value, as Redis does.
+//
+// Removals leave tombstones in the score range until a compaction drops them, and a run of
+// ZPOPMINs would leave each pop's seek from the start of the range to walk every earlier pop's
+// tombstone (a quadratic run). So the set keeps a floor and a ceiling in its metadata
+// (encoding/doc.go, "Scores"): no member below the floor, none at or above the ceiling. The
+// score iterator's bounds are the hints, so every scan from either end starts at the live
+// members. A command that adds a member outside them widens them as it writes the member,
+// keeping the old hint as a mark and counting the members past it, so that once those are
+// gone again the hint returns to the mark instead of walking back over the tombstones between;
+// one that removes a member whose hint is the floor (ceiling), or removes from a set without
+// hints, moves them to the new first (last) member when it finishes, in the same batch as the
+// removal. A hint is thus never tighter than the set, whatever commits or aborts.
+//
+// What the hints cannot skip are tombstones among the members: of members removed from the
+// middle, or pushed past an edge and popped while an older member stayed past the mark (a
+// stack that grows and shrinks). Walks that meet many ask for a compaction (tombstones.go).
 
 // ScoredMember is a member with its score. Members returned by the engine live in the Txn's
 // arena until the command ends.
@@ -43,13 +59,17 @@ type zset struct {
 	meta encoding.Meta
 	rank encoding.ZSetFields
 
-	sub   []byte // subkey prefix: sub + member -> score
-	sc    []byte // score prefix: sc + position -> ""
-	rkp   []byte // rank prefix: sc + ff ff; also the end of the member positions
-	iopts pebble.IterOptions
+	sub   []byte             // subkey prefix: sub + member -> score
+	sc    []byte             // score prefix: sc + position -> ""
+	rkp   []byte             // rank prefix: sc + ff ff; also the end of the member positions
+	iopts pebble.IterOptions // over the members: from the floor to the ceiling (or rkp)
 	it    *pebble.Iterator
 	stale bool // the Txn wrote since the iterator was refreshed
 	dirty bool // the metadata must be written
+
+	// lowEdge (highEdge): a removal may have taken the first (last) member, or the set has no
+	// floor (ceiling) yet: finish sets it from the members.
+	lowEdge, highEdge bool
 
 	idx       *rankIndex // the rank index, once loaded
 	rankDirty bool       // the buckets changed: finish gives them a new generation
@@ -80,11 +100,29 @@ func (t *Txn) openZSet(key []byte, create bool) (*zset, bool, error) {
 	} else {
 		z.meta = t.newMeta(encoding.TypeZSet)
 	}
-	z.sub = encoding.AppendSubPrefix(nil, t.db, key, z.meta.Version)
-	z.sc = encoding.AppendScorePrefix(nil, t.db, key, z.meta.Version)
-	z.rkp = encoding.AppendRankPrefix(nil, t.db, key, z.meta.Version)
-	z.iopts = pebble.IterOptions{LowerBound: z.sc, UpperBound: encoding.PrefixEnd(nil, z.sc)}
+	z.prefixes(key)
 	return z, ks.live, nil
+}
+
+// prefixes sets the set's key prefixes for its version, and the iterator's bounds.
+func (z *zset) prefixes(key []byte) {
+	db, v := z.t.db, z.meta.Version
+	z.sub = encoding.AppendSubPrefix(nil, db, key, v)
+	z.sc = encoding.AppendScorePrefix(nil, db, key, v)
+	z.rkp = encoding.AppendRankPrefix(nil, db, key, v)
+	z.bound()
+}
+
+// bound sets the iterator's bounds to the members between the hints. The bounds are fresh
+// slices: Pebble keeps the old ones to compare until SetOptions.
+func (z *zset) bound() {
+	lo := append(append([]byte(nil), z.sc...), z.rank.Floor...)
+	hi := z.rkp
+	if len(z.rank.Ceiling) > 0 {
+		hi = append(append([]byte(nil), z.sc...), z.rank.Ceiling...)
+	}
+	z.iopts = pebble.IterOptions{LowerBound: lo, UpperBound: hi}
+	z.stale = true
 }
 
 // writable prepares the set for changes: the Txn's batch must exist before the iterator opens,
@@ -94,7 +132,7 @@ func (z *zset) writable() { z.t.ensureBatch() }
 // close releases the iterator.
 func (z *zset) close() {
 	if z.it != nil {
-		z.it.Close()
+		z.t.closeIter(z.it, z.iopts.LowerBound, z.iopts.UpperBound)
 		z.it = nil
 	}
 }
@@ -170,6 +208,9 @@ const (
 // insert adds a member that is not in the set. added says it is new to the set, not moved
 // (Redis converts a listpack before adding a member that does not fit, not when moving one).
 func (z *zset) insert(member []byte, score float64, added bool) error {
+	if err := z.indexed(); err != nil {
+		return err
+	}
 	if added && !z.rank.Skiplist && (z.meta.Count+1 > listpackEntries || len(member) > listpackValueLen) {
 		z.rank.Skiplist = true
 	}
@@ -196,6 +237,7 @@ func (z *zset) writeMember(member []byte, score float64) {
 		}
 	}
 	z.pbuf = position(z.pbuf[:0], score, member)
+	z.widen(z.pbuf)
 	z.kbuf = append(append(z.kbuf[:0], z.sub...), member...)
 	z.vbuf = binary.BigEndian.AppendUint64(z.vbuf[:0], math.Float64bits(score))
 	z.set(z.kbuf, z.vbuf)
@@ -203,13 +245,109 @@ func (z *zset) writeMember(member []byte, score float64) {
 	z.set(z.kbuf, mark)
 }
 
+// widen moves the hints out to take in a member written at pos, keeping where they were as
+// marks (when not already marked) and counting the members past the marks.
+func (z *zset) widen(pos []byte) {
+	r := &z.rank
+	moved := false
+	if len(r.Floor) > 0 {
+		if bytes.Compare(pos, r.Floor) < 0 {
+			if len(r.LowMark) == 0 {
+				r.LowMark, r.LowCount = r.Floor, 0
+			}
+			r.Floor, moved = encoding.FloorHint(nil, pos), true
+		}
+		if len(r.LowMark) > 0 && bytes.Compare(pos, r.LowMark) < 0 {
+			r.LowCount++
+		}
+	}
+	if len(r.Ceiling) > 0 {
+		if bytes.Compare(pos, r.Ceiling) >= 0 {
+			if len(r.HighMark) == 0 {
+				r.HighMark, r.HighCount = r.Ceiling, 0
+			}
+			r.Ceiling, moved = encoding.CeilingHint(nil, pos), true
+		}
+		if len(r.HighMark) > 0 && bytes.Compare(pos, r.HighMark) >= 0 {
+			r.HighCount++
+		}
+	}
+	if moved {
+		z.bound()
+	}
+}
+
+// removed notes that the member at pos went. Past a mark it uncounts it; the last one past
+// the mark gone, the hint goes back to the mark, and finish makes it exact. And if the floor
+// (ceiling) is pos's own, pos may have been the first (last) member: finish moves the hint.
+func (z *zset) removed(pos []byte) {
+	z.uncount(pos)
+	if f := z.rank.Floor; !z.lowEdge {
+		z.lowEdge = len(f) == 0 || bytes.Equal(pos[:min(len(pos), encoding.ZSetHintMax)], f)
+	}
+	if c := z.rank.Ceiling; !z.highEdge {
+		z.vbuf = encoding.CeilingHint(z.vbuf[:0], pos)
+		z.highEdge = len(c) == 0 || bytes.Equal(z.vbuf, c)
+	}
+}
+
+// uncount takes a member removed at pos off the count of its mark.
+func (z *zset) uncount(pos []byte) {
+	r := &z.rank
+	if len(r.LowMark) > 0 && bytes.Compare(pos, r.LowMark) < 0 {
+		if r.LowCount--; r.LowCount == 0 {
+			r.Floor, r.LowMark = r.LowMark, nil
+			z.lowEdge = true
+			z.bound()
+		}
+	}
+	if len(r.HighMark) > 0 && bytes.Compare(pos, r.HighMark) >= 0 {
+		if r.HighCount--; r.HighCount == 0 {
+			r.Ceiling, r.HighMark = r.HighMark, nil
+			z.highEdge = true
+			z.bound()
+		}
+	}
+}
+
+// moveHints sets the floor to the first member and the ceiling just after the last, as finish
+// needs after removals at the edges. A failed read leaves no hint (nor mark), which is always
+// true. A mark the new hint reaches counts members that are not there: it goes.
+func (z *zset) moveHints() {
+	r := &z.rank
+	if z.lowEdge {
+		pos, ok, err := z.edge(true)
+		r.Floor = nil
+		if err == nil && ok {
+			r.Floor = encoding.FloorHint(nil, pos)
+		}
+		if len(r.Floor) == 0 || bytes.Compare(r.Floor, r.LowMark) >= 0 {
+			r.LowMark = nil
+		}
+	}
+	if z.highEdge {
+		pos, ok, err := z.edge(false)
+		r.Ceiling = nil
+		if err == nil && ok {
+			r.Ceiling = encoding.CeilingHint(nil, pos)
+		}
+		if len(r.Ceiling) == 0 || bytes.Compare(r.Ceiling, r.HighMark) <= 0 {
+			r.HighMark = nil
+		}
+	}
+}
+
 // remove deletes a member whose score is score.
 func (z *zset) remove(member []byte, score float64) error {
+	if err := z.indexed(); err != nil {
+		return err
+	}
 	z.pbuf = position(z.pbuf[:0], score, member)
 	z.kbuf = append(append(z.kbuf[:0], z.sub...), member...)
 	z.del(z.kbuf)
 	z.kbuf = append(append(z.kbuf[:0], z.sc...), z.pbuf...)
 	z.del(z.kbuf)
+	z.removed(z.pbuf)
 	z.meta.Count--
 	z.dirty = true
 	if z.rank.Ranked && z.meta.Count > 0 {
@@ -228,6 +366,9 @@ func (z *zset) rescore(member []byte, old, new float64) error {
 
 // finish writes the metadata after changes: a set whose last member went away is deleted.
 func (z *zset) finish() {
+	if z.dirty && z.meta.Count > 0 && (z.lowEdge || z.highEdge) {
+		z.moveHints()
+	}
 	z.close()
 	if !z.dirty {
 		return
@@ -586,7 +727,16 @@ func (z *zset) rankMembers(start, stop int64, rev bool) ([]ScoredMember, error) 
 	if rev {
 		first = z.count() - 1 - start
 	}
-	it, err := z.seekRank(first)
+	var it *pebble.Iterator
+	var err error
+	switch {
+	case start == 0 && rev: // from the last member (ZPOPMAX): one seek from the ceiling
+		it, err = z.seekPos(nil, false)
+	case start == 0: // from the first (ZPOPMIN): one seek from the floor
+		it, err = z.seekPos(encoding.ScoreMin, true)
+	default:
+		it, err = z.seekRank(first)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -933,6 +1083,13 @@ func (z *zset) removeRun(run []ScoredMember) error {
 	hi := append(append(append([]byte(nil), z.sc...), last...), 0)
 	z.t.ensureBatch().DeleteRange(lo, hi, nil)
 	z.stale = true
+	if len(z.rank.LowMark) > 0 || len(z.rank.HighMark) > 0 {
+		for _, m := range run[1 : len(run)-1] {
+			z.uncount(position(z.pbuf[:0], m.Score, m.Member))
+		}
+	}
+	z.removed(first) // the lowest of the run: only it can have been the first member
+	z.removed(last)  // and only the highest the last
 	z.meta.Count -= uint64(len(run))
 	z.dirty = true
 	if z.rank.Ranked && z.meta.Count > 0 {
@@ -967,6 +1124,7 @@ func (t *Txn) zpop(key []byte, max bool, count int64) ([]ScoredMember, error) {
 	}
 	z.writable()
 	defer z.finish()
+	z.lowEdge, z.highEdge = z.lowEdge || !max, z.highEdge || max
 	n := min(count, z.count())
 	out, err := z.rankMembers(0, n-1, max)
 	if err != nil {
@@ -1019,9 +1177,7 @@ func (t *Txn) zstoreSorted(dst []byte, members []ScoredMember) (int64, error) {
 	}
 	t.ensureBatch()
 	z := &zset{t: t, key: t.keep(dst), ks: ks, meta: t.newMeta(encoding.TypeZSet)}
-	z.sub = encoding.AppendSubPrefix(nil, t.db, dst, z.meta.Version)
-	z.sc = encoding.AppendScorePrefix(nil, t.db, dst, z.meta.Version)
-	z.rkp = encoding.AppendRankPrefix(nil, t.db, dst, z.meta.Version)
+	z.prefixes(dst)
 	// Redis builds a result as a skiplist and turns it into a listpack when it fits.
 	z.rank.Skiplist = len(members) > listpackEntries
 	for _, m := range members {

@@ -65,6 +65,7 @@ func checkRankStructure(t *testing.T, tx *Txn, key []byte) {
 	if uint64(len(positions)) != z.meta.Count {
 		t.Fatalf("%q: %d members in the score range, metadata says %d", key, len(positions), z.meta.Count)
 	}
+	checkHints(t, tx, z)
 	if !z.rank.Ranked {
 		if z.meta.Count > rankBuildAt {
 			t.Fatalf("%q: %d members and no rank buckets", key, z.meta.Count)
@@ -73,8 +74,9 @@ func checkRankStructure(t *testing.T, tx *Txn, key []byte) {
 	}
 	var bounds [][]byte
 	var counts []uint64
-	it, _ = z.iter()
-	for it.SeekGE(z.rkp); it.Valid(); it.Next() {
+	it, _ = tx.iter(z.rkp, encoding.PrefixEnd(nil, z.sc))
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
 		n, err := encoding.DecodeRankValue(it.Value())
 		if err != nil {
 			t.Fatal(err)
@@ -118,6 +120,31 @@ func checkRankStructure(t *testing.T, tx *Txn, key []byte) {
 	})
 	if i != len(bounds) {
 		t.Fatalf("%q: index has %d buckets, disk %d", key, i, len(bounds))
+	}
+}
+
+// checkHints reads every member position of z, past its iterator's bounds, and checks that
+// none is below the floor or at or above the ceiling.
+func checkHints(t *testing.T, tx *Txn, z *zset) {
+	t.Helper()
+	it, err := tx.iter(z.sc, z.rkp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := uint64(0)
+	for it.First(); it.Valid(); it.Next() {
+		pos := it.Key()[len(z.sc):]
+		if f := z.rank.Floor; len(f) > 0 && bytes.Compare(pos, f) < 0 {
+			t.Fatalf("%q: member at %x is below the floor %x", z.key, pos, f)
+		}
+		if c := z.rank.Ceiling; len(c) > 0 && bytes.Compare(pos, c) >= 0 {
+			t.Fatalf("%q: member at %x is not below the ceiling %x", z.key, pos, c)
+		}
+		n++
+	}
+	if n != z.meta.Count {
+		t.Fatalf("%q: %d member positions, metadata says %d", z.key, n, z.meta.Count)
 	}
 }
 
