@@ -169,6 +169,7 @@ func New(o Options) (*Server, error) {
 		BlockCompression:          o.Config.BlockCompression,
 		CompactionConcurrency:     o.Config.CompactionConcurrency,
 		BloomBitsPerKey:           bloomBits(o.Config.BloomBitsPerKey),
+		CompactTombstonesEvery:    tombstoneCompaction(o.Config.TombstoneCompactionMS),
 		ValueCompression:          valueCodec,
 		ValueCompressionThreshold: o.Config.ValueCompressionThreshold,
 		ActiveExpireInterval:      time.Second / time.Duration(o.Config.Hz),
@@ -593,4 +594,13 @@ func bloomBits(directive int) int {
 		return -1
 	}
 	return directive
+}
+
+// tombstoneCompaction maps tombstone-compaction-ms (0: never) to
+// engine.Options.CompactTombstonesEvery (0: the default, negative: never).
+func tombstoneCompaction(ms int) time.Duration {
+	if ms == 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
 }
