@@ -23,6 +23,15 @@ import (
 // access is the last access in seconds since the tier started (OBJECT IDLETIME); freq the LFU
 // counter (OBJECT FREQ).
 //
+// An entry with no value (vlen 0; a metadata value is never shorter than its header) records
+// that the key does not exist: a lookup of a key just deleted, or just looked up in vain, is
+// answered without asking Pebble. That matters beyond the saved read: Pebble's memtable keeps
+// every version of a key until a flush, and a point read that meets a deletion steps over all
+// the key's older versions. A list or sorted set written thousands of times and then emptied
+// (a drained queue, redis-benchmark's ZPOPMIN) made every read of the missing key walk them
+// all. Absent entries are not keys: they are not counted in Keys, and any policy, noeviction
+// included, drops them first when room is needed, without counting an eviction or a loss.
+//
 // Entries never straddle a 64 KiB segment, so every access is a plain slice of one segment.
 //
 // The ring gives an exact memory bound with no fragmentation: new entries are appended at the
@@ -105,15 +114,16 @@ const (
 )
 
 type hotShard struct {
-	mu    sync.Mutex
-	index map[uint64]uint64 // key hash -> absolute ring offset
-	segs  [][]byte          // the ring, allocated one segment at a time up to size
-	size  uint64            // ring capacity in bytes
-	head  uint64            // absolute offset of the oldest byte
-	tail  uint64            // absolute offset where the next entry goes
-	live  uint64            // bytes of entries the index points at
-	count int               // entries the index points at
-	_     [32]byte
+	mu     sync.Mutex
+	index  map[uint64]uint64 // key hash -> absolute ring offset
+	segs   [][]byte          // the ring, allocated one segment at a time up to size
+	size   uint64            // ring capacity in bytes
+	head   uint64            // absolute offset of the oldest byte
+	tail   uint64            // absolute offset where the next entry goes
+	live   uint64            // bytes of entries the index points at
+	count  int               // entries the index points at, absent ones excluded
+	absent int               // absent entries (keys known not to exist) the index points at
+	_      [32]byte
 }
 
 func newHotTier(budget int64, policy EvictionPolicy) *hotTier {
@@ -135,7 +145,7 @@ func (h *hotTier) resize(budget int64) {
 		if per < s.size || s.index == nil {
 			s.index = make(map[uint64]uint64)
 			s.segs = nil
-			s.head, s.tail, s.live, s.count = 0, 0, 0, 0
+			s.head, s.tail, s.live, s.count, s.absent = 0, 0, 0, 0, 0
 		}
 		s.size = per
 		s.mu.Unlock()
@@ -157,7 +167,7 @@ func (h *hotTier) clear() {
 		s := &h.shards[i]
 		s.mu.Lock()
 		clear(s.index)
-		s.head, s.live, s.count = s.tail, 0, 0
+		s.head, s.live, s.count, s.absent = s.tail, 0, 0, 0
 		s.mu.Unlock()
 	}
 }
@@ -183,6 +193,7 @@ func (h *hotTier) shardOf(hash uint64) *hotShard { return &h.shards[hash%hotShar
 
 // get appends the cached value of metaKey to dst and records the access (LRU bit, LFU
 // counter, access clock) unless peek is set.
+// An absent entry answers true with nothing appended to dst.
 func (h *hotTier) get(metaKey, dst []byte) ([]byte, bool) { return h.lookup(metaKey, dst, false) }
 
 // peek is get without recording the access (Redis's LOOKUP_NOTOUCH).
@@ -231,8 +242,35 @@ func lfuShouldIncr(counter byte, r uint64) bool {
 	return float64(r>>11)/(1<<53) < p
 }
 
-// put caches value for metaKey (replacing any older copy). It reports false when the entry
-// could not be stored: too big, or the policy forbids making room.
+// putAbsent records that metaKey does not exist (replacing any older copy). It fails quietly:
+// an absent entry that finds no room is no loss, and refuses no write.
+func (h *hotTier) putAbsent(metaKey []byte) {
+	hash := maphash.Bytes(h.seed, metaKey)
+	s := h.shardOf(hash)
+	need := entrySize(len(metaKey), 0)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if off, ok := s.index[hash]; ok {
+		s.forget(hash, off)
+	}
+	if need > s.size/4 || !h.makeRoom(s, need) {
+		return
+	}
+	off := s.alloc(need)
+	e := s.bytesAt(off, int(need))
+	binary.BigEndian.PutUint16(e, uint16(len(metaKey)))
+	binary.BigEndian.PutUint32(e[2:], 0)
+	e[6], e[7] = 0, 0
+	binary.BigEndian.PutUint32(e[8:], 0)
+	binary.BigEndian.PutUint32(e[12:], 0)
+	copy(e[hotEntryHeader:], metaKey)
+	s.index[hash] = off
+	s.live += need
+	s.absent++
+}
+
+// put caches value (never empty: see putAbsent) for metaKey, replacing any older copy. It
+// reports false when the entry could not be stored: too big, or the policy forbids making room.
 func (h *hotTier) put(metaKey, value []byte, volatile bool) bool {
 	hash := maphash.Bytes(h.seed, metaKey)
 	s := h.shardOf(hash)
@@ -297,8 +335,8 @@ func (h *hotTier) access(metaKey []byte) (idle time.Duration, freq byte, ok bool
 	}
 	e := s.bytesAt(off, hotEntryHeader)
 	klen := int(binary.BigEndian.Uint16(e))
-	if string(s.bytesAt(off+hotEntryHeader, klen)) != string(metaKey) {
-		return 0, 0, false
+	if string(s.bytesAt(off+hotEntryHeader, klen)) != string(metaKey) || binary.BigEndian.Uint32(e[2:]) == 0 {
+		return 0, 0, false // not cached, or cached as absent
 	}
 	secs := h.clock() - binary.BigEndian.Uint32(e[8:])
 	return time.Duration(secs) * time.Second, e[7], true
@@ -318,8 +356,13 @@ func (h *hotTier) remove(metaKey []byte) {
 func (s *hotShard) forget(hash, off uint64) {
 	e := s.bytesAt(off, hotEntryHeader)
 	delete(s.index, hash)
-	s.live -= entrySize(int(binary.BigEndian.Uint16(e)), int(binary.BigEndian.Uint32(e[2:])))
-	s.count--
+	vlen := int(binary.BigEndian.Uint32(e[2:]))
+	s.live -= entrySize(int(binary.BigEndian.Uint16(e)), vlen)
+	if vlen == 0 {
+		s.absent--
+	} else {
+		s.count--
+	}
 }
 
 // padBefore is the padding needed at the tail so that n bytes do not straddle a segment.
@@ -360,6 +403,14 @@ func (h *hotTier) makeRoom(s *hotShard, need uint64) bool {
 		}
 		if !isLive {
 			s.head += n // a pad, or an overwritten or removed entry
+			continue
+		}
+		if binary.BigEndian.Uint32(e[2:]) == 0 {
+			// An absent entry: dropped under any policy, and no key is lost.
+			delete(s.index, hash)
+			s.live -= n
+			s.absent--
+			s.head += n
 			continue
 		}
 		if policy == PolicyNoEviction {

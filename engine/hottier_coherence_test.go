@@ -121,7 +121,8 @@ func TestHotTierCoherence(t *testing.T) {
 	}
 }
 
-// checkTierAgainstPebble compares every entry the hot tier holds with Pebble's value.
+// checkTierAgainstPebble compares every entry the hot tier holds with Pebble's value (an
+// absent entry with Pebble's not-found).
 func checkTierAgainstPebble(t *testing.T, e *Engine, step int) {
 	t.Helper()
 	for i := 0; i < 1000; i++ {
@@ -131,6 +132,16 @@ func checkTierAgainstPebble(t *testing.T, e *Engine, step int) {
 			continue
 		}
 		v, closer, err := e.pdb.Get(mk)
+		if len(cached) == 0 { // cached as absent
+			if err == nil {
+				closer.Close()
+				t.Fatalf("step %d: %q is cached as absent but Pebble holds it", step, mk)
+			}
+			if !errors.Is(err, pebble.ErrNotFound) {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if errors.Is(err, pebble.ErrNotFound) {
 			t.Fatalf("step %d: %q is cached but not in Pebble", step, mk)
 		}

@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -160,5 +162,70 @@ func BenchmarkHotTierGet(b *testing.B) {
 	var buf []byte
 	for i := 0; i < b.N; i++ {
 		buf, _ = h.get(keys[i%len(keys)], buf[:0])
+	}
+}
+
+// TestHotTierAbsentEntries: a key deleted, or looked up in vain, is answered by the tier
+// without a Pebble read (a point read of a deleted key steps over every older version the
+// memtable holds); absent entries are not keys, and under noeviction or a volatile policy they
+// are dropped to make room rather than refusing a write or keeping a persistent key out.
+func TestHotTierAbsentEntries(t *testing.T) {
+	e, err := Open(Options{Dir: t.TempDir(), MaxMemory: 256 << 10, Policy: PolicyNoEviction,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	waitComplete(t, e)
+	e.hot.loss() // as if something had been evicted: a miss must ask Pebble
+	read := func(key string) (bool, int) {
+		var found bool
+		tx := inTxn(t, e, 0, func(tx *Txn) error {
+			_, ok, err := tx.Get([]byte(key))
+			found = ok
+			return err
+		})
+		return found, tx.reads
+	}
+	for i := 0; i < 100; i++ {
+		set(t, e, 0, "queue", fmt.Appendf(nil, "v%d", i), 0)
+	}
+	inTxn(t, e, 0, func(tx *Txn) error { _, err := tx.Delete([]byte("queue")); return err })
+	if ok, reads := read("queue"); ok || reads != 0 {
+		t.Fatalf("deleted key: found %v with %d Pebble reads, want absent with 0", ok, reads)
+	}
+	if ok, reads := read("never"); ok || reads != 1 {
+		t.Fatalf("unknown key, first read: found %v with %d Pebble reads, want absent after 1", ok, reads)
+	}
+	if ok, reads := read("never"); ok || reads != 0 {
+		t.Fatalf("unknown key, second read: found %v with %d Pebble reads, want absent with 0", ok, reads)
+	}
+	set(t, e, 0, "never", []byte("now"), 0)
+	if ok, _ := read("never"); !ok {
+		t.Fatal("a key written after an absent entry was cached is not found")
+	}
+	if st := e.HotStats(); st.Keys != 1 {
+		t.Fatalf("the tier counts %d keys, want 1 (absent entries are not keys)", st.Keys)
+	}
+
+	// Fill the tier with absent entries, then with keys: noeviction makes room by dropping
+	// the absent ones, and refuses nothing until keys fill it.
+	for i := 0; i < 20000; i++ {
+		e.hot.putAbsent(fmt.Appendf(nil, "gone-%d", i))
+	}
+	if e.OutOfMemory() {
+		t.Fatal("absent entries made the tier refuse writes")
+	}
+	h := newHotTier(256<<10, PolicyNoEviction)
+	for i := 0; i < 20000; i++ {
+		h.putAbsent(fmt.Appendf(nil, "gone-%d", i))
+	}
+	for i := 0; i < 500; i++ {
+		if !h.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false) {
+			t.Fatalf("put %d refused with only absent entries to drop", i)
+		}
+	}
+	if st := h.stats(); st.Keys != 500 || st.Evicted != 0 {
+		t.Fatalf("stats %+v, want 500 keys and no eviction", st)
 	}
 }

@@ -537,7 +537,9 @@ func (b *bulkLoad) ingest(ctx context.Context, tables []string) error {
 		e.stats[db].keys.Add(c[0])
 		e.stats[db].expires.Add(c[1])
 	}
-	// The keys went around the one write path: the hot tier no longer holds every key.
+	// The keys went around the one write path: the hot tier no longer holds every key, and
+	// what it knew of absent keys (reads before the load) is wrong now.
+	e.hot.clear()
 	e.hot.loss()
 	return nil
 }

@@ -404,6 +404,9 @@ func (t *Txn) readMeta(mk []byte) ([]byte, bool, error) {
 		get = h.peek
 	}
 	if arena, ok := get(mk, t.arena); ok {
+		if len(arena) == n {
+			return nil, false, nil // cached as absent
+		}
 		t.arena = arena
 		return t.arena[n:len(t.arena):len(t.arena)], true, nil
 	}
@@ -413,7 +416,11 @@ func (t *Txn) readMeta(mk []byte) ([]byte, bool, error) {
 		return nil, false, nil // every existing key is in the tier: this one does not exist
 	}
 	v, ok, err := t.getMeta(mk)
-	if err == nil && ok && len(v) >= encoding.MetaHeaderLen {
+	switch {
+	case err != nil:
+	case !ok:
+		h.putAbsent(mk)
+	case len(v) >= encoding.MetaHeaderLen:
 		volatile := v[3]|v[4]|v[5]|v[6]|v[7]|v[8]|v[9]|v[10] != 0 // the expire-at field
 		h.put(mk, v, volatile)
 	}
@@ -479,7 +486,9 @@ func (t *Txn) applyCache() {
 		}
 	}
 	for _, op := range t.cacheOps {
-		if op.val == nil || !h.put(op.key, op.val, op.volatile) {
+		if op.val == nil {
+			h.putAbsent(op.key)
+		} else if !h.put(op.key, op.val, op.volatile) {
 			h.remove(op.key)
 		}
 	}
