@@ -107,3 +107,13 @@ func TestParseMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryDirectiveHasHelp: a struct tag whose help does not parse (a raw newline inside its
+// quotes, say) reads as empty, and strata.yaml would carry an empty comment.
+func TestEveryDirectiveHasHelp(t *testing.T) {
+	for _, d := range NewTable().List() {
+		if d.Help == "" {
+			t.Errorf("directive %s has no help (is its struct tag well formed?)", d.Name)
+		}
+	}
+}
