@@ -38,6 +38,9 @@ import (
 //
 // A data set that fits in the buffer is sorted in memory and written once. Memory stays at the
 // buffer plus one read buffer per run, whatever the size of the data set or of one key. The
+// buffer is two halves: while one full half is sorted and written as a run by a goroutine of
+// its own, the load goes on filling the other, so reading the dump and writing runs share two
+// cores instead of taking turns on one. The
 // sstables are cut at bulkTableSize, built with the options the engine's Pebble uses, and
 // ingested in one call: they do not overlap each other, and nothing else lives in their key
 // range, so Pebble places them in the bottom level. The key counts are written after the
@@ -197,20 +200,27 @@ type bulkLoad struct {
 	e     *Engine
 	fs    vfs.FS
 	dir   string
-	limit int
+	limit int // bytes of one half of the buffer
 
-	arena []byte    // keys and values of the current run, back to back
-	recs  []bulkRec // the records in the arena
-	big   bool      // the arena outgrew uint32 offsets' reach: spill at once
-	runs  []string
-	keyAt int // records of the current key start here in recs (-1: some were spilled)
-	// groups are where each key's records start in recs (sortRun sorts key by key first).
-	groups []int
-	order  []bulkRec // scratch of sortRun
+	bulkRun          // the half being filled
+	spare    bulkRun // the other half: the run being written while spilling is not nil
+	spilling chan error
+	big      bool // the arena outgrew uint32 offsets' reach: spill at once
+	runs     []string
+	keyAt    int // records of the current key start here in recs (-1: some were spilled)
 
 	counts map[uint16]*[2]int64 // keys and expiring keys per physical database
 	ranked map[string]uint64    // score prefix -> members, of the sorted sets that need ranks
 	err    error
+}
+
+// bulkRun is the records of one run: a half of the bulk load's buffer.
+type bulkRun struct {
+	arena []byte    // keys and values, back to back
+	recs  []bulkRec // the records in the arena
+	// groups are where each key's records start in recs (sortRun sorts key by key first).
+	groups []int
+	order  []bulkRec // scratch of sortRun
 }
 
 func newBulkLoad(e *Engine, o LoaderOptions) (*bulkLoad, error) {
@@ -219,6 +229,7 @@ func newBulkLoad(e *Engine, o LoaderOptions) (*bulkLoad, error) {
 	if b.limit <= 0 {
 		b.limit = bulkDefaultMemory
 	}
+	b.limit = max(b.limit/2, 1) // two halves: one filled while the other is written
 	if b.dir == "" {
 		b.dir = b.fs.PathJoin(e.opts.Dir, "strata-import.tmp")
 	}
@@ -233,7 +244,8 @@ func newBulkLoad(e *Engine, o LoaderOptions) (*bulkLoad, error) {
 }
 
 func (b *bulkLoad) close() {
-	b.arena, b.recs = nil, nil
+	_ = b.waitSpill() // the run's writer must be done with the directory
+	b.arena, b.recs, b.spare = nil, nil, bulkRun{}
 	_ = b.fs.RemoveAll(b.dir)
 }
 
@@ -293,7 +305,7 @@ func (b *bulkLoad) add(k, v []byte) error {
 // by their first key. That is a sort of all records because segments never interleave: the
 // element records of one key share a prefix that no other key's records can fall between
 // (it carries the key's length), and a metadata or expiry segment is a single record.
-func (b *bulkLoad) sortRun() {
+func (b *bulkRun) sortRun() {
 	arena := b.arena
 	byKey := func(x, y bulkRec) int { return bytes.Compare(x.key(arena), y.key(arena)) }
 	bounds := append(b.groups, len(b.recs))
@@ -318,11 +330,43 @@ func (b *bulkLoad) sortRun() {
 	b.order, b.recs = b.recs[:0], out
 }
 
-// spill sorts the records in memory and writes them out as a run.
+// spill hands the records in memory to a goroutine that sorts them and writes them out as a
+// run, and goes on in the other half of the buffer once the run before is written.
 func (b *bulkLoad) spill() error {
-	b.sortRun()
+	if err := b.waitSpill(); err != nil {
+		return err
+	}
 	name := b.fs.PathJoin(b.dir, "run-"+strconv.Itoa(len(b.runs)))
-	f, err := b.fs.Create(name, vfs.WriteCategoryUnspecified)
+	b.runs = append(b.runs, name)
+	run, fs, done := b.bulkRun, b.fs, make(chan error, 1)
+	b.spilling = done
+	go func(run bulkRun) { // a copy: sortRun changes its slice headers, not the spare's
+		run.sortRun()
+		done <- run.write(fs, name)
+	}(run)
+	b.bulkRun, b.spare = b.spare, run
+	if b.arena == nil {
+		b.arena = make([]byte, 0, b.limit+b.limit/8)
+	}
+	b.arena, b.recs, b.order = b.arena[:0], b.recs[:0], b.order[:0]
+	b.groups = append(b.groups[:0], 0) // the key being loaded goes on in the next run
+	b.keyAt = -1
+	return nil
+}
+
+// waitSpill waits for the run being written, if any, and returns its error.
+func (b *bulkLoad) waitSpill() error {
+	if b.spilling == nil {
+		return nil
+	}
+	err := <-b.spilling
+	b.spilling = nil
+	return err
+}
+
+// write writes the sorted records to a new run file.
+func (b *bulkRun) write(fs vfs.FS, name string) error {
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return err
 	}
@@ -341,14 +385,7 @@ func (b *bulkLoad) spill() error {
 		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	b.runs = append(b.runs, name)
-	b.arena, b.recs = b.arena[:0], b.recs[:0]
-	b.groups = append(b.groups[:0], 0) // the key being loaded goes on in the next run
-	b.keyAt = -1
-	return nil
+	return f.Close()
 }
 
 // finishKey queues the metadata of a finished key, and its expiry index entry.
@@ -400,7 +437,10 @@ func (b *bulkLoad) finish(ctx context.Context, st *LoadStats) error {
 				return err
 			}
 		}
-		b.arena = nil // the memory goes to the runs' read buffers
+		if err := b.waitSpill(); err != nil {
+			return err
+		}
+		b.arena, b.spare = nil, bulkRun{} // the memory goes to the runs' read buffers
 		m, err := b.openRuns()
 		if err != nil {
 			return err
@@ -620,7 +660,7 @@ func (b *bulkLoad) openRuns() (*runMerger, error) {
 	m := &runMerger{}
 	size := bulkRunBuffer
 	if len(b.runs) > 64 {
-		size = max(16<<10, b.limit/len(b.runs))
+		size = max(16<<10, 2*b.limit/len(b.runs)) // both halves of the buffer
 	}
 	for _, name := range b.runs {
 		f, err := b.fs.Open(name)
