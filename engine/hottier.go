@@ -29,8 +29,10 @@ import (
 // every version of a key until a flush, and a point read that meets a deletion steps over all
 // the key's older versions. A list or sorted set written thousands of times and then emptied
 // (a drained queue, redis-benchmark's ZPOPMIN) made every read of the missing key walk them
-// all. Absent entries are not keys: they are not counted in Keys, and any policy, noeviction
-// included, drops them first when room is needed, without counting an eviction or a loss.
+// all. Absent entries are not keys: they are not counted in Keys, and every policy drops one
+// that reaches the head of the ring, without counting an eviction or a loss; noeviction,
+// which drops no key, moves the keys in front of them to the tail to reach them, so they never
+// make it refuse a write that a tier without them would take.
 //
 // Entries never straddle a 64 KiB segment, so every access is a plain slice of one segment.
 //
@@ -413,12 +415,16 @@ func (h *hotTier) makeRoom(s *hotShard, need uint64) bool {
 			s.head += n
 			continue
 		}
-		if policy == PolicyNoEviction {
-			return false
-		}
 		volatile := e[6]&bitVolatile != 0
 		keep := false
 		switch {
+		case policy == PolicyNoEviction:
+			// No key is dropped. One is moved to the tail only to reach the absent entries
+			// behind it, which make room.
+			if s.absent == 0 || budget < n || s.tail+s.padBefore(n)-s.head > s.size {
+				return false
+			}
+			keep = true
 		case policy.volatileOnly() && !volatile:
 			if budget < n {
 				return false // nothing volatile left to evict: Redis refuses the write

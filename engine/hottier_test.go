@@ -228,4 +228,37 @@ func TestHotTierAbsentEntries(t *testing.T) {
 	if st := h.stats(); st.Keys != 500 || st.Evicted != 0 {
 		t.Fatalf("stats %+v, want 500 keys and no eviction", st)
 	}
+
+	// Keys in front of the absent entries (at the head of the ring): noeviction moves them to
+	// the tail to reach the absent entries, and stores as many keys as a tier that never held
+	// an absent entry, dropping none.
+	fill := func(h *hotTier, from int) int {
+		n := 0
+		for i := from; h.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false); i++ {
+			n++
+		}
+		return n
+	}
+	plain := newHotTier(256<<10, PolicyNoEviction)
+	want := fill(plain, 0)
+	mixed := newHotTier(256<<10, PolicyNoEviction)
+	for i := 0; i < 300; i++ {
+		mixed.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false)
+	}
+	for i := 0; i < 20000; i++ {
+		mixed.putAbsent(fmt.Appendf(nil, "gone-%d", i))
+	}
+	mixed.refusing.Store(false)
+	got := 300 + fill(mixed, 300)
+	if got < want-2*hotShardCount {
+		t.Fatalf("noeviction stored %d keys beside absent entries, %d without", got, want)
+	}
+	for i := 0; i < got; i++ {
+		if v, ok := mixed.get(fmt.Appendf(nil, "k%d", i), nil); !ok || len(v) != 100 {
+			t.Fatalf("k%d lost under noeviction", i)
+		}
+	}
+	if st := mixed.stats(); st.Evicted != 0 {
+		t.Fatalf("noeviction evicted: %+v", st)
+	}
 }
