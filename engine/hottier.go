@@ -255,7 +255,9 @@ func (h *hotTier) putAbsent(metaKey []byte) {
 	if off, ok := s.index[hash]; ok {
 		s.forget(hash, off)
 	}
-	if need > s.size/4 || !h.makeRoom(s, need) {
+	// A complete tier answers every miss already; there an absent entry would only take room
+	// from keys.
+	if h.complete() || need > s.size/4 || !h.makeRoom(s, need) {
 		return
 	}
 	off := s.alloc(need)

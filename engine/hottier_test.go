@@ -232,28 +232,32 @@ func TestHotTierAbsentEntries(t *testing.T) {
 	// Keys in front of the absent entries (at the head of the ring): noeviction moves them to
 	// the tail to reach the absent entries, and stores as many keys as a tier that never held
 	// an absent entry, dropping none.
-	fill := func(h *hotTier, from int) int {
-		n := 0
-		for i := from; h.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false); i++ {
-			n++
+	// fill tries keys from..4000 (every shard fills up) and returns the ones stored.
+	fill := func(h *hotTier, from int) []int {
+		var stored []int
+		for i := from; i < 4000; i++ {
+			if h.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false) {
+				stored = append(stored, i)
+			}
 		}
-		return n
+		return stored
 	}
-	plain := newHotTier(256<<10, PolicyNoEviction)
-	want := fill(plain, 0)
+	want := len(fill(newHotTier(256<<10, PolicyNoEviction), 0))
 	mixed := newHotTier(256<<10, PolicyNoEviction)
-	for i := 0; i < 300; i++ {
-		mixed.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false)
-	}
+	stored := fill(mixed, 3700) // keys at the head of every shard's ring
 	for i := 0; i < 20000; i++ {
 		mixed.putAbsent(fmt.Appendf(nil, "gone-%d", i))
 	}
-	mixed.refusing.Store(false)
-	got := 300 + fill(mixed, 300)
-	if got < want-2*hotShardCount {
-		t.Fatalf("noeviction stored %d keys beside absent entries, %d without", got, want)
+	for i := 0; i < 3700; i++ {
+		if mixed.put(fmt.Appendf(nil, "k%d", i), make([]byte, 100), false) {
+			stored = append(stored, i)
+		}
 	}
-	for i := 0; i < got; i++ {
+	// Each shard holds what fits, give or take an entry's padding.
+	if len(stored) < want-hotShardCount {
+		t.Fatalf("noeviction stored %d keys beside absent entries, %d without", len(stored), want)
+	}
+	for _, i := range stored {
 		if v, ok := mixed.get(fmt.Appendf(nil, "k%d", i), nil); !ok || len(v) != 100 {
 			t.Fatalf("k%d lost under noeviction", i)
 		}
