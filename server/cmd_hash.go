@@ -276,35 +276,6 @@ func cmdHRandField(x *Ctx) {
 	})
 }
 
-// parseScanCursorArg reads a SCAN-family cursor as Redis does (strtoul): an optional sign and
-// decimal digits, a negative number wrapping around; leading space, other characters and
-// values past 2^64-1 are ErrInvalidCursor. An empty argument is cursor 0.
-func parseScanCursorArg(b []byte) (uint64, error) {
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i] // strtoul stops at the C string's end
-	}
-	if len(b) == 0 {
-		return 0, nil
-	}
-	neg := false
-	digits := b
-	if b[0] == '+' || b[0] == '-' {
-		neg = b[0] == '-'
-		digits = b[1:]
-	}
-	if len(digits) == 0 {
-		return 0, engine.ErrInvalidCursor
-	}
-	n, err := strconv.ParseUint(string(digits), 10, 64)
-	if err != nil {
-		return 0, engine.ErrInvalidCursor
-	}
-	if neg {
-		n = -n
-	}
-	return n, nil
-}
-
 // scanArgs are the options of HSCAN and SSCAN.
 type scanArgs struct {
 	cursor  uint64
@@ -318,7 +289,7 @@ type scanArgs struct {
 func collScanStart(x *Ctx, typ encoding.Type) (scanArgs, bool) {
 	a := scanArgs{count: 10}
 	var err error
-	if a.cursor, err = parseScanCursorArg(x.Args[2]); err != nil {
+	if a.cursor, err = parseCursor(x.Args[2]); err != nil {
 		x.Error(err)
 		return a, false
 	}

@@ -306,10 +306,14 @@ func writeKeyList(x *Ctx, buf []byte, ends []int) {
 	}
 }
 
-// parseCursor reads a SCAN cursor as Redis does with strtoul: an optional sign ("-1" wraps
-// around), decimal digits, nothing else; the empty string is 0; a leading space, any other
-// byte or a value beyond 64 bits is ErrInvalidCursor.
+// parseCursor reads a SCAN-family cursor (SCAN, SSCAN, HSCAN, ZSCAN) as Redis's
+// parseScanCursorOrReply does with strtoul: an optional sign ("-1" wraps around), decimal
+// digits, nothing else up to the first NUL byte (the end of the C string); the empty string is
+// 0; a leading space, any other byte or a value beyond 64 bits is ErrInvalidCursor.
 func parseCursor(b []byte) (uint64, error) {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
 	if len(b) == 0 {
 		return 0, nil
 	}

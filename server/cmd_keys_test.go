@@ -214,3 +214,21 @@ func TestActiveExpiryEmptiesDBSIZE(t *testing.T) {
 		t.Fatalf("keyspace stats %+v", st)
 	}
 }
+
+// TestScanCursorsLikeRedis compares how the four SCAN commands read odd cursors: Redis's
+// strtoul stops at a NUL byte (the end of the C string), takes one sign, and refuses spaces.
+func TestScanCursorsLikeRedis(t *testing.T) {
+	r := servertest.StartRedis(t).Dial(t)
+	s := servertest.StartStrata(t, nil).Dial(t)
+	for _, c := range [][]string{{"SADD", "s", "a"}, {"HSET", "h", "f", "v"}, {"ZADD", "z", "1", "m"}} {
+		r.Do(c...)
+		s.Do(c...)
+	}
+	for _, cursor := range []string{"0\x00x", "\x000", "", "-", "+0", "-0", " 0", "0 ", "++0", "18446744073709551616"} {
+		for _, cmd := range [][]string{{"SCAN", cursor, "MATCH", "s"}, {"SSCAN", "s", cursor}, {"HSCAN", "h", cursor}, {"ZSCAN", "z", cursor}} {
+			if got, want := s.Do(cmd...), r.Do(cmd...); got != want {
+				t.Errorf("%q: strata %q, redis %q", cmd, got, want)
+			}
+		}
+	}
+}

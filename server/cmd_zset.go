@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"math"
 	"strconv"
 	"strings"
@@ -739,34 +738,6 @@ func cmdZRandMember(x *Ctx) {
 	replyScored(x, ms, withScores)
 }
 
-// parseScanCursor is parseScanCursorOrReply: C's strtoul on the whole argument (a sign is
-// accepted and "-1" wraps, an empty cursor is 0), no leading space, no overflow.
-func parseScanCursor(b []byte) (uint64, error) {
-	if i := bytes.IndexByte(b, 0); i >= 0 {
-		b = b[:i]
-	}
-	if len(b) == 0 {
-		return 0, nil
-	}
-	neg := false
-	s := b
-	if s[0] == '+' || s[0] == '-' {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	if len(s) == 0 || s[0] < '0' || s[0] > '9' {
-		return 0, engine.ErrInvalidCursor
-	}
-	u, err := strconv.ParseUint(string(s), 10, 64)
-	if err != nil {
-		return 0, engine.ErrInvalidCursor
-	}
-	if neg {
-		u = -u
-	}
-	return u, nil
-}
-
 // zscanScore formats a ZSCAN score: as Redis's listpack stores it (integers within ±2^62 as
 // integers) for a set Redis keeps in a listpack, else as its hash table does ("%.17g").
 func zscanScore(dst []byte, f float64, compact bool) []byte {
@@ -777,7 +748,7 @@ func zscanScore(dst []byte, f float64, compact bool) []byte {
 }
 
 func cmdZScan(x *Ctx) {
-	cursor, err := parseScanCursor(x.Args[2])
+	cursor, err := parseCursor(x.Args[2])
 	if err != nil {
 		x.Error(err)
 		return
