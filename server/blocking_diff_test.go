@@ -78,8 +78,12 @@ var blockingScenarios = []blockingScenario{
 
 // TestBlockingDifferential runs each scenario on redis-server and on Strata and compares every
 // reply byte for byte.
-func TestBlockingDifferential(t *testing.T) {
-	for _, sc := range blockingScenarios {
+func TestBlockingDifferential(t *testing.T) { diffScenarios(t, blockingScenarios) }
+
+// diffScenarios runs each scenario on a redis-server and a Strata of its own, in parallel, and
+// compares every reply byte for byte.
+func diffScenarios(t *testing.T, scenarios []blockingScenario) {
+	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			r := servertest.StartRedis(t)

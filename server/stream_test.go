@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"reflect"
-	"regexp"
 	"strconv"
 	"testing"
 
@@ -158,25 +157,4 @@ var streamBlockingScenarios = []blockingScenario{
 }
 
 // TestStreamBlocking runs the stream blocking scenarios on redis-server and on Strata.
-func TestStreamBlocking(t *testing.T) {
-	for _, sc := range streamBlockingScenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			r := servertest.StartRedis(t)
-			s := servertest.StartStrata(t, nil)
-			want := runScenario(t, sc, func() *servertest.Conn { return r.Dial(t) }, func(c *servertest.Conn) int {
-				m := regexp.MustCompile(`blocked_clients:(\d+)`).FindStringSubmatch(c.Do("INFO", "clients"))
-				n, _ := strconv.Atoi(m[1])
-				return n
-			})
-			got := runScenario(t, sc, func() *servertest.Conn { return s.Dial(t) }, func(*servertest.Conn) int {
-				return s.BlockedClients()
-			})
-			for i := range want {
-				if got[i] != want[i] {
-					t.Errorf("step %s\n  redis:  %q\n  strata: %q", want[i].step, want[i].reply, got[i].reply)
-				}
-			}
-		})
-	}
-}
+func TestStreamBlocking(t *testing.T) { diffScenarios(t, streamBlockingScenarios) }
