@@ -18,7 +18,7 @@ import (
 // BenchmarkStreams measures stream commands on Strata and redis-server side by side, one
 // connection each, pipelined: ops/s of both and Strata's time relative to Redis's.
 //
-//	go test ./benchmarks -run XXX -bench Streams -benchtime 50000x
+//	go test ./benchmarks -run '^$' -bench Streams -benchtime 50000x
 func BenchmarkStreams(b *testing.B) {
 	redis := servertest.StartRedis(b)
 	strata := servertest.StartStrata(b, nil)
@@ -144,7 +144,7 @@ func fillStream(b testing.TB, c *skipConn, key string, n int, value string) {
 // reports XADD and XREADGROUP(+XACK) throughput of both, Strata's process memory and disk use,
 // and Redis's memory. Run once:
 //
-//	STRATA_STREAM_ENTRIES=10000000 go test ./benchmarks -run XXX -bench StreamScale -benchtime 1x -timeout 2h
+//	STRATA_STREAM_ENTRIES=10000000 go test ./benchmarks -run '^$' -bench StreamScale -benchtime 1x -timeout 2h
 func BenchmarkStreamScale(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("STRATA_STREAM_ENTRIES"); s != "" {
