@@ -274,24 +274,34 @@ func appendListpackString(dst []byte, s []byte) []byte {
 // OBJECT's quicklist figures).
 func ListpackEntrySize(s []byte) int { return listpackEntrySize(s) }
 
+// ListpackIntEntrySize is the bytes the integer v takes as one listpack entry.
+func ListpackIntEntrySize(v int64) int {
+	enc := listpackIntSize(v)
+	return enc + backlenSize(enc)
+}
+
+// listpackIntSize is the bytes of an integer entry's encoding and data, without its backlen.
+func listpackIntSize(v int64) int {
+	switch {
+	case v >= 0 && v <= 127:
+		return 1
+	case v >= -4096 && v <= 4095:
+		return 2
+	case v >= math.MinInt16 && v <= math.MaxInt16:
+		return 3
+	case v >= -(1<<23) && v < 1<<23:
+		return 4
+	case v >= math.MinInt32 && v <= math.MaxInt32:
+		return 5
+	}
+	return 9
+}
+
 // listpackEntrySize is the number of bytes appendListpackString would add for s.
 func listpackEntrySize(s []byte) int {
 	var enc int
 	if v, ok := parseCanonicalInt(s); ok {
-		switch {
-		case v >= 0 && v <= 127:
-			enc = 1
-		case v >= -4096 && v <= 4095:
-			enc = 2
-		case v >= math.MinInt16 && v <= math.MaxInt16:
-			enc = 3
-		case v >= -(1<<23) && v < 1<<23:
-			enc = 4
-		case v >= math.MinInt32 && v <= math.MaxInt32:
-			enc = 5
-		default:
-			enc = 9
-		}
+		enc = listpackIntSize(v)
 	} else {
 		switch n := len(s); {
 		case n < 64:

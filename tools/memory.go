@@ -247,62 +247,11 @@ func stringValueSize(v []byte) (int64, string) {
 	return robjSize + sdsSize(n), "raw"
 }
 
-// lpIntSize is the bytes a listpack integer entry takes (encoding and data).
-func lpIntSize(v int64) int64 {
-	switch {
-	case v >= 0 && v <= 127:
-		return 1
-	case v >= -4096 && v <= 4095:
-		return 2
-	case v >= math.MinInt16 && v <= math.MaxInt16:
-		return 3
-	case v >= -(1<<23) && v <= 1<<23-1:
-		return 4
-	case v >= math.MinInt32 && v <= math.MaxInt32:
-		return 5
-	}
-	return 9
-}
-
-// lpBacklen is the size of an entry's back-length for an entry of l bytes.
-func lpBacklen(l int64) int64 {
-	switch {
-	case l <= 127:
-		return 1
-	case l < 16383:
-		return 2
-	case l < 2097151:
-		return 3
-	case l < 268435455:
-		return 4
-	}
-	return 5
-}
-
-// lpEntrySize is the bytes one element takes in a listpack, as lpAppend encodes it.
-func lpEntrySize(s []byte) int64 {
-	var l int64
-	if v, ok := lpInt(s); ok {
-		l = lpIntSize(v)
-	} else {
-		n := int64(len(s))
-		switch {
-		case n <= 63:
-			l = 1 + n
-		case n <= 4095:
-			l = 2 + n
-		default:
-			l = 5 + n
-		}
-	}
-	return l + lpBacklen(l)
-}
+// lpEntrySize is the bytes one element takes in a listpack, as Redis encodes it.
+func lpEntrySize(s []byte) int64 { return int64(rdb.ListpackEntrySize(s)) }
 
 // lpIntEntrySize is the bytes of an integer entry.
-func lpIntEntrySize(v int64) int64 {
-	l := lpIntSize(v)
-	return l + lpBacklen(l)
-}
+func lpIntEntrySize(v int64) int64 { return int64(rdb.ListpackIntEntrySize(v)) }
 
 func lpInt(s []byte) (int64, bool) {
 	if len(s) == 0 || len(s) > 20 {
