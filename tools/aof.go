@@ -275,14 +275,7 @@ type AOFExportOptions struct {
 // ExportAOF writes every selected key of the data directory dir as an AOF at out.
 func ExportAOF(ctx context.Context, dir, out string, o AOFExportOptions) (*ExportReport, error) {
 	start := time.Now()
-	if o.Filter.MinSize != 0 {
-		return nil, errors.New("export cannot filter by size")
-	}
-	sel, err := newKeySelector(o.Filter)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := openDirSnapshot(ctx, dir, "export", o.Access)
+	sel, ds, err := openExport(ctx, dir, o.Filter, o.Access)
 	if err != nil {
 		return nil, err
 	}

@@ -46,17 +46,24 @@ func (r *ExportReport) MBps() float64 {
 	return float64(r.Bytes) / (1 << 20) / max(r.Elapsed.Seconds(), 1e-9)
 }
 
+// openExport checks an export's filter and opens the data directory for it (a checkpoint of
+// the running server's when the directory is in use): what ExportDir and ExportAOF share.
+func openExport(ctx context.Context, dir string, f Filter, a DirAccess) (keySelector, *dirSnapshot, error) {
+	if f.MinSize != 0 {
+		return keySelector{}, nil, errors.New("export cannot filter by size")
+	}
+	sel, err := newKeySelector(f)
+	if err != nil {
+		return keySelector{}, nil, err
+	}
+	ds, err := openDirSnapshot(ctx, dir, "export", a)
+	return sel, ds, err
+}
+
 // ExportDir writes every selected key of the data directory dir to the RDB file out.
 func ExportDir(ctx context.Context, dir, out string, o ExportOptions) (*ExportReport, error) {
 	start := time.Now()
-	if o.Filter.MinSize != 0 {
-		return nil, errors.New("export cannot filter by size")
-	}
-	sel, err := newKeySelector(o.Filter)
-	if err != nil {
-		return nil, err
-	}
-	ds, err := openDirSnapshot(ctx, dir, "export", o.Access)
+	sel, ds, err := openExport(ctx, dir, o.Filter, o.Access)
 	if err != nil {
 		return nil, err
 	}
