@@ -227,9 +227,9 @@ func step(it *pebble.Iterator, rev bool) bool {
 	return it.Next()
 }
 
-// listRange clips Redis's start/stop (negative counts from the end) to a list of n elements:
-// the positions [from, to] inclusive, or ok false when the range is empty.
-func listRange(start, stop, n int64) (from, to int64, ok bool) {
+// clipRange clips Redis's start/stop (negative counts from the end) to a list or sorted set of
+// n elements: the positions [from, to] inclusive, or ok false when the range is empty.
+func clipRange(start, stop, n int64) (from, to int64, ok bool) {
 	if start < 0 {
 		start += n
 	}
@@ -337,7 +337,7 @@ func (t *Txn) ListRange(key []byte, start, stop int64) ([][]byte, error) {
 	if err != nil || !h.found {
 		return nil, err
 	}
-	from, to, ok := listRange(start, stop, h.len())
+	from, to, ok := clipRange(start, stop, h.len())
 	if !ok {
 		return nil, nil
 	}
@@ -370,7 +370,7 @@ func (t *Txn) ListTrim(key []byte, start, stop int64) error {
 		return err
 	}
 	n := h.len()
-	from, to, ok := listRange(start, stop, n)
+	from, to, ok := clipRange(start, stop, n)
 	if !ok {
 		// Nothing is kept: drop the key and let the sweeper take the elements.
 		t.deleteKey(key, &h.ks)

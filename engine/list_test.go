@@ -192,7 +192,7 @@ func TestListAgainstModel(t *testing.T) {
 						if err := tx.ListTrim(k, start, stop); err != nil {
 							return err
 						}
-						if from, to, ok := listRange(start, stop, int64(len(m))); ok {
+						if from, to, ok := clipRange(start, stop, int64(len(m))); ok {
 							m = slices.Clone(m[from : to+1])
 						} else {
 							m = nil

@@ -752,27 +752,6 @@ func (z *zset) rankMembers(start, stop int64, rev bool) ([]ScoredMember, error) 
 	return out, err
 }
 
-// clipRanks applies Redis's index rules (negative from the end) to [start, stop] on a set of
-// n members; ok is false for an empty range.
-func clipRanks(start, stop, n int64) (int64, int64, bool) {
-	if start < 0 {
-		start = n + start
-	}
-	if stop < 0 {
-		stop = n + stop
-	}
-	if start < 0 {
-		start = 0
-	}
-	if start > stop || start >= n {
-		return 0, 0, false
-	}
-	if stop >= n {
-		stop = n - 1
-	}
-	return start, stop, true
-}
-
 // ---- commands ----
 
 // ZAddFlags are ZADD's options.
@@ -970,7 +949,7 @@ type ZRangeSpec struct {
 // zrange returns the members a spec selects, in reply order.
 func (z *zset) zrange(spec ZRangeSpec) ([]ScoredMember, error) {
 	if spec.By == ZByRank {
-		start, stop, ok := clipRanks(spec.Start, spec.Stop, z.count())
+		start, stop, ok := clipRange(spec.Start, spec.Stop, z.count())
 		if !ok {
 			return nil, nil
 		}
@@ -1030,7 +1009,7 @@ func (t *Txn) ZRemRange(key []byte, spec ZRangeSpec) (int64, error) {
 	defer z.finish()
 	var victims []ScoredMember
 	if spec.By == ZByRank {
-		start, stop, ok := clipRanks(spec.Start, spec.Stop, z.count())
+		start, stop, ok := clipRange(spec.Start, spec.Stop, z.count())
 		if !ok {
 			return 0, nil
 		}
