@@ -58,23 +58,31 @@ func cstrtod(b []byte) (v float64, n int, erange bool) {
 	if digits == 0 {
 		return 0, 0, false
 	}
-	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
-		k := j + 1
-		if k < len(b) && (b[k] == '+' || b[k] == '-') {
-			k++
-		}
-		if k < len(b) && isDigit(b[k]) {
-			for k < len(b) && isDigit(b[k]) {
-				k++
-			}
-			j = k
-		}
-	}
+	j = exponentEnd(b, j, 'e')
 	f, err := strconv.ParseFloat(string(b[start:j]), 64)
 	if err != nil && !math.IsInf(f, 0) {
 		return 0, 0, false
 	}
 	return f, j, math.IsInf(f, 0) || (f == 0 && nonzero)
+}
+
+// exponentEnd returns where an exponent starting at b[j] ends: the marker (mark, either case),
+// an optional sign and at least one decimal digit; j itself when there is no such exponent.
+func exponentEnd(b []byte, j int, mark byte) int {
+	if j >= len(b) || b[j]|0x20 != mark {
+		return j
+	}
+	k := j + 1
+	if k < len(b) && (b[k] == '+' || b[k] == '-') {
+		k++
+	}
+	if k >= len(b) || !isDigit(b[k]) {
+		return j
+	}
+	for k < len(b) && isDigit(b[k]) {
+		k++
+	}
+	return k
 }
 
 // hexStrtod converts the hexadecimal float after "0x": digits, an optional fraction and an
@@ -86,18 +94,9 @@ func hexStrtod(b []byte, neg bool) (f float64, n int, erange, ok bool) {
 	}
 	mant := string(b[:j])
 	exp := "p0"
-	if j < len(b) && (b[j] == 'p' || b[j] == 'P') {
-		k := j + 1
-		if k < len(b) && (b[k] == '+' || b[k] == '-') {
-			k++
-		}
-		if k < len(b) && isDigit(b[k]) {
-			for k < len(b) && isDigit(b[k]) {
-				k++
-			}
-			exp = string(b[j:k])
-			j = k
-		}
+	if k := exponentEnd(b, j, 'p'); k > j {
+		exp = string(b[j:k])
+		j = k
 	}
 	s := "0x" + mant + exp
 	if neg {
