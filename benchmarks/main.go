@@ -24,10 +24,10 @@ import (
 func main() {
 	sub := map[string]func([]string) error{
 		"compare": compareMain, "strings": scaleStrings, "collection": scaleCollection, "gc": scaleGC,
-		"compression": compressionMain,
+		"compression": compressionMain, "floor": floorMain, "floor-server": floorServerMain,
 	}
 	if len(os.Args) < 2 || sub[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: go run ./benchmarks compare|strings|collection|gc|compression [flags]  (-h for the flags)")
+		fmt.Fprintln(os.Stderr, "usage: go run ./benchmarks compare|strings|collection|gc|compression|floor [flags]  (-h for the flags)")
 		os.Exit(2)
 	}
 	if err := sub[os.Args[1]](os.Args[2:]); err != nil {
