@@ -12,10 +12,11 @@ import (
 // in front of Pebble, within one byte budget (maxmemory).
 //
 // Layout, chosen so that ten million cached keys cost the garbage collector nothing: each shard
-// stores its entries in a ring of byte segments (no pointers) and indexes them with a
-// map[uint64]uint64 from the key's 64-bit hash to the entry's position (a map without pointers
-// is not scanned by the collector). A hash collision can only make two keys share an index
-// slot; the entry holds its full key, so a lookup never returns another key's value, it misses.
+// stores its entries in a ring of byte segments (no pointers) and indexes them with a table
+// from the key's 64-bit hash to the entry's position (hotindex.go: pointer-free, so not scanned
+// by the collector, and one cache line per probe). A hash collision can only make two keys
+// share an index slot; the entry holds its full key, so a lookup never returns another key's
+// value, it misses.
 //
 //	entry:  klen (2) | vlen (4) | bits (1) | freq (1) | access (4) | 0 (4) | key | value | pad to 16
 //	pad:    0 (2)    | length-16 (4) | ...   (fills the end of a segment)
@@ -117,14 +118,14 @@ const (
 
 type hotShard struct {
 	mu     sync.Mutex
-	index  map[uint64]uint64 // key hash -> absolute ring offset
-	segs   [][]byte          // the ring, allocated one segment at a time up to size
-	size   uint64            // ring capacity in bytes
-	head   uint64            // absolute offset of the oldest byte
-	tail   uint64            // absolute offset where the next entry goes
-	live   uint64            // bytes of entries the index points at
-	count  int               // entries the index points at, absent ones excluded
-	absent int               // absent entries (keys known not to exist) the index points at
+	index  hotIndex // key hash -> absolute ring offset (hotindex.go)
+	segs   [][]byte // the ring, allocated one segment at a time up to size
+	size   uint64   // ring capacity in bytes
+	head   uint64   // absolute offset of the oldest byte
+	tail   uint64   // absolute offset where the next entry goes
+	live   uint64   // bytes of entries the index points at
+	count  int      // entries the index points at, absent ones excluded
+	absent int      // absent entries (keys known not to exist) the index points at
 	_      [32]byte
 }
 
@@ -144,8 +145,8 @@ func (h *hotTier) resize(budget int64) {
 	for i := range h.shards {
 		s := &h.shards[i]
 		s.mu.Lock()
-		if per < s.size || s.index == nil {
-			s.index = make(map[uint64]uint64)
+		if per < s.size || s.index.slots == nil {
+			s.index = newHotIndex()
 			s.segs = nil
 			s.head, s.tail, s.live, s.count, s.absent = 0, 0, 0, 0, 0
 		}
@@ -168,7 +169,7 @@ func (h *hotTier) clear() {
 	for i := range h.shards {
 		s := &h.shards[i]
 		s.mu.Lock()
-		clear(s.index)
+		s.index.clear()
 		s.head, s.live, s.count, s.absent = s.tail, 0, 0, 0
 		s.mu.Unlock()
 	}
@@ -180,12 +181,16 @@ func (h *hotTier) clearDB(db uint16) {
 	for i := range h.shards {
 		s := &h.shards[i]
 		s.mu.Lock()
-		for hash, off := range s.index {
+		var drop []hotSlot // the index cannot change while each walks it
+		s.index.each(func(hash, off uint64) {
 			e := s.bytesAt(off, hotEntryHeader)
 			klen := int(binary.BigEndian.Uint16(e))
 			if k := s.bytesAt(off+hotEntryHeader, klen); klen >= 3 && uint16(k[1])<<8|uint16(k[2]) == db {
-				s.forget(hash, off)
+				drop = append(drop, hotSlot{hash, off})
 			}
+		})
+		for _, d := range drop {
+			s.forget(d.hash, d.off)
 		}
 		s.mu.Unlock()
 	}
@@ -205,7 +210,7 @@ func (h *hotTier) lookup(metaKey, dst []byte, peek bool) ([]byte, bool) {
 	hash := maphash.Bytes(h.seed, metaKey)
 	s := h.shardOf(hash)
 	s.mu.Lock()
-	off, ok := s.index[hash]
+	off, ok := s.index.get(hash)
 	if ok {
 		e := s.bytesAt(off, hotEntryHeader)
 		klen := int(binary.BigEndian.Uint16(e))
@@ -252,7 +257,7 @@ func (h *hotTier) putAbsent(metaKey []byte) {
 	need := entrySize(len(metaKey), 0)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if off, ok := s.index[hash]; ok {
+	if off, ok := s.index.get(hash); ok {
 		s.forget(hash, off)
 	}
 	// A complete tier answers every miss already; there an absent entry would only take room
@@ -268,7 +273,7 @@ func (h *hotTier) putAbsent(metaKey []byte) {
 	binary.BigEndian.PutUint32(e[8:], 0)
 	binary.BigEndian.PutUint32(e[12:], 0)
 	copy(e[hotEntryHeader:], metaKey)
-	s.index[hash] = off
+	s.index.set(hash, off)
 	s.live += need
 	s.absent++
 }
@@ -281,7 +286,7 @@ func (h *hotTier) put(metaKey, value []byte, volatile bool) bool {
 	need := entrySize(len(metaKey), len(value))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if off, ok := s.index[hash]; ok {
+	if off, ok := s.index.get(hash); ok {
 		s.forget(hash, off)
 	}
 	if need > hotSegment || need > s.size/4 {
@@ -309,7 +314,7 @@ func (h *hotTier) put(metaKey, value []byte, volatile bool) bool {
 	binary.BigEndian.PutUint32(e[12:], 0)
 	copy(e[hotEntryHeader:], metaKey)
 	copy(e[hotEntryHeader+len(metaKey):], value)
-	s.index[hash] = off
+	s.index.set(hash, off)
 	s.live += need
 	s.count++
 	return true
@@ -333,7 +338,7 @@ func (h *hotTier) access(metaKey []byte) (idle time.Duration, freq byte, ok bool
 	s := h.shardOf(hash)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	off, ok := s.index[hash]
+	off, ok := s.index.get(hash)
 	if !ok {
 		return 0, 0, false
 	}
@@ -351,7 +356,7 @@ func (h *hotTier) remove(metaKey []byte) {
 	hash := maphash.Bytes(h.seed, metaKey)
 	s := h.shardOf(hash)
 	s.mu.Lock()
-	if off, ok := s.index[hash]; ok {
+	if off, ok := s.index.get(hash); ok {
 		s.forget(hash, off)
 	}
 	s.mu.Unlock()
@@ -359,7 +364,7 @@ func (h *hotTier) remove(metaKey []byte) {
 
 func (s *hotShard) forget(hash, off uint64) {
 	e := s.bytesAt(off, hotEntryHeader)
-	delete(s.index, hash)
+	s.index.del(hash)
 	vlen := int(binary.BigEndian.Uint32(e[2:]))
 	s.live -= entrySize(int(binary.BigEndian.Uint16(e)), vlen)
 	if vlen == 0 {
@@ -402,7 +407,7 @@ func (h *hotTier) makeRoom(s *hotShard, need uint64) bool {
 		isLive := false
 		if klen > 0 {
 			hash = maphash.Bytes(h.seed, s.bytesAt(off+hotEntryHeader, klen))
-			cur, ok := s.index[hash]
+			cur, ok := s.index.get(hash)
 			isLive = ok && cur == off
 		}
 		if !isLive {
@@ -411,7 +416,7 @@ func (h *hotTier) makeRoom(s *hotShard, need uint64) bool {
 		}
 		if binary.BigEndian.Uint32(e[2:]) == 0 {
 			// An absent entry: dropped under any policy, and no key is lost.
-			delete(s.index, hash)
+			s.index.del(hash)
 			s.live -= n
 			s.absent--
 			s.head += n
@@ -445,7 +450,7 @@ func (h *hotTier) makeRoom(s *hotShard, need uint64) bool {
 			s.head += n
 			if s.tail+s.padBefore(n)+n-s.head > s.size {
 				// The entry's own space is needed to move it: the ring is too full of pads.
-				delete(s.index, hash)
+				s.index.del(hash)
 				s.live -= n
 				s.count--
 				h.evicted.Add(1)
@@ -454,10 +459,10 @@ func (h *hotTier) makeRoom(s *hotShard, need uint64) bool {
 			}
 			newOff := s.alloc(n)
 			copy(s.bytesAt(newOff, int(n)), s.bytesAt(off, int(n)))
-			s.index[hash] = newOff
+			s.index.set(hash, newOff)
 			continue
 		}
-		delete(s.index, hash)
+		s.index.del(hash)
 		s.live -= n
 		s.count--
 		s.head += n

@@ -266,3 +266,22 @@ func TestHotTierAbsentEntries(t *testing.T) {
 		t.Fatalf("noeviction evicted: %+v", st)
 	}
 }
+
+// BenchmarkHotTierGetRandom reads a million cached keys in random order, as GET -r 1000000
+// does: the index probe and the entry are cache misses, which the sequential benchmark above
+// hides.
+func BenchmarkHotTierGetRandom(b *testing.B) {
+	h := newHotTier(512<<20, PolicyAllKeysLRU)
+	keys := make([][]byte, 1<<20)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "\x01\x00\x00\x00\x00key:%d", i)
+		h.put(keys[i], make([]byte, 100), false)
+	}
+	order := rand.New(rand.NewPCG(1, 2)).Perm(len(keys))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var buf []byte
+	for i := 0; i < b.N; i++ {
+		buf, _ = h.get(keys[order[i&(len(order)-1)]], buf[:0])
+	}
+}
