@@ -32,9 +32,10 @@ const (
 // committed as one batch: the change is atomic on disk as it is to other clients.
 type Txn struct {
 	e       *Engine
-	ldb     int    // logical database
-	db      uint16 // its physical id
-	now     int64  // unix ms, fixed for the whole Txn as Redis fixes it per command
+	ldb     int       // logical database
+	db      uint16    // its physical id
+	now     int64     // unix ms, fixed for the whole Txn as Redis fixes it per command
+	clock   time.Time // when Lock took the keys (now is its unix ms)
 	mode    LockMode
 	locked  bool
 	stripes []uint32
@@ -115,13 +116,10 @@ func (t *Txn) AddKey(key []byte) {
 	t.stripes = addStripe(t.stripes, t.e.locks.stripeOf(key))
 }
 
-// Lock takes the latch and the key stripes. The Txn's time is read here. It fails only with
+// Lock takes the latch and the key stripes, then reads the clock: the Txn's time (Now, Clock)
+// is when it holds its keys, so a wait for a lock never makes it stale. It fails only with
 // ErrClosed, once the engine has closed.
-func (t *Txn) Lock() error { return t.LockAt(time.Now()) }
-
-// LockAt is Lock with the Txn's time given: a caller that has just read the clock (the start
-// of the command, for its statistics) spares a second read.
-func (t *Txn) LockAt(now time.Time) error {
+func (t *Txn) Lock() error {
 	if t.mode == LockGlobal {
 		t.e.latch.Lock()
 	} else {
@@ -140,9 +138,14 @@ func (t *Txn) LockAt(now time.Time) error {
 	}
 	t.locked = true
 	t.db = t.e.dbmap[t.ldb]
-	t.now = now.UnixMilli()
+	t.clock = time.Now()
+	t.now = t.clock.UnixMilli()
 	return nil
 }
+
+// Clock is the time Lock read. The server starts a command's duration from it: one clock
+// read per command serves both (a GET -P 16 spent 5% of its CPU reading the clock).
+func (t *Txn) Clock() time.Time { return t.clock }
 
 // holds reports whether the Txn holds key's stripe. Every key a command touches must be locked
 // first; a key outside the lock plan is a wrong key spec in a single command, or an undeclared

@@ -170,7 +170,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			c.closing = true
 			return
 		}
-		start = time.Now()
+		start = t.Clock()
 		x.Txn = t
 		ok := s.runHandler(x, mark)
 		// Monitors see the command while it holds its key locks: in the order commands on
