@@ -10,6 +10,11 @@
 // the Strata/Redis ratio of each. With -cpuprofile it also records a CPU profile of Strata
 // under one workload (through strata's --debug-pprof-addr) and prints `go tool pprof -top`.
 //
+//	go run ./benchmarks floor [-P 16]
+//
+// floor runs GET against redis-server, Strata and the simplest Go servers (floor.go), each Go
+// one at GOMAXPROCS 2 and 1: the ceiling any Go server reaches on this machine.
+//
 // The numbers are only comparable within one run: the servers and the load generator share
 // the machine (and, on a shared machine, with whatever else runs), which is why each workload
 // runs against both servers in turn and the report gives ratios and the load average.
