@@ -440,3 +440,99 @@ func TestReadOnlyDir(t *testing.T) {
 		t.Fatal("an empty directory opened")
 	}
 }
+
+// TestBulkLoadPipeline loads enough records through many sorted runs to fill many of the
+// merge's chunks (writeTables hands them from the merging goroutine to the sstable writer),
+// then reads every key back. A duplicate that only shows after many chunks fails the load,
+// and so does a cancelled context, without leaving keys behind.
+func TestBulkLoadPipeline(t *testing.T) {
+	const keys = 3000
+	value := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1500+i%700) }
+	load := func(e *Engine, ctx context.Context, dupAt int) error {
+		l, err := e.NewLoader(LoaderOptions{Bulk: true, MemoryLimit: 256 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		for i := range keys {
+			im, err := l.Key(0, fmt.Appendf(nil, "key:%05d", i), encoding.TypeString, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			im.String(value(i))
+			if _, err := im.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			if i == dupAt {
+				im, _ := l.Key(0, fmt.Appendf(nil, "key:%05d", i), encoding.TypeString, 0)
+				im.String(value(i))
+				if _, err := im.Finish(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		h, _ := l.Key(0, []byte("hash"), encoding.TypeHash, 0)
+		for i := range 20000 {
+			h.HashField(fmt.Appendf(nil, "f%d", i), fmt.Appendf(nil, "v%d", i))
+		}
+		if _, err := h.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := l.Finish(ctx)
+		if err == nil && st.Runs < 10 {
+			t.Fatalf("%d runs: the test should merge many", st.Runs)
+		}
+		return err
+	}
+
+	e := openTestEngine(t)
+	if err := load(e, context.Background(), -1); err != nil {
+		t.Fatal(err)
+	}
+	inTxn(t, e, 0, func(tx *Txn) error {
+		for i := range keys {
+			v, ok, err := tx.Get(fmt.Appendf(nil, "key:%05d", i))
+			if err != nil || !ok || !bytes.Equal(v, value(i)) {
+				return fmt.Errorf("key:%05d: %d bytes, %v, %v", i, len(v), ok, err)
+			}
+		}
+		v, ok, err := tx.HGet([]byte("hash"), []byte("f19999"))
+		if err != nil || !ok || string(v) != "v19999" {
+			return fmt.Errorf("hash field: %q %v %v", v, ok, err)
+		}
+		return nil
+	})
+	if n := e.KeyspaceStats(0).Keys; n != keys+1 {
+		t.Fatalf("%d keys, want %d", n, keys+1)
+	}
+
+	for _, c := range []struct {
+		name  string
+		dupAt int
+		ctx   func() context.Context
+		want  error
+	}{
+		{"duplicate late", keys - 10, context.Background, ErrImportDuplicate},
+		{"cancelled", -1, func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, context.Canceled},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := openTestEngine(t)
+			if err := load(e, c.ctx(), c.dupAt); !errors.Is(err, c.want) {
+				t.Fatalf("err %v, want %v", err, c.want)
+			}
+			if n := e.KeyspaceStats(0).Keys; n != 0 {
+				t.Fatalf("%d keys after a failed load", n)
+			}
+			inTxn(t, e, 0, func(tx *Txn) error {
+				if _, ok, err := tx.Get([]byte("key:00000")); ok || err != nil {
+					return fmt.Errorf("a key of the failed load reads back: %v, %v", ok, err)
+				}
+				return nil
+			})
+		})
+	}
+}

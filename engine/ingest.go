@@ -459,51 +459,88 @@ func (b *bulkLoad) finish(ctx context.Context, st *LoadStats) error {
 
 // writeTables writes the sorted records as sstables of about bulkTableSize bytes, adding the
 // rank buckets of big sorted sets after their positions.
+//
+// It is a pipeline of two goroutines: this one builds the sstables (Pebble's writer: blocks,
+// compression, filters, the file writes), while mergeRecords reads the runs, merges them,
+// checks the order and adds the rank buckets, handing the records over in chunks of about
+// tableChunkBytes. On one goroutine the two took turns on one core, and each was about half
+// of the merge phase. Chunks are recycled (tableChunks of them), so the memory the pipeline
+// adds is a few chunks, plus a record bigger than a chunk for as long as it is in one.
 func (b *bulkLoad) writeTables(ctx context.Context, src recordSource, st *LoadStats) ([]string, error) {
-	po := pebbleOptions(b.e.opts.BloomBitsPerKey)
-	po.EnsureDefaults()
-	wo := po.MakeWriterOptions(len(po.Levels)-1, b.e.pdb.TableFormat())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan *tableChunk, tableChunks)
+	free := make(chan *tableChunk, tableChunks)
+	for range tableChunks {
+		free <- &tableChunk{}
+	}
+	merged := make(chan error, 1)
+	go func() {
+		err := b.mergeRecords(ctx, src, full, free)
+		close(full)
+		merged <- err
+	}()
+	tables, err := b.buildTables(ctx, full, free, st)
+	if err != nil {
+		cancel() // stops the merge, which then closes full
+		for range full {
+		}
+	}
+	if merr := <-merged; err == nil && merr != nil {
+		err = merr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tables, nil
+}
+
+// tableChunk carries merged records from mergeRecords to buildTables.
+type tableChunk struct {
+	buf  []byte // keys and values, back to back
+	recs []bulkRec
+}
+
+const (
+	tableChunkBytes = 1 << 20
+	tableChunks     = 4
+)
+
+// mergeRecords reads src in key order, checks that no record repeats, adds the rank buckets
+// of big sorted sets, and sends the records to full in chunks taken from free.
+func (b *bulkLoad) mergeRecords(ctx context.Context, src recordSource, full chan<- *tableChunk, free <-chan *tableChunk) error {
 	var (
-		tables []string
-		w      *sstable.Writer
+		c      *tableChunk
 		prev   []byte
 		cutter *rankCutter
 	)
-	closeTable := func() error {
-		if w == nil {
+	send := func() error {
+		select {
+		case full <- c:
+			c = nil
 			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		err := w.Close()
-		w = nil
-		return err
 	}
 	put := func(k, v []byte) error {
 		if prev != nil && bytes.Compare(prev, k) >= 0 {
 			return duplicateRecord(k)
 		}
-		if w != nil && w.Raw().EstimatedSize() >= bulkTableSize {
-			if err := closeTable(); err != nil {
-				return err
-			}
-		}
-		if w == nil {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			name := b.fs.PathJoin(b.dir, "table-"+strconv.Itoa(len(tables))+".sst")
-			f, err := b.fs.Create(name, vfs.WriteCategoryUnspecified)
-			if err != nil {
-				return err
-			}
-			w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
-			tables = append(tables, name)
-		}
-		if err := w.Set(k, v); err != nil {
-			return err
-		}
 		prev = append(prev[:0], k...)
-		st.Records++
-		st.Bytes += int64(len(k) + len(v))
+		if c == nil {
+			select {
+			case c = <-free:
+				c.buf, c.recs = c.buf[:0], c.recs[:0]
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		c.recs = append(c.recs, bulkRec{off: uint32(len(c.buf)), klen: uint32(len(k)), vlen: uint32(len(v))})
+		c.buf = append(append(c.buf, k...), v...)
+		if len(c.buf) >= tableChunkBytes {
+			return send()
+		}
 		return nil
 	}
 	for {
@@ -525,16 +562,77 @@ func (b *bulkLoad) writeTables(ctx context.Context, src recordSource, st *LoadSt
 		if err == nil && ok {
 			err = put(k, v)
 		}
-		if err != nil || !ok {
-			if cerr := closeTable(); err == nil {
-				err = cerr
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if c != nil && len(c.recs) > 0 {
+				return send()
 			}
-			if err != nil {
-				return nil, err
-			}
-			return tables, nil
+			return nil
 		}
 	}
+}
+
+// buildTables writes the records of the chunks it receives into sstables cut at
+// bulkTableSize, and gives each chunk back to free.
+func (b *bulkLoad) buildTables(ctx context.Context, full <-chan *tableChunk, free chan<- *tableChunk, st *LoadStats) ([]string, error) {
+	po := pebbleOptions(b.e.opts.BloomBitsPerKey)
+	po.EnsureDefaults()
+	wo := po.MakeWriterOptions(len(po.Levels)-1, b.e.pdb.TableFormat())
+	var (
+		tables []string
+		w      *sstable.Writer
+	)
+	closeTable := func() error {
+		if w == nil {
+			return nil
+		}
+		err := w.Close()
+		w = nil
+		return err
+	}
+	put := func(k, v []byte) error {
+		if w != nil && w.Raw().EstimatedSize() >= bulkTableSize {
+			if err := closeTable(); err != nil {
+				return err
+			}
+		}
+		if w == nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			name := b.fs.PathJoin(b.dir, "table-"+strconv.Itoa(len(tables))+".sst")
+			f, err := b.fs.Create(name, vfs.WriteCategoryUnspecified)
+			if err != nil {
+				return err
+			}
+			w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)
+			tables = append(tables, name)
+		}
+		if err := w.Set(k, v); err != nil {
+			return err
+		}
+		st.Records++
+		st.Bytes += int64(len(k) + len(v))
+		return nil
+	}
+	for c := range full {
+		for _, r := range c.recs {
+			if err := put(r.key(c.buf), r.value(c.buf)); err != nil {
+				closeTable()
+				return nil, err
+			}
+		}
+		if cap(c.buf) > 4*tableChunkBytes {
+			c.buf = nil // a huge record passed through: do not keep its memory
+		}
+		free <- c // never blocks: free has room for every chunk
+	}
+	if err := closeTable(); err != nil {
+		return nil, err
+	}
+	return tables, nil
 }
 
 // duplicateRecord names what a repeated record means.
