@@ -40,7 +40,8 @@ import (
 // buffer plus one read buffer per run, whatever the size of the data set or of one key. The
 // buffer is two halves: while one full half is sorted and written as a run by a goroutine of
 // its own, the load goes on filling the other, so reading the dump and writing runs share two
-// cores instead of taking turns on one. The
+// cores instead of taking turns on one. The merge, likewise, runs beside the building of the
+// sstables (writeTables), with a few chunks of merged records between them. The
 // sstables are cut at bulkTableSize, built with the options the engine's Pebble uses, and
 // ingested in one call: they do not overlap each other, and nothing else lives in their key
 // range, so Pebble places them in the bottom level. The key counts are written after the
