@@ -32,6 +32,9 @@ type compareOptions struct {
 	redisBenchmark string
 	keep           bool
 	strataEnv      []string // extra STRATA_* settings for every Strata started
+	// fsyncDelay, when set, runs each server under strace, which adds it to every fsync and
+	// fdatasync the server makes: a disk whose syncs take milliseconds, for both alike.
+	fsyncDelay time.Duration
 }
 
 // serverKinds are the servers compared, in the order each workload runs against them.
@@ -261,6 +264,8 @@ type serverProc struct {
 	pprofAddr string // strata only
 	dir       string // strata only: its data and strata.log
 	exited    chan struct{}
+	traced    bool        // cmd is strace running the server (-fsync-delay)
+	server    *os.Process // the server itself, which stop signals
 }
 
 func freePort() (int, error) {
@@ -291,15 +296,16 @@ func startServer(kind string, cfg serverConfig, dir, strataBin string, o compare
 		if cfg.maxmemory != "" {
 			env = append(env, "STRATA_MAXMEMORY="+cfg.maxmemory)
 		}
-		return startStrata(dir, strataBin, port, cfg.appendfsync, env)
+		return startStrata(dir, strataBin, port, cfg.appendfsync, env, o.slowSyncs)
 	}
+	o.slowSyncs(s)
 	return s, s.launch(dir)
 }
 
 // startStrata starts strata on port with its data, log (strata.log) and profiler address
 // under dir. As Redis in these runs it takes no snapshots, and a full hot tier evicts
 // (Strata's default policy is noeviction); env adds STRATA_* settings (or GODEBUG).
-func startStrata(dir, strataBin string, port int, appendfsync string, env []string) (*serverProc, error) {
+func startStrata(dir, strataBin string, port int, appendfsync string, env []string, prepare func(*serverProc)) (*serverProc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -317,7 +323,25 @@ func startStrata(dir, strataBin string, port int, appendfsync string, env []stri
 		return nil, err
 	}
 	s.cmd.Stderr = logf
+	if prepare != nil {
+		prepare(s)
+	}
 	return s, s.launch(dir)
+}
+
+// slowSyncs wraps s's command in strace when -fsync-delay is set (see compareOptions).
+// With --seccomp-bpf only the two sync calls stop in strace; every other system call runs as
+// it would. The server, not strace, is then the process stop signals (launch finds it).
+func (o *compareOptions) slowSyncs(s *serverProc) {
+	if o.fsyncDelay <= 0 {
+		return
+	}
+	us := strconv.FormatInt(o.fsyncDelay.Microseconds(), 10)
+	args := append([]string{"strace", "-f", "--seccomp-bpf", "-o", os.DevNull,
+		"-e", "trace=fsync,fdatasync", "-e", "inject=fsync,fdatasync:delay_exit=" + us, "--"}, s.cmd.Args...)
+	cmd := exec.Command("strace", args[1:]...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = s.cmd.Env, s.cmd.Stdout, s.cmd.Stderr
+	s.cmd, s.traced = cmd, true
 }
 
 // launch starts the prepared command and waits until the server answers.
@@ -327,7 +351,20 @@ func (s *serverProc) launch(dir string) error {
 		return fmt.Errorf("start %s: %w", kind, err)
 	}
 	go func() { s.cmd.Wait(); close(s.exited) }()
-	if err := s.waitPing(30 * time.Second); err != nil {
+	s.server = s.cmd.Process
+	err := s.waitPing(30 * time.Second)
+	if err == nil && s.traced {
+		// strace's one child is the server: signalling strace would only detach it.
+		var b []byte
+		pid := s.cmd.Process.Pid
+		if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
+			var child int
+			if _, err = fmt.Sscan(string(b), &child); err == nil {
+				s.server, err = os.FindProcess(child)
+			}
+		}
+	}
+	if err != nil {
 		s.stop()
 		return fmt.Errorf("%s did not start (logs in %s): %w", kind, dir, err)
 	}
@@ -363,7 +400,7 @@ func (s *serverProc) waitPing(limit time.Duration) error {
 
 // stop ends the server with SIGTERM (both shut down cleanly on it).
 func (s *serverProc) stop() error {
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.server.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
 		return nil

@@ -90,7 +90,7 @@ func floorMain(args []string) error {
 	}
 	for _, procs := range []string{"2", "1"} {
 		if err := add("strata GOMAXPROCS="+procs, func(dir string, port int) (*serverProc, error) {
-			return startStrata(dir, strataBin, port, "everysec", []string{"GOMAXPROCS=" + procs})
+			return startStrata(dir, strataBin, port, "everysec", []string{"GOMAXPROCS=" + procs}, nil)
 		}); err != nil {
 			return err
 		}

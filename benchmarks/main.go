@@ -54,6 +54,7 @@ func compareMain(args []string) error {
 	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "redis-server binary")
 	fs.StringVar(&o.redisBenchmark, "redis-benchmark", "redis-benchmark", "redis-benchmark binary")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (logs, data) and print where they are")
+	fs.DurationVar(&o.fsyncDelay, "fsync-delay", 0, "run both servers under strace, which adds this to every fsync (2ms: a disk whose syncs take milliseconds; the always rows are the ones it changes)")
 	fs.Func("strata-env", "a setting for every Strata started, as NAME=value (STRATA_BLOOM_BITS_PER_KEY=0); repeatable",
 		func(v string) error { o.strataEnv = append(o.strataEnv, v); return nil })
 	fs.Parse(args)

@@ -61,7 +61,7 @@ func scaleServer(o *scaleOptions, env ...string) (*serverProc, func(), error) {
 			if port, err = freePort(); err == nil {
 				env = append(env, "STRATA_MAXMEMORY="+o.maxmemory)
 				var s *serverProc
-				if s, err = startStrata(filepath.Join(work, "server"), bin, port, "everysec", env); err == nil {
+				if s, err = startStrata(filepath.Join(work, "server"), bin, port, "everysec", env, nil); err == nil {
 					fmt.Printf("strata pid %d, maxmemory %s, load average %s\n", s.cmd.Process.Pid, o.maxmemory, loadAverage())
 					return s, func() { s.stop(); cleanup() }, nil
 				}
