@@ -56,7 +56,7 @@ type Config struct {
 	// Data and durability
 	Dir            string `name:"dir" default:"./data" help:"Data directory (Pebble's files, dumps)."`
 	Databases      int    `name:"databases" default:"16" min:"1" max:"65536" help:"Number of logical databases (SELECT 0..n-1)."`
-	AppendFsync    string `name:"appendfsync" default:"everysec" kind:"enum" enum:"everysec|always|no" live:"yes" help:"always: reply after fsync (group commit); everysec: a crash of the process loses nothing, a power loss at most ~1s; no: the OS decides."`
+	AppendFsync    string `name:"appendfsync" default:"everysec" kind:"enum" enum:"everysec|always|no" live:"yes" help:"always: reply after fsync (group commit; where an fsync takes more than 200 µs, the log waits a quarter of it, at most 1 ms, for the clients it just answered, so their next commands share the next fsync); everysec: a crash of the process loses nothing, a power loss at most ~1s; no: the OS decides."`
 	AppendOnly     bool   `name:"appendonly" default:"no" live:"yes" help:"Accepted for compatibility, shown in INFO (aof_enabled): durability is always Pebble's write-ahead log, and no AOF is kept current; BGREWRITEAOF writes a copy of one instant in dir/appenddirname."`
 	AppendFilename string `name:"appendfilename" default:"appendonly.aof" help:"Base name of AOF files BGREWRITEAOF writes."`
 	AppendDirname  string `name:"appenddirname" default:"appendonlydir" help:"Directory (under dir) of the multi-part AOF."`

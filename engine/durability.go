@@ -83,6 +83,12 @@ type walFS struct {
 	// syncs counts real fsyncs of WAL files (every mode, every cause): Engine.WALSyncs.
 	syncs atomic.Int64
 
+	// The group commit's gathering delay in "always" mode (gatherDelay): the commits made
+	// since the last sync began, and the duration and group size of the last sync.
+	commits   atomic.Int64
+	lastSync  atomic.Int64 // nanoseconds
+	lastGroup atomic.Int64
+
 	mu    sync.Mutex
 	files map[*walFile]struct{}
 }
@@ -196,9 +202,49 @@ func (f *walFile) WriteAt(p []byte, off int64) (int, error) {
 func (f *walFile) policySync(real func() error) error {
 	if FsyncMode(f.fs.mode.Load()) == FsyncAlways {
 		f.dirty.Store(false)
-		return f.fs.fsync(real)
+		group := f.fs.commits.Swap(0)
+		start := time.Now()
+		err := f.fs.fsync(real)
+		f.fs.lastSync.Store(int64(time.Since(start)))
+		f.fs.lastGroup.Store(group)
+		return err
 	}
 	return nil
+}
+
+// noteCommit counts a commit that waits for an "always" sync (Txn.Commit).
+func (fs *walFS) noteCommit() {
+	if FsyncMode(fs.mode.Load()) == FsyncAlways {
+		fs.commits.Add(1)
+	}
+}
+
+// Gathering: Pebble's WAL syncs everything queued while the previous sync ran, so under
+// "always" a client answered by one sync sends its next command while the next sync has
+// already begun, and waits for two: with a 5 ms fsync and 50 clients each command took about
+// 12 ms, in Redis as in Strata. Redis can do no better, as it fsyncs in its one thread. Strata
+// asks Pebble to wait a little after a sync before the next (WALMinSyncInterval), so the
+// commands of the clients it just answered join it: one sync per command, as a group. The
+// wait is a quarter of the last sync, at most gatherMax, and only when the last sync was
+// slow (gatherMinSync: on a disk that syncs in microseconds there is nothing to win) and
+// covered at least gatherMinGroup commits (a lone client never waits).
+const (
+	gatherMinSync  = 200 * time.Microsecond
+	gatherMax      = time.Millisecond
+	gatherMinGroup = 3
+)
+
+// gatherDelay is Pebble's WALMinSyncInterval: how long the WAL waits after a sync before it
+// syncs again (see Gathering above).
+func (fs *walFS) gatherDelay() time.Duration {
+	if FsyncMode(fs.mode.Load()) != FsyncAlways || fs.lastGroup.Load() < gatherMinGroup {
+		return 0
+	}
+	last := time.Duration(fs.lastSync.Load())
+	if last < gatherMinSync {
+		return 0
+	}
+	return min(last/4, gatherMax)
 }
 
 func (f *walFile) Sync() error     { return f.policySync(f.File.Sync) }

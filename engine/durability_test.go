@@ -453,3 +453,82 @@ func TestWALFileWrapping(t *testing.T) {
 		t.Fatalf("%d fsyncs, want 1 (the dirty WAL's close)", fs.syncs.Load())
 	}
 }
+
+// TestGatherDelay: the wait after an "always" sync is a quarter of that sync, at most
+// gatherMax, and none for a fast disk, for a sync that covered fewer than gatherMinGroup
+// commits, or outside "always".
+func TestGatherDelay(t *testing.T) {
+	for _, c := range []struct {
+		mode  FsyncMode
+		sync  time.Duration
+		group int64
+		want  time.Duration
+	}{
+		{FsyncAlways, 2 * time.Millisecond, 50, 500 * time.Microsecond},
+		{FsyncAlways, 8 * time.Millisecond, 50, gatherMax},
+		{FsyncAlways, 800 * time.Microsecond, gatherMinGroup, 200 * time.Microsecond},
+		{FsyncAlways, 2 * time.Millisecond, gatherMinGroup - 1, 0}, // a lone client never waits
+		{FsyncAlways, 100 * time.Microsecond, 50, 0},               // a fast disk: nothing to gather for
+		{FsyncEverysec, 2 * time.Millisecond, 50, 0},
+		{FsyncNo, 2 * time.Millisecond, 50, 0},
+	} {
+		var mode atomic.Int32
+		mode.Store(int32(c.mode))
+		fs := newWALFS(vfs.Default, &mode)
+		fs.lastSync.Store(int64(c.sync))
+		fs.lastGroup.Store(c.group)
+		if got := fs.gatherDelay(); got != c.want {
+			t.Errorf("%s, sync %v of %d commits: delay %v, want %v", c.mode, c.sync, c.group, got, c.want)
+		}
+	}
+}
+
+// TestAlwaysGatheringSlowDisk: with fsyncs of 2 ms (the recording FS holds each one), the
+// gathering delay comes into play, and still every write is acknowledged only after an fsync
+// covering it, with fewer fsyncs than writes.
+func TestAlwaysGatheringSlowDisk(t *testing.T) {
+	e, rec := openRecorded(t, FsyncAlways, 0)
+	rec.mu.Lock()
+	rec.beforeSync = func(int) { time.Sleep(2 * time.Millisecond) } // the disk, not a wait for a condition
+	rec.mu.Unlock()
+	const writers, perWriter = 8, 25
+	syncs0 := e.WALSyncs()
+	var mu sync.Mutex
+	var acks []ack
+	var delays []time.Duration
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			txn := e.NewTxn()
+			for i := range perWriter {
+				key := fmt.Appendf(nil, "g%02d-%05d", w, i)
+				marker := fmt.Appendf(nil, "marker-%s!", key)
+				setOnTxn(t, e, txn, key, marker)
+				a := ack{marker: marker, synced: rec.syncedOffsets()}
+				d := e.fs.gatherDelay()
+				mu.Lock()
+				acks = append(acks, a)
+				delays = append(delays, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	syncs := e.WALSyncs() - syncs0
+	gathered := 0
+	for _, d := range delays {
+		if d > 0 {
+			gathered++
+		}
+	}
+	t.Logf("%d writes, %d fsyncs, a gathering delay after %d of the acknowledgements", len(acks), syncs, gathered)
+	if gathered == 0 {
+		t.Fatal("eight writers on a 2 ms disk never made the WAL gather")
+	}
+	if syncs >= int64(len(acks)) {
+		t.Fatalf("%d fsyncs for %d concurrent writes: no group commit", syncs, len(acks))
+	}
+	checkCovered(t, rec, acks)
+}

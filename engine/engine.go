@@ -226,6 +226,7 @@ func Open(opts Options) (*Engine, error) {
 	po := pebbleOptions(opts.BloomBitsPerKey)
 	po.FS, po.Cache, po.MemTableSize, po.Logger = e.fs, cache, opts.MemTableSize, pebbleLogger{opts.Logger}
 	po.CompactionConcurrencyRange = func() (int, int) { return 1, max(opts.CompactionConcurrency, 1) }
+	po.WALMinSyncInterval = e.fs.gatherDelay
 	blockCompression, ok := blockCompressions[opts.BlockCompression]
 	if !ok {
 		cache.Unref()

@@ -203,6 +203,7 @@ func (t *Txn) Commit() error {
 				err = t.batch.Commit(pebble.Sync)
 			}
 			if err == nil {
+				t.e.fs.noteCommit()
 				t.applyCache()
 				t.publish()
 				if t.deferDurable {
