@@ -149,6 +149,9 @@ func (c *Client) endBurst() {
 		}
 	}
 	c.intro.flushes++
+	if c.closing {
+		c.s.retire(c) // gone before its last reply can be read
+	}
 	c.wmu.Lock()
 	c.mu.Lock()
 	unsent, pushes := c.unsent, c.pending

@@ -324,3 +324,19 @@ func TestMaxClients(t *testing.T) {
 	expect(t, conns[0], "+OK\r\n", "CONFIG", "SET", "maxclients", "4")
 	expect(t, s.Dial(t), "+PONG\r\n", "PING")
 }
+
+// TestQuitLeavesBeforeItsReply: once QUIT's +OK is read, the client is gone for every other
+// client, as in Redis: CLIENT LIST no longer shows it and CLIENT KILL ID does not find it.
+// Strata used to forget the client only after the connection closed, a moment after the reply.
+func TestQuitLeavesBeforeItsReply(t *testing.T) {
+	s := servertest.StartStrata(t, nil)
+	watcher := s.Dial(t)
+	for i := range 200 {
+		q := s.Dial(t)
+		id := parseValue(t, q.Do("CLIENT", "ID")).(int64)
+		expect(t, q, "+OK\r\n", "QUIT")
+		if reply := watcher.Do("CLIENT", "KILL", "ID", strconv.FormatInt(id, 10)); reply != ":0\r\n" {
+			t.Fatalf("round %d: CLIENT KILL ID of a client that quit: %q", i, reply)
+		}
+	}
+}

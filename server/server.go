@@ -450,10 +450,17 @@ func (s *Server) accept(rc redcon.Conn) bool {
 
 // closed forgets a connection.
 func (s *Server) closed(rc redcon.Conn, err error) {
-	c, ok := rc.Context().(*Client)
-	if !ok {
-		return
+	if c, ok := rc.Context().(*Client); ok {
+		s.retire(c)
 	}
+}
+
+// retire forgets a client: its subscriptions, its tracking, its place in the client list.
+// It runs when the connection has closed, and before the last reply of a connection that is
+// closing (QUIT, a fatal error), so that once that reply is read the client is gone for every
+// other client, as in Redis (a REDIRECT to it is broken, CLIENT LIST no longer shows it). Only
+// the connection's goroutine calls it, and it may run twice.
+func (s *Server) retire(c *Client) {
 	c.detach()
 	c.wakeQueuedWriters() // a burst cut short by the close pushed to others
 	c.leaveAll()
