@@ -238,6 +238,37 @@ func checkCovered(t *testing.T, rec *recordingFS, acks []ack) {
 	}
 }
 
+// concurrentAckedWrites runs writers goroutines that each write perWriter new keys (named
+// prefix, writer, index) one commit at a time, and returns every acknowledgement with the WAL
+// offsets fsyncs covered when it came. after, when set, runs after each acknowledgement.
+func concurrentAckedWrites(t *testing.T, e *Engine, rec *recordingFS, prefix string, writers, perWriter int, after func()) []ack {
+	t.Helper()
+	var mu sync.Mutex
+	var acks []ack
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			txn := e.NewTxn()
+			for i := range perWriter {
+				key := fmt.Appendf(nil, "%s%02d-%05d", prefix, w, i)
+				marker := fmt.Appendf(nil, "marker-%s!", key)
+				setOnTxn(t, e, txn, key, marker)
+				a := ack{marker: marker, synced: rec.syncedOffsets()}
+				if after != nil {
+					after()
+				}
+				mu.Lock()
+				acks = append(acks, a)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return acks
+}
+
 // TestAlwaysGroupCommit: in "always" mode concurrent writers share fsyncs (fewer fsyncs than
 // acknowledged writes), and each write is acknowledged only after an fsync covering it.
 func TestAlwaysGroupCommit(t *testing.T) {
@@ -272,26 +303,7 @@ func TestAlwaysGroupCommit(t *testing.T) {
 	rec.mu.Unlock()
 
 	syncs0 := e.WALSyncs()
-	var mu sync.Mutex
-	var acks []ack
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			txn := e.NewTxn()
-			for i := range perWriter {
-				key := fmt.Appendf(nil, "w%02d-%05d", w, i)
-				marker := fmt.Appendf(nil, "marker-%s!", key)
-				setOnTxn(t, e, txn, key, marker)
-				a := ack{marker: marker, synced: rec.syncedOffsets()}
-				mu.Lock()
-				acks = append(acks, a)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	acks := concurrentAckedWrites(t, e, rec, "w", writers, perWriter, nil)
 	syncs := e.WALSyncs() - syncs0
 	if len(acks) != writers*perWriter {
 		t.Fatalf("%d acknowledged writes, want %d", len(acks), writers*perWriter)
@@ -493,38 +505,15 @@ func TestAlwaysGatheringSlowDisk(t *testing.T) {
 	rec.mu.Unlock()
 	const writers, perWriter = 8, 25
 	syncs0 := e.WALSyncs()
-	var mu sync.Mutex
-	var acks []ack
-	var delays []time.Duration
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			txn := e.NewTxn()
-			for i := range perWriter {
-				key := fmt.Appendf(nil, "g%02d-%05d", w, i)
-				marker := fmt.Appendf(nil, "marker-%s!", key)
-				setOnTxn(t, e, txn, key, marker)
-				a := ack{marker: marker, synced: rec.syncedOffsets()}
-				d := e.fs.gatherDelay()
-				mu.Lock()
-				acks = append(acks, a)
-				delays = append(delays, d)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	syncs := e.WALSyncs() - syncs0
-	gathered := 0
-	for _, d := range delays {
-		if d > 0 {
-			gathered++
+	var gathered atomic.Int64
+	acks := concurrentAckedWrites(t, e, rec, "g", writers, perWriter, func() {
+		if e.fs.gatherDelay() > 0 {
+			gathered.Add(1)
 		}
-	}
-	t.Logf("%d writes, %d fsyncs, a gathering delay after %d of the acknowledgements", len(acks), syncs, gathered)
-	if gathered == 0 {
+	})
+	syncs := e.WALSyncs() - syncs0
+	t.Logf("%d writes, %d fsyncs, a gathering delay after %d of the acknowledgements", len(acks), syncs, gathered.Load())
+	if gathered.Load() == 0 {
 		t.Fatal("eight writers on a 2 ms disk never made the WAL gather")
 	}
 	if syncs >= int64(len(acks)) {
