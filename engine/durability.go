@@ -222,8 +222,8 @@ func (fs *walFS) noteCommit() {
 // Gathering: Pebble's WAL syncs everything queued while the previous sync ran, so under
 // "always" a client answered by one sync sends its next command while the next sync has
 // already begun, and waits for two: with a 5 ms fsync and 50 clients each command took about
-// 12 ms, in Redis as in Strata. Redis can do no better, as it fsyncs in its one thread. Strata
-// asks Pebble to wait a little after a sync before the next (WALMinSyncInterval), so the
+// 12 ms, in Redis (which fsyncs in its one thread, once per event-loop pass) as in Strata.
+// Strata asks Pebble to wait a little after a sync before the next (WALMinSyncInterval), so the
 // commands of the clients it just answered join it: one sync per command, as a group. The
 // wait is a quarter of the last sync, at most gatherMax, and only when the last sync was
 // slow (gatherMinSync: on a disk that syncs in microseconds there is nothing to win) and
