@@ -123,6 +123,7 @@ func runServer(table *conf.Table, cfg *conf.Config, configPath, pprofAddr string
 	defer signal.Stop(sigs)
 
 	setMemoryLimit(cfg, log)
+	disableTHP(cfg, log)
 	srv, err := server.New(server.Options{Config: cfg, ConfigPath: configPath, Table: table, Logger: log})
 	if err != nil {
 		return err
