@@ -74,7 +74,7 @@ type Config struct {
 	MaxMemory       int64  `name:"maxmemory" default:"0" kind:"memory" min:"0" max:"9223372036854775807" live:"yes" help:"Budget of the hot tier of decoded values; 0 means a default share of RAM."`
 	MaxMemoryPolicy string `name:"maxmemory-policy" default:"noeviction" kind:"enum" enum:"volatile-lru|volatile-lfu|volatile-random|volatile-ttl|allkeys-lru|allkeys-lfu|allkeys-random|noeviction" live:"yes" help:"What leaves the hot tier when it is full (Pebble keeps the data)."`
 
-	DisableTHP      bool   `name:"disable-thp" default:"yes" help:"Turn transparent huge pages off for the process at start (prctl PR_SET_THP_DISABLE), as Redis does: with THP set to madvise, Go's runtime asks huge pages for its own metadata, and LATENCY DOCTOR then warns of them as Redis's would."`
+	DisableTHP bool `name:"disable-thp" default:"yes" help:"Turn transparent huge pages off for the process at start (prctl PR_SET_THP_DISABLE), as Redis does: with THP set to madvise, Go's runtime asks huge pages for its own metadata, and LATENCY DOCTOR then warns of them as Redis's would."`
 
 	// Scripting
 	BusyReplyThreshold int64 `name:"busy-reply-threshold" alias:"lua-time-limit" default:"5000" min:"0" max:"9223372036854775807" live:"yes" help:"Milliseconds a script (EVAL, FCALL) may run before other clients get -BUSY and SCRIPT KILL / FUNCTION KILL may stop it; 0 never."`
