@@ -1,5 +1,7 @@
 package engine
 
+import "math/bits"
+
 // hotIndex is a hot-tier shard's index: a key's 64-bit hash to the ring offset of its entry.
 //
 // Why not a Go map: a lookup in a map[uint64]uint64 of a million entries touches two cache
@@ -15,7 +17,7 @@ package engine
 type hotIndex struct {
 	slots []hotSlot // a power of two long, never more than three quarters full
 	n     int
-	shift uint // 64 - log2(len(slots))
+	shift uint // 64 - log2(len(slots)): home keeps the top bits
 }
 
 type hotSlot struct {
@@ -25,7 +27,17 @@ type hotSlot struct {
 
 const hotIndexMinSlots = 16
 
-func newHotIndex() hotIndex { return hotIndex{slots: make([]hotSlot, hotIndexMinSlots), shift: 64 - 4} }
+func newHotIndex() hotIndex {
+	var x hotIndex
+	x.allocate(hotIndexMinSlots)
+	return x
+}
+
+// allocate gives the index n empty slots (a power of two).
+func (x *hotIndex) allocate(n int) {
+	x.slots = make([]hotSlot, n)
+	x.shift = uint(64 - bits.TrailingZeros(uint(n)))
+}
 
 // home is the slot where hash's probe run starts. The shard was chosen by the hash's low bits,
 // so the position mixes all of them (Fibonacci hashing) rather than reuse those.
@@ -115,8 +127,7 @@ func (x *hotIndex) each(fn func(hash, off uint64)) {
 
 func (x *hotIndex) resize(n int) {
 	old := x.slots
-	x.slots = make([]hotSlot, n)
-	x.shift = uint(64 - log2(n))
+	x.allocate(n)
 	m := x.mask()
 	for _, s := range old {
 		if s.off == 0 {
@@ -128,13 +139,4 @@ func (x *hotIndex) resize(n int) {
 		}
 		x.slots[i] = s
 	}
-}
-
-func log2(n int) int {
-	b := 0
-	for n > 1 {
-		n >>= 1
-		b++
-	}
-	return b
 }
