@@ -181,26 +181,30 @@ func TestHotTierCompleteness(t *testing.T) {
 	if st := e.HotStats(); st.Keys < 2000 {
 		t.Fatalf("warm-up cached %d keys, want 2000", st.Keys)
 	}
-	read := func(key string) (bool, int) {
-		var found bool
-		tx := inTxn(t, e, 0, func(tx *Txn) error {
-			_, ok, err := tx.Get([]byte(key))
-			found = ok
-			return err
-		})
-		return found, tx.reads
-	}
-	if ok, reads := read("k1999"); !ok || reads != 0 {
+	if ok, reads := getCountingReads(t, e, "k1999"); !ok || reads != 0 {
 		t.Fatalf("k1999: found %v with %d Pebble reads, want found with 0", ok, reads)
 	}
-	if ok, reads := read("missing"); ok || reads != 0 {
+	if ok, reads := getCountingReads(t, e, "missing"); ok || reads != 0 {
 		t.Fatalf("missing: found %v with %d Pebble reads, want absent with 0", ok, reads)
 	}
 	e.hot.resize(64 << 10) // a smaller budget: the tier is no longer complete
-	if ok, reads := read("missing"); ok || reads == 0 {
+	if ok, reads := getCountingReads(t, e, "missing"); ok || reads == 0 {
 		t.Fatalf("after a loss: found %v with %d Pebble reads, want absent after a read", ok, reads)
 	}
-	if ok, _ := read("k7"); !ok {
+	if ok, _ := getCountingReads(t, e, "k7"); !ok {
 		t.Fatal("k7 lost")
 	}
+}
+
+// getCountingReads GETs key in database 0 and reports whether it was found and how many
+// Pebble reads that took (0: the hot tier answered).
+func getCountingReads(t *testing.T, e *Engine, key string) (bool, int) {
+	t.Helper()
+	var found bool
+	tx := inTxn(t, e, 0, func(tx *Txn) error {
+		_, ok, err := tx.Get([]byte(key))
+		found = ok
+		return err
+	})
+	return found, tx.reads
 }

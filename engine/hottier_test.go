@@ -178,30 +178,21 @@ func TestHotTierAbsentEntries(t *testing.T) {
 	defer e.Close()
 	waitComplete(t, e)
 	e.hot.loss() // as if something had been evicted: a miss must ask Pebble
-	read := func(key string) (bool, int) {
-		var found bool
-		tx := inTxn(t, e, 0, func(tx *Txn) error {
-			_, ok, err := tx.Get([]byte(key))
-			found = ok
-			return err
-		})
-		return found, tx.reads
-	}
 	for i := 0; i < 100; i++ {
 		set(t, e, 0, "queue", fmt.Appendf(nil, "v%d", i), 0)
 	}
 	inTxn(t, e, 0, func(tx *Txn) error { _, err := tx.Delete([]byte("queue")); return err })
-	if ok, reads := read("queue"); ok || reads != 0 {
+	if ok, reads := getCountingReads(t, e, "queue"); ok || reads != 0 {
 		t.Fatalf("deleted key: found %v with %d Pebble reads, want absent with 0", ok, reads)
 	}
-	if ok, reads := read("never"); ok || reads != 1 {
+	if ok, reads := getCountingReads(t, e, "never"); ok || reads != 1 {
 		t.Fatalf("unknown key, first read: found %v with %d Pebble reads, want absent after 1", ok, reads)
 	}
-	if ok, reads := read("never"); ok || reads != 0 {
+	if ok, reads := getCountingReads(t, e, "never"); ok || reads != 0 {
 		t.Fatalf("unknown key, second read: found %v with %d Pebble reads, want absent with 0", ok, reads)
 	}
 	set(t, e, 0, "never", []byte("now"), 0)
-	if ok, _ := read("never"); !ok {
+	if ok, _ := getCountingReads(t, e, "never"); !ok {
 		t.Fatal("a key written after an absent entry was cached is not found")
 	}
 	if st := e.HotStats(); st.Keys != 1 {
