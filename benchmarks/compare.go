@@ -337,9 +337,9 @@ func (o *compareOptions) slowSyncs(s *serverProc) {
 		return
 	}
 	us := strconv.FormatInt(o.fsyncDelay.Microseconds(), 10)
-	args := append([]string{"strace", "-f", "--seccomp-bpf", "-o", os.DevNull,
+	args := append([]string{"-f", "--seccomp-bpf", "-o", os.DevNull,
 		"-e", "trace=fsync,fdatasync", "-e", "inject=fsync,fdatasync:delay_exit=" + us, "--"}, s.cmd.Args...)
-	cmd := exec.Command("strace", args[1:]...)
+	cmd := exec.Command("strace", args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = s.cmd.Env, s.cmd.Stdout, s.cmd.Stderr
 	s.cmd, s.traced = cmd, true
 }
